@@ -1,0 +1,244 @@
+//! The one place the app meets `spin-sdk`, shared by every API component so none repeats it.
+//!
+//! STYLE.md puts the host adapter in each component's `host.rs`; with three and more components
+//! doing the same I/O that would be the same file three times, so it lives here once.
+//!
+//! # Layout
+//! - [`SpinHost`]: the `shared::host` traits over Spin's SQLite, key-value store, clock and
+//!   randomness; opening it configures the connection and applies migrations.
+//! - [`ApiRequest`]: an incoming request read into plain parts, with the body size limit
+//!   enforced while streaming (an oversized body is never buffered whole).
+//! - Response helpers: [`json`], [`no_content`], [`error`] (logs 5xx causes, sends the envelope).
+
+use futures::StreamExt;
+use serde::Serialize;
+use shared::api::{self, ApiError};
+use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
+use shared::store::{Database, DbError, Rows, SqlValue};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::{key_value, sqlite, variables};
+
+/// Spin's default SQLite database.
+pub struct SpinDb(sqlite::Connection);
+
+impl Database for SpinDb {
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
+        let params: Vec<sqlite::Value> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => sqlite::Value::Null,
+                SqlValue::Integer(v) => sqlite::Value::Integer(*v),
+                SqlValue::Real(v) => sqlite::Value::Real(*v),
+                SqlValue::Text(v) => sqlite::Value::Text(v.clone()),
+                SqlValue::Blob(v) => sqlite::Value::Blob(v.clone()),
+            })
+            .collect();
+        let result = self.0.execute(sql, &params).map_err(|e| DbError::Host(format!("{e:?}")))?;
+        let rows = result
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.values
+                    .into_iter()
+                    .map(|v| match v {
+                        sqlite::Value::Null => SqlValue::Null,
+                        sqlite::Value::Integer(v) => SqlValue::Integer(v),
+                        sqlite::Value::Real(v) => SqlValue::Real(v),
+                        sqlite::Value::Text(v) => SqlValue::Text(v),
+                        sqlite::Value::Blob(v) => SqlValue::Blob(v),
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Rows { columns: result.columns, rows })
+    }
+}
+
+/// Spin's default key-value store.
+pub struct SpinKv(key_value::Store);
+
+impl KeyValue for SpinKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.0.get(key).map_err(|e| KvError(format!("{e:?}")))
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.0.set(key, value).map_err(|e| KvError(format!("{e:?}")))
+    }
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+    fn sleep_ms(&self, ms: u64) {
+        // Each request has its own instance, so blocking it blocks no one else.
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+pub struct SystemEntropy;
+
+impl Entropy for SystemEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        // wasi:random never fails on a conforming host; if it did, an all-zero token must not be
+        // issued, so this aborts the request (a 500) rather than continue.
+        if getrandom::fill(buf).is_err() {
+            std::process::abort();
+        }
+    }
+}
+
+/// Everything a use case may touch, opened for one request.
+pub struct SpinHost {
+    db: SpinDb,
+    kv: SpinKv,
+}
+
+impl SpinHost {
+    /// Opens the default database and key-value store, sets the connection pragmas, and brings
+    /// the schema up to date.
+    pub fn open() -> Result<SpinHost, ApiError> {
+        let connection = sqlite::Connection::open_default().map_err(|e| ApiError::internal(format!("sqlite open: {e:?}")))?;
+        let db = SpinDb(connection);
+        shared::store::configure_connection(&db).map_err(ApiError::internal)?;
+        shared::migrations::migrate(&db).map_err(ApiError::internal)?;
+        let kv = key_value::Store::open_default().map_err(|e| ApiError::internal(format!("key-value open: {e:?}")))?;
+        Ok(SpinHost { db, kv: SpinKv(kv) })
+    }
+
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx { db: &self.db, kv: &self.kv, clock: &SystemClock, entropy: &SystemEntropy }
+    }
+}
+
+/// A Spin variable, or `default` when it is unset or empty.
+pub fn variable(name: &str, default: &str) -> String {
+    variables::get(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// An incoming request, read into plain parts.
+pub struct ApiRequest {
+    pub method: Method,
+    /// The path below the component's route (Spin's `spin-path-info`), e.g. `/conversations/7`.
+    pub path: String,
+    pub query: String,
+    headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    /// Reads the request, refusing bodies over `max_body` bytes without buffering them whole.
+    pub async fn read(request: IncomingRequest, max_body: usize) -> Result<ApiRequest, ApiError> {
+        let method = request.method();
+        let headers = request.headers().entries();
+        let path_with_query = request.path_with_query().unwrap_or_default();
+        let header = |name: &str| {
+            headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+        };
+        let query = path_with_query.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+        let path = match header("spin-path-info") {
+            Some(info) => info.to_owned(),
+            None => path_with_query.split('?').next().unwrap_or_default().to_owned(),
+        };
+        let declared = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        if declared.is_some_and(|len| len > max_body) {
+            return Err(ApiError::payload_too_large(max_body));
+        }
+        let mut body = Vec::new();
+        let mut stream = request.into_body_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| ApiError::new(400, "bad_request", "the request body could not be read"))?;
+            if body.len() + chunk.len() > max_body {
+                return Err(ApiError::payload_too_large(max_body));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(ApiRequest { method, path, query, headers, body })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The value of cookie `name`, if sent.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The path split into segments, without the leading slash and empty segments.
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// Parses the JSON body into `T`, insisting on a JSON content type first.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !api::is_json_content_type(self.header("content-type")) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        api::parse_json(&self.body)
+    }
+}
+
+/// Headers every API response carries: JSON, never cached, never sniffed.
+fn api_response(status: u16, body: Vec<u8>) -> spin_sdk::http::ResponseBuilder {
+    let mut builder = Response::builder();
+    builder
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(body);
+    builder
+}
+
+pub fn json(status: u16, value: &impl Serialize) -> Response {
+    api_response(status, api::to_json(value)).build()
+}
+
+/// A JSON response with extra headers (e.g. `set-cookie`).
+pub fn json_with_headers(status: u16, value: &impl Serialize, headers: &[(&str, String)]) -> Response {
+    let mut builder = api_response(status, api::to_json(value));
+    for (name, value) in headers {
+        builder.header(*name, value.as_str());
+    }
+    builder.build()
+}
+
+pub fn no_content() -> Response {
+    let mut builder = api_response(204, Vec::new());
+    builder.build()
+}
+
+pub fn no_content_with_headers(headers: &[(&str, String)]) -> Response {
+    let mut builder = api_response(204, Vec::new());
+    for (name, value) in headers {
+        builder.header(*name, value.as_str());
+    }
+    builder.build()
+}
+
+/// The error envelope; 5xx causes are logged to stderr (Spin's component log), never sent.
+pub fn error(component: &str, e: ApiError) -> Response {
+    if let Some(cause) = e.cause() {
+        eprintln!("{component}: {} {}: {cause}", e.status(), e.code());
+    }
+    let mut builder = api_response(e.status(), e.body());
+    if e.status() == 405 {
+        builder.header("allow", "GET, POST");
+    }
+    builder.build()
+}

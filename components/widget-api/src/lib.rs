@@ -1,0 +1,138 @@
+//! `widget-api`: what the website widget calls, under `/api/widget`.
+//!
+//! Thin by design: this file turns a request into a [`Command`], runs the matching use case
+//! from `shared::visitor`, and maps the result to a response. The API is documented in the
+//! README ("Widget API").
+
+use serde::Serialize;
+use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
+use shared::visitor::{self, StartRequest};
+use spin_host::{ApiRequest, SpinHost};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http_component;
+
+const COMPONENT: &str = "widget-api";
+
+/// Every request the widget can make, decided before any I/O.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Config,
+    Start,
+    Load(i64),
+    PostMessage(i64),
+    Typing(i64),
+    Read(i64),
+    Events(i64),
+    WrongMethod(&'static str),
+    Unknown,
+}
+
+impl Command {
+    fn route(method: &Method, segments: &[&str]) -> Command {
+        use Method::{Get, Post};
+        let id = |s: &str| s.parse::<i64>().ok().filter(|id| *id > 0);
+        match (segments, method) {
+            (["config"], Get) => Command::Config,
+            (["config"], _) => Command::WrongMethod("GET"),
+            (["conversations"], Post) => Command::Start,
+            (["conversations"], _) => Command::WrongMethod("POST"),
+            (["conversations", c], m) => match (id(c), m) {
+                (None, _) => Command::Unknown,
+                (Some(c), Get) => Command::Load(c),
+                (Some(_), _) => Command::WrongMethod("GET"),
+            },
+            (["conversations", c, action], m) => match (id(c), *action, m) {
+                (None, _, _) => Command::Unknown,
+                (Some(c), "messages", Post) => Command::PostMessage(c),
+                (Some(c), "typing", Post) => Command::Typing(c),
+                (Some(c), "read", Post) => Command::Read(c),
+                (Some(c), "events", Get) => Command::Events(c),
+                (Some(_), "messages" | "typing" | "read", _) => Command::WrongMethod("POST"),
+                (Some(_), "events", _) => Command::WrongMethod("GET"),
+                _ => Command::Unknown,
+            },
+            _ => Command::Unknown,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WidgetConfig {
+    business_name: String,
+}
+
+#[derive(Serialize)]
+struct Posted<'a> {
+    message: &'a shared::message::Message,
+}
+
+#[http_component]
+async fn handle(request: IncomingRequest) -> Response {
+    match serve(request).await {
+        Ok(response) => response,
+        Err(e) => spin_host::error(COMPONENT, e),
+    }
+}
+
+async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+    let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
+    let command = Command::route(&request.method, &request.segments());
+    let host = match command {
+        Command::Unknown => return Err(ApiError::not_found_route()),
+        Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
+        Command::Config => {
+            let config = WidgetConfig { business_name: spin_host::variable("business_name", "Support") };
+            return Ok(spin_host::json(200, &config));
+        }
+        _ => SpinHost::open()?,
+    };
+    let ctx = host.ctx();
+    let authorization = request.header("authorization");
+    Ok(match command {
+        Command::Start => {
+            let token = visitor::optional_bearer_token(authorization)?;
+            let body: StartRequest = if request.body.is_empty() { StartRequest::default() } else { request.json()? };
+            spin_host::json(201, &visitor::start(&ctx, token.as_ref(), &body)?)
+        }
+        Command::Load(id) => spin_host::json(200, &visitor::load(&ctx, &visitor::bearer_token(authorization)?, id)?),
+        Command::PostMessage(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let (message, created) = visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
+            spin_host::json(if created { 201 } else { 200 }, &Posted { message: &message })
+        }
+        Command::Typing(id) => {
+            visitor::typing(&ctx, &visitor::bearer_token(authorization)?, id)?;
+            spin_host::no_content()
+        }
+        Command::Read(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            visitor::read(&ctx, &token, id, &request.json::<ReadRequest>()?)?;
+            spin_host::no_content()
+        }
+        Command::Events(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let query = EventsQuery::parse(&request.query)?;
+            spin_host::json(200, &visitor::events(&ctx, &token, id, query)?)
+        }
+        Command::Config | Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Command::route(&Method::Get, &["config"]), Command::Config);
+        assert_eq!(Command::route(&Method::Post, &["conversations"]), Command::Start);
+        assert_eq!(Command::route(&Method::Get, &["conversations", "5"]), Command::Load(5));
+        assert_eq!(Command::route(&Method::Post, &["conversations", "5", "messages"]), Command::PostMessage(5));
+        assert_eq!(Command::route(&Method::Get, &["conversations", "5", "events"]), Command::Events(5));
+        assert_eq!(Command::route(&Method::Get, &["conversations", "x"]), Command::Unknown);
+        assert_eq!(Command::route(&Method::Get, &["conversations", "-1"]), Command::Unknown);
+        assert_eq!(Command::route(&Method::Delete, &["conversations", "5", "messages"]), Command::WrongMethod("POST"));
+        assert_eq!(Command::route(&Method::Get, &["nope"]), Command::Unknown);
+    }
+}

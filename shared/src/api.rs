@@ -1,0 +1,189 @@
+//! The HTTP face every component shares: the error envelope, body limits and JSON parsing.
+//!
+//! Every error response is `{"error":{"code":"...","message":"..."}}`. 4xx messages tell the
+//! caller what they did wrong; 5xx bodies say nothing about internals (the cause is logged).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::chat::ChatError;
+use crate::input::InvalidInput;
+
+/// The largest request body any JSON endpoint accepts. A 4000-character message in the worst
+/// UTF-8 and JSON escaping fits with room to spare.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    /// What went wrong inside, for the log only; never sent.
+    cause: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), cause: None }
+    }
+
+    pub fn not_found_route() -> ApiError {
+        ApiError::new(404, "not_found", "no such route")
+    }
+
+    pub fn method_not_allowed(allowed: &str) -> ApiError {
+        ApiError::new(405, "method_not_allowed", format!("this route accepts {allowed}"))
+    }
+
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::new(413, "payload_too_large", format!("request body must be at most {limit} bytes"))
+    }
+
+    pub fn unsupported_media_type() -> ApiError {
+        ApiError::new(415, "unsupported_media_type", "request body must be JSON (Content-Type: application/json)")
+    }
+
+    pub fn invalid_path(what: &str) -> ApiError {
+        ApiError::new(404, "not_found", format!("{what} not found"))
+    }
+
+    /// A failure that is ours, not the caller's. `cause` goes to the log.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: 500,
+            code: "internal",
+            message: "something went wrong on our side; please retry".into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The internal cause, if any, for logging.
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    pub fn body(&self) -> Vec<u8> {
+        let envelope = Envelope { error: Body { code: self.code, message: &self.message } };
+        serde_json::to_vec(&envelope).unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"error"}}"#.to_vec())
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
+        ApiError::new(400, "invalid_input", e.to_string())
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Invalid(e) => e.into(),
+            ChatError::Unauthenticated => ApiError::new(401, "unauthorized", "authentication required"),
+            ChatError::BadCredentials => ApiError::new(401, "invalid_credentials", e.to_string()),
+            ChatError::Forbidden(why) => ApiError::new(403, "forbidden", why),
+            ChatError::NotFound(_) => ApiError::new(404, "not_found", e.to_string()),
+            ChatError::Conflict(code, message) => ApiError::new(409, code, message),
+            ChatError::Store(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// Parses a JSON request body into `T`, with a message that points at what is wrong.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_JSON_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_JSON_BODY_BYTES));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(ApiError::new(400, "invalid_json", "request body is not valid UTF-8"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let problem = if e.is_data() { "invalid_input" } else { "invalid_json" };
+        ApiError::new(400, problem, format!("request body: {e}"))
+    })
+}
+
+/// Whether a `Content-Type` header value names JSON.
+pub fn is_json_content_type(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        let essence = v.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/json")
+    })
+}
+
+/// Serializes a response body. Our own types always serialize; the fallback is unreachable
+/// in practice but keeps this function total.
+pub fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Sample {
+        #[allow(dead_code)]
+        body: String,
+    }
+
+    #[test]
+    fn envelope_shape() {
+        let e = ApiError::new(400, "invalid_input", "body: must not be empty");
+        let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(v["error"]["code"], "invalid_input");
+        assert_eq!(v["error"]["message"], "body: must not be empty");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = ApiError::internal("database error: disk I/O at /var/lib/x");
+        assert_eq!(e.status(), 500);
+        assert!(!String::from_utf8(e.body()).unwrap().contains("/var/lib"));
+        assert!(e.cause().unwrap().contains("/var/lib"));
+    }
+
+    #[test]
+    fn parse_json_classifies_failures() {
+        assert_eq!(parse_json::<Sample>(b"{").unwrap_err().code(), "invalid_json");
+        assert_eq!(parse_json::<Sample>(b"").unwrap_err().code(), "invalid_json");
+        assert_eq!(parse_json::<Sample>(b"{\"body\":5}").unwrap_err().code(), "invalid_input");
+        assert_eq!(parse_json::<Sample>(b"{\"body\":\"\xff\"}").unwrap_err().code(), "invalid_json");
+        assert_eq!(parse_json::<Sample>(&vec![b' '; MAX_JSON_BODY_BYTES + 1]).unwrap_err().status(), 413);
+        assert!(parse_json::<Sample>(b"{\"body\":\"hi\"}").is_ok());
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type(Some("application/json")));
+        assert!(is_json_content_type(Some("Application/JSON; charset=utf-8")));
+        assert!(!is_json_content_type(Some("text/plain")));
+        assert!(!is_json_content_type(None));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_json_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_json::<Sample>(&bytes);
+        }
+    }
+}

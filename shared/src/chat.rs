@@ -1,0 +1,258 @@
+//! Use cases both sides of a conversation share: posting a message, typing, read receipts,
+//! and reading the event stream. Callers authorize first (see `visitor` and `inbox`).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::channel::Channel;
+use crate::conversation;
+use crate::event::{self, Audience, Event, EventKind, Visibility};
+use crate::host::Ctx;
+use crate::input::InvalidInput;
+use crate::message::{self, Author, ClientId, Message, MessageBody, NewMessage};
+use crate::operator::Operator;
+use crate::store::{DbError, transaction};
+
+/// What can go wrong in a use case, in the caller's terms.
+#[derive(Debug, Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// No credentials, or credentials that do not identify anyone.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong email or password.
+    #[error("email or password is incorrect")]
+    BadCredentials,
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The thing does not exist, or the caller may not know that it does.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{1}")]
+    Conflict(&'static str, &'static str),
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+/// `POST .../messages` body.
+#[derive(Debug, Deserialize)]
+pub struct PostMessageRequest {
+    pub body: String,
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// `POST .../read` body.
+#[derive(Debug, Deserialize)]
+pub struct ReadRequest {
+    pub message_id: i64,
+}
+
+/// The answer to an events read: the events and the cursor to send next time.
+#[derive(Debug, Serialize)]
+pub struct EventsPage {
+    pub events: Vec<Event>,
+    pub cursor: i64,
+}
+
+#[derive(Serialize)]
+struct MessageCreated<'a> {
+    message: &'a Message,
+}
+
+#[derive(Serialize)]
+struct Typing<'a> {
+    by: Author,
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReadUpTo {
+    by: Author,
+    up_to: i64,
+}
+
+/// Who is acting in a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum Speaker<'a> {
+    Visitor,
+    Operator(&'a Operator),
+}
+
+impl Speaker<'_> {
+    fn author(self) -> Author {
+        match self {
+            Speaker::Visitor => Author::Visitor,
+            Speaker::Operator(_) => Author::Operator,
+        }
+    }
+    fn operator_id(self) -> Option<i64> {
+        match self {
+            Speaker::Visitor => None,
+            Speaker::Operator(operator) => Some(operator.id),
+        }
+    }
+}
+
+/// Stores a message once (a retry with the same `client_id` returns the first copy and emits
+/// nothing) and publishes it. Returns the message and whether it is new.
+pub fn post_message(
+    ctx: &Ctx<'_>,
+    conversation_id: i64,
+    speaker: Speaker<'_>,
+    request: &PostMessageRequest,
+) -> Result<(Message, bool), ChatError> {
+    let body = MessageBody::parse(&request.body)?;
+    let client_id = request.client_id.as_deref().map(ClientId::parse).transpose()?;
+    let now = ctx.clock.now_ms();
+    let new = NewMessage {
+        conversation_id,
+        author: speaker.author(),
+        operator_id: speaker.operator_id(),
+        channel: Channel::Web,
+        body: &body,
+        client_id: client_id.as_ref(),
+    };
+    let (stored, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
+        let (stored, created) = message::insert(ctx.db, &new, now)?;
+        if !created {
+            return Ok((stored, None));
+        }
+        conversation::record_message(ctx.db, conversation_id, stored.id, now)?;
+        if let Some(operator_id) = speaker.operator_id() {
+            conversation::assign_if_unassigned(ctx.db, conversation_id, operator_id)?;
+        }
+        let event_id = event::append(
+            ctx.db,
+            conversation_id,
+            EventKind::MessageCreated,
+            Visibility::Public,
+            &MessageCreated { message: &stored },
+            now,
+        )?;
+        Ok((stored, Some(event_id)))
+    })?;
+    if let Some(event_id) = event_id {
+        event::announce(ctx, conversation_id, event_id);
+    }
+    Ok((stored, event_id.is_some()))
+}
+
+/// Typing notifications are throttled to one per side per conversation per this many ms;
+/// clients show "typing…" for a few seconds after each.
+pub const TYPING_THROTTLE_MS: i64 = 2_000;
+
+/// Publishes that `speaker` is typing, at most once per [`TYPING_THROTTLE_MS`].
+///
+/// The throttle lives in the key-value store and is read-then-written: two racing requests may
+/// both publish, which costs one extra event and breaks nothing.
+pub fn typing(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>) -> Result<(), ChatError> {
+    let now = ctx.clock.now_ms();
+    let key = format!("typing:{conversation_id}:{}", speaker.author().as_str());
+    let last = ctx
+        .kv
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    if last.is_some_and(|last| now - last < TYPING_THROTTLE_MS) {
+        return Ok(());
+    }
+    let _ = ctx.kv.set(&key, now.to_string().as_bytes());
+    let name = match speaker {
+        Speaker::Visitor => None,
+        Speaker::Operator(operator) => Some(operator.name.as_str()),
+    };
+    let event_id = event::append(
+        ctx.db,
+        conversation_id,
+        EventKind::Typing,
+        Visibility::Public,
+        &Typing { by: speaker.author(), name },
+        now,
+    )?;
+    event::announce(ctx, conversation_id, event_id);
+    Ok(())
+}
+
+/// Moves `speaker`'s read marker forward to `request.message_id` and publishes the receipt if
+/// it moved. Unknown, future or older ids change nothing.
+pub fn mark_read(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>, request: &ReadRequest) -> Result<(), ChatError> {
+    if request.message_id < 1 {
+        return Err(InvalidInput::new("message_id", "must be a positive message id").into());
+    }
+    let now = ctx.clock.now_ms();
+    let reader = speaker.author();
+    let event_id = transaction(ctx.db, || -> Result<_, ChatError> {
+        if !conversation::advance_read(ctx.db, conversation_id, reader, request.message_id)? {
+            return Ok(None);
+        }
+        let receipt = ReadUpTo { by: reader, up_to: request.message_id };
+        Ok(Some(event::append(ctx.db, conversation_id, EventKind::Read, Visibility::Public, &receipt, now)?))
+    })?;
+    if let Some(event_id) = event_id {
+        event::announce(ctx, conversation_id, event_id);
+    }
+    Ok(())
+}
+
+/// Query of an events request: `after=<cursor>&wait=<seconds>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventsQuery {
+    pub after: i64,
+    pub wait_ms: i64,
+}
+
+impl EventsQuery {
+    /// Without `wait`, a request waits the longest allowed time.
+    pub fn parse(query: &str) -> Result<EventsQuery, InvalidInput> {
+        let mut parsed = EventsQuery { after: 0, wait_ms: event::MAX_WAIT_MS };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "after" => {
+                    parsed.after = value
+                        .parse()
+                        .ok()
+                        .filter(|v: &i64| *v >= 0)
+                        .ok_or_else(|| InvalidInput::new("after", "must be a non-negative integer cursor"))?;
+                }
+                "wait" => {
+                    let seconds: i64 = value
+                        .parse()
+                        .ok()
+                        .filter(|v| (0..=event::MAX_WAIT_MS / 1000).contains(v))
+                        .ok_or_else(|| InvalidInput::new("wait", "must be 0 to 25 seconds"))?;
+                    parsed.wait_ms = seconds * 1000;
+                }
+                _ => {}
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Events after the cursor for `audience`, waiting up to the query's `wait`.
+pub fn events(ctx: &Ctx<'_>, audience: Audience, query: EventsQuery) -> Result<EventsPage, ChatError> {
+    let events = event::wait_for(ctx, audience, query.after, query.wait_ms)?;
+    let cursor = events.last().map_or(query.after, |e| e.id);
+    Ok(EventsPage { events, cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_query_defaults_and_bounds() {
+        assert_eq!(EventsQuery::parse("").unwrap(), EventsQuery { after: 0, wait_ms: 25_000 });
+        assert_eq!(EventsQuery::parse("after=7&wait=0").unwrap(), EventsQuery { after: 7, wait_ms: 0 });
+        assert!(EventsQuery::parse("after=-1").is_err());
+        assert!(EventsQuery::parse("after=x").is_err());
+        assert!(EventsQuery::parse("wait=26").is_err());
+        assert_eq!(EventsQuery::parse("foo=bar&after=3").unwrap().after, 3);
+    }
+}

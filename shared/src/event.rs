@@ -1,0 +1,211 @@
+//! The append-only event log behind real-time delivery, and the long-poll wait over it.
+//!
+//! Every change a client must see (a message, typing, a read receipt, a new conversation) is a
+//! row in `events`, written in the same transaction as the change itself. Clients read with a
+//! cursor (the last id they saw), which makes delivery ordered and loss-free across reconnects:
+//! SQLite commits ids in order, so nothing can appear below a cursor later.
+//!
+//! Waiting cheaply: after committing, writers stamp a *change marker* in the key-value store
+//! (one per conversation and one for the whole inbox). A waiting request re-reads SQLite only
+//! when its marker changed, checking the marker often while the conversation is hot (changed in
+//! the last [`HOT_WINDOW_MS`]) and rarely when it is cold. DESIGN.md section 6 has the costs that
+//! set these numbers.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::host::Ctx;
+use crate::store::{Database, DbError, Row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    ConversationCreated,
+    MessageCreated,
+    Typing,
+    Read,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ConversationCreated => "conversation.created",
+            EventKind::MessageCreated => "message.created",
+            EventKind::Typing => "typing",
+            EventKind::Read => "read",
+        }
+    }
+}
+
+/// Who may see an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// The conversation's visitor and every operator.
+    Public,
+    /// Operators only.
+    Internal,
+}
+
+impl Visibility {
+    fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Internal => "internal",
+        }
+    }
+}
+
+/// An event as clients receive it. `data` is the JSON stored with it, passed through untouched.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub kind: String,
+    pub at: i64,
+    pub data: Box<RawValue>,
+}
+
+impl Event {
+    fn from_row(row: &Row<'_>) -> Result<Event, DbError> {
+        let data = RawValue::from_string(row.str("data")?.to_owned())
+            .map_err(|e| DbError::Decode(format!("event data is not JSON: {e}")))?;
+        Ok(Event {
+            id: row.i64("id")?,
+            conversation_id: row.i64("conversation_id")?,
+            kind: row.str("kind")?.to_owned(),
+            at: row.i64("created_at")?,
+            data,
+        })
+    }
+}
+
+/// Whose events a reader may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A visitor: public events of one conversation.
+    Visitor { conversation_id: i64 },
+    /// Operators: every event of every conversation.
+    Operators,
+}
+
+impl Audience {
+    fn marker_key(self) -> String {
+        match self {
+            Audience::Visitor { conversation_id } => conversation_marker(conversation_id),
+            Audience::Operators => INBOX_MARKER.to_owned(),
+        }
+    }
+}
+
+/// The most events one read returns; a client with more to catch up on reads again at once.
+pub const PAGE_SIZE: i64 = 100;
+
+const INSERT: &str =
+    "INSERT INTO events (conversation_id, kind, visibility, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
+const FOR_VISITOR: &str = "SELECT id, conversation_id, kind, data, created_at FROM events
+     WHERE conversation_id = ?1 AND visibility = 'public' AND id > ?2 ORDER BY id LIMIT ?3";
+const FOR_OPERATORS: &str =
+    "SELECT id, conversation_id, kind, data, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
+const LATEST_FOR_VISITOR: &str =
+    "SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE conversation_id = ?1 AND visibility = 'public'";
+const LATEST: &str = "SELECT COALESCE(MAX(id), 0) AS id FROM events";
+
+/// Appends an event; call inside the transaction that makes the change it describes, then call
+/// [`announce`] after the commit.
+pub fn append(
+    db: &dyn Database,
+    conversation_id: i64,
+    kind: EventKind,
+    visibility: Visibility,
+    data: &impl Serialize,
+    now: i64,
+) -> Result<i64, DbError> {
+    let data = serde_json::to_string(data).map_err(|e| DbError::Decode(format!("event data: {e}")))?;
+    let rows = db.execute(
+        INSERT,
+        &[conversation_id.into(), kind.as_str().into(), visibility.as_str().into(), data.into(), now.into()],
+    )?;
+    rows.first().ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?.i64("id")
+}
+
+/// Events after `cursor` that `audience` may see, oldest first, at most [`PAGE_SIZE`].
+pub fn after(db: &dyn Database, audience: Audience, cursor: i64) -> Result<Vec<Event>, DbError> {
+    let rows = match audience {
+        Audience::Visitor { conversation_id } => {
+            db.execute(FOR_VISITOR, &[conversation_id.into(), cursor.into(), PAGE_SIZE.into()])?
+        }
+        Audience::Operators => db.execute(FOR_OPERATORS, &[cursor.into(), PAGE_SIZE.into()])?,
+    };
+    rows.iter().map(|row| Event::from_row(&row)).collect()
+}
+
+/// The cursor a client starts from after loading a snapshot: the newest event it may see.
+pub fn latest_cursor(db: &dyn Database, audience: Audience) -> Result<i64, DbError> {
+    let rows = match audience {
+        Audience::Visitor { conversation_id } => db.execute(LATEST_FOR_VISITOR, &[conversation_id.into()])?,
+        Audience::Operators => db.execute(LATEST, &[])?,
+    };
+    rows.first().map_or(Ok(0), |row| row.i64("id"))
+}
+
+const INBOX_MARKER: &str = "events:inbox";
+
+fn conversation_marker(conversation_id: i64) -> String {
+    format!("events:conversation:{conversation_id}")
+}
+
+/// Tells waiting readers that `conversation_id` has a new event `event_id`. Best effort: a
+/// missed marker only delays delivery until the waiter's periodic re-read, never loses it.
+pub fn announce(ctx: &Ctx<'_>, conversation_id: i64, event_id: i64) {
+    // The value is unique per event (its id), so a waiter comparing for inequality cannot miss a
+    // change; the time tells waiters the conversation is hot.
+    let value = format!("{event_id}:{}", ctx.clock.now_ms());
+    let _ = ctx.kv.set(&conversation_marker(conversation_id), value.as_bytes());
+    let _ = ctx.kv.set(INBOX_MARKER, value.as_bytes());
+}
+
+/// A conversation counts as hot for this long after its last event.
+pub const HOT_WINDOW_MS: i64 = 30_000;
+/// How often a waiter checks its marker while hot, and while cold.
+pub const HOT_CHECK_MS: u64 = 40;
+pub const COLD_CHECK_MS: u64 = 250;
+/// A waiter re-reads SQLite at least this often even if no marker changed, so a lost marker
+/// (key-value outage, eviction) delays delivery by at most this much.
+pub const RESYNC_MS: i64 = 5_000;
+/// The longest a request may wait. Hosted Spin stops handlers at 30 s.
+pub const MAX_WAIT_MS: i64 = 25_000;
+
+fn marker_changed_at(marker: &Option<Vec<u8>>) -> Option<i64> {
+    let text = std::str::from_utf8(marker.as_deref()?).ok()?;
+    text.split_once(':')?.1.parse().ok()
+}
+
+/// Returns the events after `cursor` for `audience`, waiting up to `wait_ms` for the first one.
+pub fn wait_for(ctx: &Ctx<'_>, audience: Audience, cursor: i64, wait_ms: i64) -> Result<Vec<Event>, DbError> {
+    let deadline = ctx.clock.now_ms() + wait_ms.clamp(0, MAX_WAIT_MS);
+    let key = audience.marker_key();
+    loop {
+        // Read the marker before the events: a change committed after this read moves the marker
+        // past this value, so it cannot slip between the query and the wait.
+        let marker = ctx.kv.get(&key).ok().flatten();
+        let events = after(ctx.db, audience, cursor)?;
+        let read_at = ctx.clock.now_ms();
+        if !events.is_empty() || read_at >= deadline {
+            return Ok(events);
+        }
+        loop {
+            let now = ctx.clock.now_ms();
+            let hot = marker_changed_at(&marker).is_some_and(|at| now - at < HOT_WINDOW_MS);
+            let step = if hot { HOT_CHECK_MS } else { COLD_CHECK_MS };
+            let remaining = (deadline - now).max(0) as u64;
+            ctx.clock.sleep_ms(step.min(remaining));
+            let now = ctx.clock.now_ms();
+            if now >= deadline || now - read_at >= RESYNC_MS {
+                break;
+            }
+            match ctx.kv.get(&key) {
+                Ok(current) if current == marker => continue,
+                _ => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The operator's side: signing in, the inbox list, a thread, replying, typing, receipts and
+//! the inbox-wide event stream. Every use case but sign-in takes an authenticated [`Operator`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker};
+use crate::contact::{EmailAddress, PersonName};
+use crate::conversation::{self, ConversationSummary, StatusFilter};
+use crate::event::{self, Audience};
+use crate::host::Ctx;
+use crate::input::InvalidInput;
+use crate::message::{self, Message};
+use crate::operator::{self, NewOperator, Operator, Password, Role};
+use crate::secret::{Token, secrets_match};
+use crate::store::read_transaction;
+
+/// Most conversations one inbox listing returns.
+pub const LIST_LIMIT: i64 = 200;
+/// How much of a thread an operator loads at once.
+pub const HISTORY_LIMIT: i64 = 500;
+
+/// The name of the session cookie the console uses.
+pub const SESSION_COOKIE: &str = "lc_session";
+
+/// Settings from Spin variables that decide how the first admin comes to be.
+#[derive(Debug, Clone, Default)]
+pub struct FirstAdmin {
+    /// `admin_email` / `admin_password`: created on the first login attempt if no operator exists.
+    pub email: String,
+    pub password: String,
+    /// `setup_token`: allows one `POST /api/inbox/setup` while no operator exists.
+    pub setup_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetupRequest {
+    pub setup_token: String,
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignedIn {
+    pub operator: Operator,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Listing {
+    pub conversations: Vec<ConversationSummary>,
+    pub cursor: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Thread {
+    pub conversation: ConversationSummary,
+    pub messages: Vec<Message>,
+    pub cursor: i64,
+}
+
+/// Creates the first admin with the one-time setup token. Works only while no operator exists;
+/// the database enforces that (conditional insert), however many requests race.
+pub fn setup(ctx: &Ctx<'_>, config: &FirstAdmin, request: &SetupRequest) -> Result<Operator, ChatError> {
+    if !secrets_match(&config.setup_token, &request.setup_token) {
+        return Err(ChatError::Forbidden("setup token is missing or wrong"));
+    }
+    let new = NewOperator {
+        email: EmailAddress::parse("email", &request.email)?,
+        name: PersonName::parse("name", &request.name)?,
+        role: Role::Admin,
+        password: Password::parse(&request.password)?,
+    };
+    let hash = new.password.hash(ctx.entropy)?;
+    operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?
+        .ok_or(ChatError::Conflict("already_set_up", "an operator already exists; sign in instead"))
+}
+
+/// Signs an operator in and opens a session lasting `session_ttl_ms`.
+pub fn login(ctx: &Ctx<'_>, config: &FirstAdmin, request: &LoginRequest, session_ttl_ms: i64) -> Result<SignedIn, ChatError> {
+    bootstrap_admin(ctx, config)?;
+    let found = operator::credentials(ctx.db, request.email.trim())?;
+    let password_ok = match &found {
+        Some((_, hash)) => operator::verify_password(&request.password, hash),
+        None => {
+            // Same cost as a wrong password, so response time does not reveal which emails exist.
+            operator::verify_password(&request.password, operator::DECOY_HASH);
+            false
+        }
+    };
+    let Some((operator, _)) = found.filter(|_| password_ok) else {
+        return Err(ChatError::BadCredentials);
+    };
+    let token = Token::generate(ctx.entropy);
+    let now = ctx.clock.now_ms();
+    let expires_at = now + session_ttl_ms;
+    operator::insert_session(ctx.db, &token.hash(), operator.id, now, expires_at)?;
+    Ok(SignedIn { operator, token: token.as_str().to_owned(), expires_at })
+}
+
+/// Creates the admin named by the `admin_email`/`admin_password` variables if there is no
+/// operator yet. Hashing is slow, so the common case (operators exist) is checked first.
+fn bootstrap_admin(ctx: &Ctx<'_>, config: &FirstAdmin) -> Result<(), ChatError> {
+    if config.email.is_empty() || config.password.is_empty() || operator::any_exist(ctx.db)? {
+        return Ok(());
+    }
+    let new = NewOperator {
+        email: EmailAddress::parse("admin_email", &config.email)?,
+        name: PersonName::parse("name", "Admin")?,
+        role: Role::Admin,
+        password: Password::parse(&config.password)
+            .map_err(|_| InvalidInput::new("admin_password", "the admin_password variable must be 10 to 256 characters"))?,
+    };
+    let hash = new.password.hash(ctx.entropy)?;
+    operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?;
+    Ok(())
+}
+
+/// The operator a session token belongs to, if the session is live.
+pub fn authenticate(ctx: &Ctx<'_>, token: Option<&str>) -> Result<Operator, ChatError> {
+    let token = token.and_then(Token::parse).ok_or(ChatError::Unauthenticated)?;
+    operator::by_session(ctx.db, &token.hash(), ctx.clock.now_ms())?.ok_or(ChatError::Unauthenticated)
+}
+
+pub fn logout(ctx: &Ctx<'_>, token: Option<&str>) -> Result<(), ChatError> {
+    if let Some(token) = token.and_then(Token::parse) {
+        operator::delete_session(ctx.db, &token.hash())?;
+    }
+    Ok(())
+}
+
+pub fn list(ctx: &Ctx<'_>, _operator: &Operator, filter: StatusFilter) -> Result<Listing, ChatError> {
+    let db = ctx.db;
+    read_transaction(db, || {
+        let cursor = event::latest_cursor(db, Audience::Operators)?;
+        let conversations = conversation::list(db, filter, LIST_LIMIT)?;
+        Ok(Listing { conversations, cursor })
+    })
+}
+
+pub fn thread(ctx: &Ctx<'_>, _operator: &Operator, conversation_id: i64) -> Result<Thread, ChatError> {
+    let db = ctx.db;
+    read_transaction(db, || {
+        let conversation = conversation::summary(db, conversation_id)?.ok_or(ChatError::NotFound("conversation"))?;
+        let cursor = event::latest_cursor(db, Audience::Operators)?;
+        let messages = message::latest(db, conversation_id, HISTORY_LIMIT)?;
+        Ok(Thread { conversation, messages, cursor })
+    })
+}
+
+fn existing(ctx: &Ctx<'_>, conversation_id: i64) -> Result<(), ChatError> {
+    conversation::by_id(ctx.db, conversation_id)?.map(|_| ()).ok_or(ChatError::NotFound("conversation"))
+}
+
+pub fn reply(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64, request: &PostMessageRequest) -> Result<(Message, bool), ChatError> {
+    existing(ctx, conversation_id)?;
+    chat::post_message(ctx, conversation_id, Speaker::Operator(operator), request)
+}
+
+pub fn typing(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
+    existing(ctx, conversation_id)?;
+    chat::typing(ctx, conversation_id, Speaker::Operator(operator))
+}
+
+pub fn read(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64, request: &ReadRequest) -> Result<(), ChatError> {
+    existing(ctx, conversation_id)?;
+    chat::mark_read(ctx, conversation_id, Speaker::Operator(operator), request)
+}
+
+pub fn events(ctx: &Ctx<'_>, _operator: &Operator, query: EventsQuery) -> Result<EventsPage, ChatError> {
+    chat::events(ctx, Audience::Operators, query)
+}

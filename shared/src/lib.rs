@@ -1,0 +1,37 @@
+//! The host-independent core of the live-chat platform.
+//!
+//! Components (in `components/`) are thin Spin adapters: they parse a request, call a use case
+//! here, and map the result to a response. Nothing here depends on `spin-sdk`; the host's
+//! database, key-value store, clock and randomness come in through the traits in [`host`] and
+//! [`store`], so the same code and the same SQL run natively in unit tests on rusqlite.
+//!
+//! # Layout
+//! - [`host`]: the host capability traits and [`host::Ctx`], the bundle a use case receives.
+//! - [`store`]: the database seam ([`store::Database`]), connection pragmas, transactions.
+//! - [`migrations`]: the append-only schema and the concurrency-safe `migrate()`.
+//! - Domain, one module per aggregate, each with its SQL next to its types:
+//!   [`contact`], [`conversation`], [`message`], [`operator`], [`event`], [`channel`].
+//! - Use cases: [`visitor`] (the widget's side), [`inbox`] (the operator's side), and [`chat`]
+//!   (what both sides share: posting, typing, read receipts, the event stream).
+//! - [`secret`]: bearer tokens and their hashes; [`input`]: field parse errors;
+//!   [`api`]: the JSON error envelope, body limits and request parsing.
+
+pub mod api;
+pub mod channel;
+pub mod chat;
+pub mod contact;
+pub mod conversation;
+pub mod event;
+pub mod host;
+pub mod inbox;
+pub mod input;
+pub mod message;
+pub mod migrations;
+pub mod operator;
+pub mod secret;
+pub mod store;
+pub mod visitor;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod testing;

@@ -1,0 +1,174 @@
+//! The schema, as append-only numbered migrations, and the one function that applies them.
+//!
+//! Never edit a migration that has shipped; add the next number. `PRAGMA user_version` records
+//! how many have been applied.
+
+use crate::store::{Database, DbError, SqlValue};
+
+/// Migration scripts in order; migration `n` (1-based) is `MIGRATIONS[n - 1]`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// The schema version this build expects.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn user_version(db: &dyn Database) -> Result<i64, DbError> {
+    let rows = db.execute("PRAGMA user_version", &[])?;
+    match rows.rows.first().and_then(|row| row.first()) {
+        Some(SqlValue::Integer(v)) => Ok(*v),
+        other => Err(DbError::Decode(format!("PRAGMA user_version returned {other:?}"))),
+    }
+}
+
+/// Brings the schema up to [`LATEST_VERSION`]. Cheap when it already is (one PRAGMA read), so
+/// components call it on every connection.
+///
+/// Safe to run concurrently: the version is checked again after `BEGIN IMMEDIATE` has taken the
+/// write lock, so when two first requests race, one applies the migrations and the other, once
+/// the lock frees, sees they are done. DDL and the version bump commit atomically.
+pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
+    if user_version(db)? >= LATEST_VERSION {
+        return Ok(());
+    }
+    crate::store::transaction(db, || {
+        let current = user_version(db)?;
+        for (index, script) in MIGRATIONS.iter().enumerate() {
+            let version = index as i64 + 1;
+            if version <= current {
+                continue;
+            }
+            for statement in split_statements(script) {
+                db.execute(&statement, &[])?;
+            }
+        }
+        // PRAGMA takes no bound parameters; the value is our own constant.
+        db.execute(&format!("PRAGMA user_version = {LATEST_VERSION}"), &[])?;
+        Ok(())
+    })
+}
+
+/// Splits a script into single statements, because a host's `execute` runs only one.
+///
+/// Understands `'...'`, `"..."`, `--` and `/* */` comments, and `BEGIN ... END` bodies of
+/// triggers, which contain semicolons of their own.
+pub fn split_statements(script: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    let mut chars = script.chars().peekable();
+    let mut block_depth = 0usize;
+    let mut word = String::new();
+
+    let flush_word = |word: &mut String, depth: &mut usize| {
+        match word.to_ascii_uppercase().as_str() {
+            "BEGIN" | "CASE" => *depth += 1,
+            "END" => *depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        word.clear();
+    };
+
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            current.push(c);
+            continue;
+        }
+        flush_word(&mut word, &mut block_depth);
+        match c {
+            '\'' | '"' => {
+                current.push(c);
+                for inner in chars.by_ref() {
+                    current.push(inner);
+                    if inner == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for inner in chars.by_ref() {
+                    if inner == '\n' {
+                        current.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut previous = ' ';
+                for inner in chars.by_ref() {
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+                current.push(' ');
+            }
+            ';' if block_depth == 0 => {
+                let statement = current.trim();
+                if !statement.is_empty() {
+                    statements.push(statement.to_owned());
+                }
+                current.clear();
+            }
+            _ => current.push(c),
+        }
+    }
+    flush_word(&mut word, &mut block_depth);
+    let statement = current.trim();
+    if !statement.is_empty() {
+        statements.push(statement.to_owned());
+    }
+    statements
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    #[test]
+    fn splits_on_semicolons_outside_strings_comments_and_trigger_bodies() {
+        let script = "CREATE TABLE a (x TEXT DEFAULT 'a;b'); -- c;d\n\
+            /* e;f */ CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'y'; DELETE FROM a; END;\n\
+            SELECT CASE WHEN 1 THEN 2 END;";
+        let statements = split_statements(script);
+        assert_eq!(statements.len(), 3, "{statements:#?}");
+        assert!(statements[0].contains("'a;b'"));
+        assert!(statements[1].starts_with("CREATE TRIGGER") && statements[1].ends_with("END"));
+        assert_eq!(statements[2], "SELECT CASE WHEN 1 THEN 2 END");
+    }
+
+    #[test]
+    fn migrate_is_idempotent_and_sets_the_version() {
+        let db = TestDb::new();
+        migrate(&db).unwrap();
+        migrate(&db).unwrap();
+        assert_eq!(user_version(&db).unwrap(), LATEST_VERSION);
+        let tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'", &[]).unwrap();
+        let names: Vec<_> = tables.iter().map(|r| r.str("name").unwrap().to_owned()).collect();
+        for expected in ["operators", "contacts", "conversations", "messages", "events"] {
+            assert!(names.iter().any(|n| n == expected), "missing {expected} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn concurrent_first_migrations_both_succeed() {
+        let dir = std::env::temp_dir().join(format!("livechat-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("race.db");
+        let _ = std::fs::remove_file(&path);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let db = TestDb::open(&path);
+                    crate::store::configure_connection(&db).unwrap();
+                    migrate(&db)
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap().unwrap();
+        }
+        assert_eq!(user_version(&TestDb::open(&path)).unwrap(), LATEST_VERSION);
+    }
+}

@@ -1,0 +1,184 @@
+//! The database seam: a SQLite connection as the host gives it to us.
+//!
+//! Spin's `fermyon:spin/sqlite` interface is one call, `execute(statement, parameters)`, that
+//! returns columns and rows. [`Database`] mirrors exactly that, so the same SQL runs on Spin,
+//! on libSQL behind Spin, and on rusqlite in native tests.
+
+use thiserror::Error;
+
+/// A value bound to a statement parameter or read from a result column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&[u8]> for SqlValue {
+    fn from(v: &[u8]) -> Self {
+        SqlValue::Blob(v.to_vec())
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// The result of one statement: column names and rows in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<SqlValue>>,
+}
+
+impl Rows {
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+    }
+
+    pub fn first(&self) -> Option<Row<'_>> {
+        self.iter().next()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// One result row, read by column name.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [SqlValue],
+}
+
+impl<'a> Row<'a> {
+    fn value(&self, column: &str) -> Result<&'a SqlValue, DbError> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| DbError::Decode(format!("no column `{column}`")))
+    }
+
+    pub fn i64(&self, column: &str) -> Result<i64, DbError> {
+        match self.value(column)? {
+            SqlValue::Integer(v) => Ok(*v),
+            other => Err(DbError::Decode(format!("column `{column}`: expected integer, got {other:?}"))),
+        }
+    }
+
+    pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, DbError> {
+        match self.value(column)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Integer(v) => Ok(Some(*v)),
+            other => Err(DbError::Decode(format!("column `{column}`: expected integer, got {other:?}"))),
+        }
+    }
+
+    pub fn str(&self, column: &str) -> Result<&'a str, DbError> {
+        match self.value(column)? {
+            SqlValue::Text(v) => Ok(v),
+            other => Err(DbError::Decode(format!("column `{column}`: expected text, got {other:?}"))),
+        }
+    }
+
+    pub fn opt_str(&self, column: &str) -> Result<Option<&'a str>, DbError> {
+        match self.value(column)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Text(v) => Ok(Some(v)),
+            other => Err(DbError::Decode(format!("column `{column}`: expected text, got {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum DbError {
+    /// The host reported a failure (I/O, constraint, busy, syntax...). The text is for logs only.
+    #[error("database error: {0}")]
+    Host(String),
+    /// A row did not have the shape the SQL next to it promises: a bug, not bad input.
+    #[error("unexpected row shape: {0}")]
+    Decode(String),
+}
+
+/// A connection to the app's SQLite database.
+///
+/// Implementations must keep one underlying connection for their whole life, so that
+/// `BEGIN IMMEDIATE` ... `COMMIT` issued as separate calls form one transaction.
+pub trait Database {
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError>;
+}
+
+/// Per-connection settings, applied to every connection the app opens (Spin opens a new one per
+/// `open` and sets nothing itself). WAL lets readers run beside the single writer and is ~5x
+/// faster for our insert-heavy load (DESIGN.md section 6); `synchronous=NORMAL` is durable in WAL
+/// mode except for the last transactions on power loss, never corrupting; the busy timeout makes
+/// concurrent writers queue instead of failing with SQLITE_BUSY.
+const CONNECTION_PRAGMAS: [&str; 3] =
+    ["PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"];
+
+/// Applies [`CONNECTION_PRAGMAS`]; call once right after opening.
+pub fn configure_connection(db: &dyn Database) -> Result<(), DbError> {
+    for pragma in CONNECTION_PRAGMAS {
+        db.execute(pragma, &[])?;
+    }
+    Ok(())
+}
+
+/// Runs `work` inside `BEGIN IMMEDIATE` ... `COMMIT`, rolling back if it fails.
+///
+/// `IMMEDIATE` takes the write lock up front, so two writers queue on the busy timeout instead
+/// of both reading and then one failing to upgrade its lock.
+pub fn transaction<T, E>(db: &dyn Database, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    db.execute("BEGIN IMMEDIATE", &[])?;
+    match work() {
+        Ok(value) => {
+            if let Err(commit_error) = db.execute("COMMIT", &[]) {
+                // The transaction is still open after a failed COMMIT (e.g. SQLITE_BUSY); end it
+                // so the connection is usable, and report the commit failure.
+                let _ = db.execute("ROLLBACK", &[]);
+                return Err(commit_error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            let _ = db.execute("ROLLBACK", &[]);
+            Err(error)
+        }
+    }
+}
+
+/// Runs `work` in a read transaction (`BEGIN` ... `COMMIT`): every query sees one snapshot,
+/// without taking the write lock, so readers never queue behind writers in WAL mode.
+pub fn read_transaction<T, E>(db: &dyn Database, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    db.execute("BEGIN", &[])?;
+    let result = work();
+    // Ending a read-only transaction cannot lose anything; a failure here leaves nothing to undo.
+    let _ = db.execute("COMMIT", &[]);
+    result
+}

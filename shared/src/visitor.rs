@@ -1,0 +1,134 @@
+//! The visitor's side: what the website widget can do, each use case authorizing by the
+//! visitor's bearer token before anything else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::Channel;
+use crate::chat::{self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker};
+use crate::contact::{self, EmailAddress, PersonName};
+use crate::conversation::{self, Conversation};
+use crate::event::{self, Audience, EventKind, Visibility};
+use crate::host::Ctx;
+use crate::input::bounded_text;
+use crate::message::{self, Message};
+use crate::secret::Token;
+use crate::store::{read_transaction, transaction};
+
+/// How much history a widget loads at once.
+pub const HISTORY_LIMIT: i64 = 200;
+
+/// `POST /api/widget/conversations` body. Every field is optional: a visitor may just start typing.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub page_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Started {
+    /// Present only when this request created the visitor; the only time the token is sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_token: Option<String>,
+    pub conversation: Conversation,
+}
+
+/// A conversation as the widget loads it after a reload: the recent history and the cursor to
+/// follow events from.
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+    pub cursor: i64,
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    conversation: &'a conversation::ConversationSummary,
+}
+
+/// Starts a conversation. Without a token a new visitor (contact) is created and its token
+/// returned; with one, the conversation belongs to that visitor.
+pub fn start(ctx: &Ctx<'_>, token: Option<&Token>, request: &StartRequest) -> Result<Started, ChatError> {
+    let name = request.name.as_deref().filter(|s| !s.trim().is_empty()).map(|s| PersonName::parse("name", s)).transpose()?;
+    let email = request.email.as_deref().filter(|s| !s.trim().is_empty()).map(|s| EmailAddress::parse("email", s)).transpose()?;
+    let page_url = request.page_url.as_deref().map(|s| bounded_text("page_url", s, 0, 2048)).transpose()?;
+    let now = ctx.clock.now_ms();
+    let new_token = token.is_none().then(|| Token::generate(ctx.entropy));
+
+    let (conversation, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
+        let contact_id = match (token, &new_token) {
+            (Some(token), _) => contact::by_visitor_token(ctx.db, &token.hash())?.ok_or(ChatError::Unauthenticated)?,
+            (None, Some(new_token)) => {
+                let id = contact::insert(ctx.db, name.as_ref(), email.as_ref(), now)?;
+                contact::insert_visitor_token(ctx.db, &new_token.hash(), id, now)?;
+                id
+            }
+            (None, None) => return Err(ChatError::Unauthenticated),
+        };
+        let id = conversation::insert(ctx.db, contact_id, Channel::Web, page_url.as_deref(), now)?;
+        let summary = conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
+        let event_id =
+            event::append(ctx.db, id, EventKind::ConversationCreated, Visibility::Internal, &Created { conversation: &summary }, now)?;
+        Ok((summary.conversation, event_id))
+    })?;
+    event::announce(ctx, conversation.id, event_id);
+    Ok(Started { visitor_token: new_token.map(|t| t.as_str().to_owned()), conversation })
+}
+
+/// The conversation if `token` owns it. Another visitor's conversation and a conversation that
+/// does not exist look the same: not found.
+fn owned(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Conversation, ChatError> {
+    conversation::owned_by_visitor(ctx.db, conversation_id, &token.hash())?.ok_or(ChatError::NotFound("conversation"))
+}
+
+pub fn load(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Snapshot, ChatError> {
+    // One snapshot: the history and the cursor agree, so the events that follow neither repeat
+    // nor skip a message.
+    read_transaction(ctx.db, || {
+        let conversation = owned(ctx, token, conversation_id)?;
+        let cursor = event::latest_cursor(ctx.db, Audience::Visitor { conversation_id })?;
+        let messages = message::latest(ctx.db, conversation_id, HISTORY_LIMIT)?;
+        Ok(Snapshot { conversation, messages, cursor })
+    })
+}
+
+pub fn post(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, request: &PostMessageRequest) -> Result<(Message, bool), ChatError> {
+    owned(ctx, token, conversation_id)?;
+    chat::post_message(ctx, conversation_id, Speaker::Visitor, request)
+}
+
+pub fn typing(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<(), ChatError> {
+    owned(ctx, token, conversation_id)?;
+    chat::typing(ctx, conversation_id, Speaker::Visitor)
+}
+
+pub fn read(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, request: &ReadRequest) -> Result<(), ChatError> {
+    owned(ctx, token, conversation_id)?;
+    chat::mark_read(ctx, conversation_id, Speaker::Visitor, request)
+}
+
+pub fn events(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, query: EventsQuery) -> Result<EventsPage, ChatError> {
+    owned(ctx, token, conversation_id)?;
+    chat::events(ctx, Audience::Visitor { conversation_id }, query)
+}
+
+/// Parses the bearer token of a widget request; absent or malformed means unauthenticated.
+pub fn bearer_token(authorization: Option<&str>) -> Result<Token, ChatError> {
+    authorization
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|t| Token::parse(t.trim()))
+        .ok_or(ChatError::Unauthenticated)
+}
+
+/// Parses an optional bearer token: absent is fine, malformed is not.
+pub fn optional_bearer_token(authorization: Option<&str>) -> Result<Option<Token>, ChatError> {
+    match authorization {
+        None => Ok(None),
+        Some(_) => bearer_token(authorization).map(Some),
+    }
+}
+

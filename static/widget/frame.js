@@ -1,0 +1,669 @@
+// The chat UI inside the widget iframe (served from our origin, embedded by loader.js).
+//
+// Invariants:
+// - Every piece of text that came from the network is rendered with textContent, never as markup.
+// - A message is sent with a client_id generated once; retries reuse it, so the server stores it
+//   once however often we retry. Messages are shown once, keyed by server id (and by client_id
+//   while still pending), whether they arrive by POST response, history or the event stream.
+// - The event long-poll runs only while this tab is visible and resumes from its cursor, so
+//   nothing is missed across pauses, reloads or network errors.
+// - postMessage goes only to the parent origin, and only messages from the parent window with
+//   that origin are accepted. Nothing private (token, message text) is ever posted to the parent.
+
+const API = '/api/widget';
+const STORAGE_KEY = 'livechat:v1:session';
+const TYPING_SEND_EVERY_MS = 2000;
+const TYPING_SHOW_MS = 5000;
+const POLL_WAIT_S = 25;
+const POLL_TIMEOUT_MS = (POLL_WAIT_S + 15) * 1000;
+const MAX_SEND_ATTEMPTS = 6;
+const MAX_BODY_CHARS = 4000;
+
+// ---------------------------------------------------------------------------------------------
+// Storage: prefixed key, falls back to memory when localStorage is unavailable or throws
+// (blocked third-party storage, Safari private mode, quota).
+
+const memoryStore = new Map();
+const store = {
+  get(key) {
+    try {
+      const value = window.localStorage.getItem(key);
+      if (value !== null) return value;
+    } catch { /* fall through to memory */ }
+    return memoryStore.has(key) ? memoryStore.get(key) : null;
+  },
+  set(key, value) {
+    memoryStore.set(key, value);
+    try { window.localStorage.setItem(key, value); } catch { /* memory copy is enough */ }
+  },
+  remove(key) {
+    memoryStore.delete(key);
+    try { window.localStorage.removeItem(key); } catch { /* nothing stored there */ }
+  },
+};
+
+function loadSession() {
+  try {
+    const parsed = JSON.parse(store.get(STORAGE_KEY) ?? 'null');
+    if (parsed && typeof parsed.token === 'string' && Number.isInteger(parsed.conversationId)) {
+      return { token: parsed.token, conversationId: parsed.conversationId };
+    }
+  } catch { /* corrupt entry: start afresh */ }
+  return null;
+}
+
+function saveSession(session) {
+  store.set(STORAGE_KEY, JSON.stringify(session));
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+  get retryable() {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+async function api(path, { method = 'GET', body, signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'network', 'Could not reach the chat server. Check your connection.');
+  }
+  if (response.status === 204) return null;
+  let json = null;
+  try { json = await response.json(); } catch { /* not JSON */ }
+  if (!response.ok) {
+    const error = json && json.error;
+    throw new ApiError(
+      response.status,
+      (error && error.code) || `http_${response.status}`,
+      (error && error.message) || `Request failed (${response.status}).`,
+    );
+  }
+  return json;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
+
+function newClientId() {
+  // crypto.randomUUID needs a secure context; getRandomValues does not.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+const standalone = window.parent === window;
+
+const state = {
+  session: loadSession(), // { token, conversationId } once a conversation exists
+  loaded: false, // history of state.session's conversation is on screen
+  cursor: 0,
+  businessName: 'Support',
+  messages: new Map(), // server id -> { message, el }
+  pending: new Map(), // client_id -> outbox item, until the server acknowledged it
+  outbox: [], // items waiting to be delivered, in order
+  operatorReadUpTo: 0,
+  visitorReadUpTo: 0,
+  open: standalone,
+  parentOrigin: resolveParentOrigin(),
+  pageUrl: null,
+  unread: 0,
+  lastTypingSentAt: 0,
+  pollController: null,
+  syncing: false,
+  pumping: false,
+};
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  name: $('business-name'),
+  log: $('log'),
+  welcome: $('welcome'),
+  typing: $('typing'),
+  typingText: $('typing-text'),
+  error: $('error'),
+  form: $('composer'),
+  input: $('message-input'),
+  send: $('send-button'),
+  close: $('close-button'),
+};
+
+const isVisible = () => document.visibilityState === 'visible';
+
+// ---------------------------------------------------------------------------------------------
+// Parent window messaging
+
+function resolveParentOrigin() {
+  if (window.parent === window) return null;
+  // ancestorOrigins cannot be forged by the embedding page; the hash is the fallback for
+  // browsers without it (Firefox).
+  const ancestors = window.location.ancestorOrigins;
+  if (ancestors && ancestors.length > 0) return ancestors[0] === 'null' ? null : ancestors[0];
+  const claimed = new URLSearchParams(window.location.hash.slice(1)).get('parent');
+  try {
+    const origin = new URL(claimed).origin;
+    return origin === 'null' ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+function postToParent(type, data = {}) {
+  if (standalone || !state.parentOrigin) return;
+  window.parent.postMessage({ type, data }, state.parentOrigin);
+}
+
+window.addEventListener('message', (event) => {
+  if (standalone || event.source !== window.parent || event.origin !== state.parentOrigin) return;
+  const msg = event.data;
+  if (!msg || typeof msg.type !== 'string') return;
+  switch (msg.type) {
+    case 'widget:open':
+      setOpen(true);
+      break;
+    case 'widget:close':
+      setOpen(false);
+      break;
+    case 'page:context':
+      if (msg.data && typeof msg.data.url === 'string') state.pageUrl = msg.data.url.slice(0, 2048);
+      break;
+    default:
+      break;
+  }
+});
+
+function setOpen(open) {
+  const wasOpen = state.open;
+  state.open = open;
+  if (open) {
+    state.unread = 0;
+    scrollToBottom();
+    markRead();
+    if (!wasOpen) ui.input.focus({ preventScroll: true });
+  }
+}
+
+function requestClose() {
+  if (standalone) return;
+  postToParent('widget:close');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering (textContent only)
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+function timeElement(ms) {
+  const el = document.createElement('time');
+  const date = new Date(ms);
+  el.dateTime = date.toISOString();
+  el.title = dateTimeFormat.format(date);
+  el.textContent = date.toDateString() === new Date().toDateString()
+    ? timeFormat.format(date)
+    : dateTimeFormat.format(date);
+  return el;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function messageElement(author, body, authorLabel) {
+  const root = el('div', `msg msg--${author}`);
+  if (authorLabel) root.append(el('span', 'msg-author', authorLabel));
+  root.append(el('div', 'bubble', body));
+  root.append(el('div', 'msg-meta'));
+  return root;
+}
+
+function setMeta(node, createdAt, status) {
+  const meta = node.querySelector('.msg-meta');
+  meta.replaceChildren();
+  if (createdAt) meta.append(timeElement(createdAt));
+  if (status) {
+    const label = { sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent' }[status];
+    const statusEl = el('span', 'msg-status', label);
+    statusEl.dataset.status = status;
+    meta.append(statusEl);
+  }
+}
+
+function visitorStatus(message) {
+  return message.id <= state.operatorReadUpTo ? 'read' : 'sent';
+}
+
+function nearBottom() {
+  const log = ui.log;
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+function updateWelcome() {
+  ui.welcome.hidden = state.messages.size > 0 || state.pending.size > 0;
+}
+
+// Shows a server message once. Returns true when it was new to this page.
+function addMessage(message, { live = false } = {}) {
+  if (!message || state.messages.has(message.id)) return false;
+  const stick = nearBottom();
+  let node;
+  const pending = message.client_id ? state.pending.get(message.client_id) : undefined;
+  if (pending) {
+    // Our own message, acknowledged (by the POST response or by the event stream, whichever came first).
+    node = pending.el;
+    state.pending.delete(message.client_id);
+    pending.acked = true;
+    // The server's order wins: an operator message may have been stored just before this one.
+    node.remove();
+    insertInOrder(node, message.id);
+  } else {
+    const label = message.author === 'operator' ? (message.operator_name || state.businessName) : undefined;
+    node = messageElement(message.author, message.body, label);
+    insertInOrder(node, message.id);
+  }
+  node.dataset.id = String(message.id);
+  state.messages.set(message.id, { message, el: node });
+  setMeta(node, message.created_at, message.author === 'visitor' ? visitorStatus(message) : null);
+  updateWelcome();
+
+  if (message.author === 'operator') {
+    hideTyping();
+    if (live && !(state.open && isVisible())) {
+      state.unread += 1;
+      postToParent('message:received', { unread: state.unread });
+    }
+    markRead();
+  }
+  if (stick || message.author === 'visitor') scrollToBottom();
+  return true;
+}
+
+// Keeps server messages ordered by id, above any still-pending ones.
+function insertInOrder(node, id) {
+  for (const child of ui.log.children) {
+    if (!child.classList.contains('msg')) continue;
+    const childId = child.dataset.id ? Number(child.dataset.id) : Infinity;
+    if (childId > id) {
+      ui.log.insertBefore(node, child);
+      return;
+    }
+  }
+  ui.log.append(node);
+}
+
+function refreshReadTicks() {
+  for (const { message, el: node } of state.messages.values()) {
+    if (message.author !== 'visitor') continue;
+    const status = node.querySelector('.msg-status');
+    const next = visitorStatus(message);
+    if (status && status.dataset.status !== next) setMeta(node, message.created_at, next);
+  }
+}
+
+let typingTimer = null;
+function showTyping(name) {
+  ui.typingText.textContent = `${name || state.businessName} is typing…`;
+  ui.typing.hidden = false;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+}
+function hideTyping() {
+  clearTimeout(typingTimer);
+  ui.typing.hidden = true;
+}
+
+let errorTimer = null;
+function showError(text) {
+  ui.error.textContent = text;
+  ui.error.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(clearError, 8000);
+}
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation lifecycle
+
+async function loadConfig() {
+  try {
+    const config = await api('/config');
+    if (config && typeof config.business_name === 'string' && config.business_name) {
+      state.businessName = config.business_name;
+      ui.name.textContent = config.business_name;
+    }
+  } catch { /* keep the default name */ }
+}
+
+function forgetSession() {
+  store.remove(STORAGE_KEY);
+  state.session = null;
+  state.loaded = false;
+  state.cursor = 0;
+}
+
+// Loads the stored conversation's history (after a reload).
+async function resume() {
+  const { conversationId } = state.session;
+  const result = await api(`/conversations/${conversationId}`);
+  if (!state.session || state.session.conversationId !== conversationId) return;
+  applyConversation(result.conversation);
+  for (const message of result.messages || []) addMessage(message);
+  state.cursor = Math.max(state.cursor, Number(result.cursor) || 0);
+  state.loaded = true;
+  // Operator messages the visitor has not read yet light up the launcher badge.
+  const unread = (result.messages || []).filter(
+    (m) => m.author === 'operator' && m.id > state.visitorReadUpTo,
+  ).length;
+  if (unread > 0 && !(state.open && isVisible())) {
+    state.unread = unread;
+    postToParent('message:received', { unread });
+  }
+  scrollToBottom();
+  markRead();
+}
+
+function applyConversation(conversation) {
+  if (!conversation) return;
+  state.operatorReadUpTo = Math.max(state.operatorReadUpTo, conversation.operator_read_up_to || 0);
+  state.visitorReadUpTo = Math.max(state.visitorReadUpTo, conversation.visitor_read_up_to || 0);
+  refreshReadTicks();
+}
+
+// Creates a conversation (and, the first time, the visitor) for the first message.
+async function startConversation() {
+  const body = state.pageUrl ? { page_url: state.pageUrl } : {};
+  const result = await api('/conversations', { method: 'POST', body });
+  const token = result.visitor_token || (state.session && state.session.token);
+  if (!token || !result.conversation) throw new ApiError(0, 'bad_response', 'The chat server sent an unexpected answer.');
+  abortPoll();
+  state.session = { token, conversationId: result.conversation.id };
+  saveSession(state.session);
+  state.cursor = 0;
+  state.operatorReadUpTo = 0;
+  state.visitorReadUpTo = 0;
+  applyConversation(result.conversation);
+  state.loaded = true;
+  sync();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real time: long-poll the event log while the tab is visible.
+
+function abortPoll() {
+  if (state.pollController) state.pollController.abort();
+}
+
+async function pollOnce() {
+  const { conversationId } = state.session;
+  const controller = new AbortController();
+  state.pollController = controller;
+  const guard = setTimeout(() => controller.abort(), POLL_TIMEOUT_MS);
+  let result;
+  try {
+    result = await api(
+      `/conversations/${conversationId}/events?after=${state.cursor}&wait=${POLL_WAIT_S}`,
+      { signal: controller.signal },
+    );
+  } finally {
+    clearTimeout(guard);
+    if (state.pollController === controller) state.pollController = null;
+  }
+  if (!state.session || state.session.conversationId !== conversationId) return;
+  for (const event of result.events || []) {
+    applyEvent(event);
+    state.cursor = Math.max(state.cursor, Number(event.id) || 0);
+  }
+  state.cursor = Math.max(state.cursor, Number(result.cursor) || 0);
+}
+
+function applyEvent(event) {
+  const data = event.data || {};
+  switch (event.kind) {
+    case 'message.created':
+      addMessage(data.message, { live: true });
+      break;
+    case 'typing':
+      if (data.by === 'operator') showTyping(data.name);
+      break;
+    case 'read':
+      if (data.by === 'operator') {
+        state.operatorReadUpTo = Math.max(state.operatorReadUpTo, Number(data.up_to) || 0);
+        refreshReadTicks();
+      } else if (data.by === 'visitor') {
+        state.visitorReadUpTo = Math.max(state.visitorReadUpTo, Number(data.up_to) || 0);
+      }
+      break;
+    default:
+      break; // kinds this widget does not show
+  }
+}
+
+async function sync() {
+  if (state.syncing) return;
+  state.syncing = true;
+  let delay = 1000;
+  try {
+    while (state.session && isVisible()) {
+      try {
+        if (!state.loaded) await resume();
+        else await pollOnce();
+        delay = 1000;
+      } catch (error) {
+        if (error.name === 'AbortError') continue; // paused, timed out or switched conversation
+        if (error.status === 401 || error.status === 404) {
+          forgetSession(); // the conversation is gone or not ours any more: start afresh on next send
+          break;
+        }
+        await sleep(jitter(delay));
+        delay = Math.min(delay * 2, 30000);
+      }
+    }
+  } finally {
+    state.syncing = false;
+  }
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (isVisible()) {
+    sync();
+    markRead();
+  } else {
+    abortPoll();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+function send(text) {
+  const item = { clientId: newClientId(), body: text, el: null, acked: false };
+  item.el = messageElement('visitor', text);
+  ui.log.append(item.el);
+  setMeta(item.el, Date.now(), 'sending');
+  state.pending.set(item.clientId, item);
+  state.outbox.push(item);
+  updateWelcome();
+  scrollToBottom();
+  pump();
+}
+
+async function deliver(item) {
+  if (!state.session) await startConversation();
+  try {
+    const result = await api(`/conversations/${state.session.conversationId}/messages`, {
+      method: 'POST',
+      body: { body: item.body, client_id: item.clientId },
+    });
+    addMessage(result.message);
+  } catch (error) {
+    // A resolved or vanished conversation: open a new one (same visitor) and send there.
+    if (error.status === 409 || error.status === 404) {
+      if (error.status === 404) forgetSession();
+      await startConversation();
+      const result = await api(`/conversations/${state.session.conversationId}/messages`, {
+        method: 'POST',
+        body: { body: item.body, client_id: item.clientId },
+      });
+      addMessage(result.message);
+      return;
+    }
+    throw error;
+  }
+}
+
+// Delivers the outbox one message at a time so that the server sees them in the visitor's order.
+async function pump() {
+  if (state.pumping) return;
+  state.pumping = true;
+  try {
+    while (state.outbox.length > 0) {
+      const item = state.outbox[0];
+      let attempt = 0;
+      for (;;) {
+        attempt += 1;
+        try {
+          await deliver(item);
+          clearError();
+          break;
+        } catch (error) {
+          if (item.acked) break;
+          if (error.retryable && attempt < MAX_SEND_ATTEMPTS) {
+            await sleep(jitter(1000 * 2 ** (attempt - 1)));
+            continue;
+          }
+          markFailed(item, error);
+          break;
+        }
+      }
+      state.outbox.shift();
+    }
+  } finally {
+    state.pumping = false;
+  }
+}
+
+function markFailed(item, error) {
+  setMeta(item.el, Date.now(), 'failed');
+  const retry = el('button', 'msg-retry', 'Retry');
+  retry.type = 'button';
+  retry.addEventListener('click', () => {
+    setMeta(item.el, Date.now(), 'sending');
+    state.outbox.push(item);
+    pump();
+  });
+  item.el.querySelector('.msg-meta').append(retry);
+  showError(error.message);
+}
+
+function sendTyping() {
+  if (!state.session || !state.loaded) return;
+  const now = Date.now();
+  if (now - state.lastTypingSentAt < TYPING_SEND_EVERY_MS) return;
+  state.lastTypingSentAt = now;
+  api(`/conversations/${state.session.conversationId}/typing`, { method: 'POST', body: {} }).catch(() => {});
+}
+
+function markRead() {
+  if (!state.session || !state.loaded || !state.open || !isVisible()) return;
+  let newest = 0;
+  for (const { message } of state.messages.values()) {
+    if (message.author !== 'visitor' && message.id > newest) newest = message.id;
+  }
+  if (newest <= state.visitorReadUpTo) return;
+  const previous = state.visitorReadUpTo;
+  state.visitorReadUpTo = newest;
+  state.unread = 0;
+  postToParent('message:received', { unread: 0 });
+  api(`/conversations/${state.session.conversationId}/read`, { method: 'POST', body: { message_id: newest } })
+    .catch(() => { state.visitorReadUpTo = previous; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composer and keyboard
+
+function autoGrow() {
+  ui.input.style.height = 'auto';
+  ui.input.style.height = `${Math.min(ui.input.scrollHeight, 140)}px`;
+}
+
+function submit() {
+  const text = ui.input.value.trim();
+  if (!text) return;
+  if (text.length > MAX_BODY_CHARS) {
+    showError(`Messages can be at most ${MAX_BODY_CHARS} characters.`);
+    return;
+  }
+  ui.input.value = '';
+  autoGrow();
+  updateSendButton();
+  send(text);
+}
+
+function updateSendButton() {
+  ui.send.disabled = ui.input.value.trim() === '';
+}
+
+ui.form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  submit();
+});
+
+ui.input.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submit();
+  }
+});
+
+ui.input.addEventListener('input', () => {
+  autoGrow();
+  updateSendButton();
+  if (ui.input.value.trim()) sendTyping();
+});
+
+ui.close.addEventListener('click', requestClose);
+if (standalone) ui.close.hidden = true;
+
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') requestClose();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Boot
+
+updateSendButton();
+postToParent('frame:ready');
+loadConfig();
+sync();

@@ -1,0 +1,191 @@
+/*! Live chat widget loader.
+ *
+ * Embed snippet (paste before </body>; replace the origin with your chat server's):
+ *
+ *   <script>
+ *     window.LiveChat = window.LiveChat || function () { (LiveChat.q = LiveChat.q || []).push(arguments) };
+ *     LiveChat('init', {});
+ *   </script>
+ *   <script async src="https://chat.example.com/widget/loader.js"></script>
+ *
+ * The first line is a command-queue stub: calls made before this file has loaded are queued and
+ * replayed here, in order. Commands: LiveChat('init', {open?: boolean}), LiveChat('open'),
+ * LiveChat('close'), LiveChat('toggle'). Including the snippet twice mounts the widget once.
+ *
+ * What it does: adds a launcher button (bottom right) and an iframe on our origin
+ * (<origin>/widget/frame.html) that holds the whole chat UI; the host page never sees the
+ * visitor's token or messages. Parent and frame talk with postMessage, always naming the target
+ * origin and checking origin and source on receipt; events are named noun:verb.
+ *
+ * Why styles are set through element.style with !important: pages with a strict CSP
+ * (style-src without 'unsafe-inline') block injected <style> elements and style="" markup, but
+ * not the CSSOM; !important on the element keeps the host page's own rules from leaking in.
+ */
+(function () {
+  'use strict';
+  var w = window, d = document;
+  // A second copy of this file (snippet pasted twice) must do nothing.
+  if (w.__livechatLoader) return;
+  w.__livechatLoader = true;
+
+  var script = d.currentScript || d.querySelector('script[src*="/widget/loader.js"]');
+  if (!script || !script.src) return;
+  var ORIGIN = new URL(script.src, location.href).origin;
+  var P = 'lcw-'; // prefix of every id we add to the host page
+  var Z = '2147483000';
+
+  var launcher, badge, iframe, open = false, ready = false, unread = 0, mounted = false, opts = {};
+  var reduceMotion = w.matchMedia && w.matchMedia('(prefers-reduced-motion: reduce)');
+  var narrow = w.matchMedia && w.matchMedia('(max-width: 480px)');
+
+  function css(el, rules) {
+    for (var k in rules) el.style.setProperty(k, rules[k], 'important');
+  }
+
+  function svg(paths) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var s = d.createElementNS(ns, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('width', '28');
+    s.setAttribute('height', '28');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('focusable', 'false');
+    paths.forEach(function (p) {
+      var e = d.createElementNS(ns, 'path');
+      e.setAttribute('d', p);
+      e.setAttribute('fill', 'currentColor');
+      s.appendChild(e);
+    });
+    return s;
+  }
+  var CHAT_ICON = svg(['M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z']);
+  var CLOSE_ICON = svg(['M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z']);
+
+  function post(type, data) {
+    if (ready && iframe.contentWindow) iframe.contentWindow.postMessage({ type: type, data: data || {} }, ORIGIN);
+  }
+
+  function layout() {
+    var transition = reduceMotion && reduceMotion.matches ? 'none' : 'opacity .18s ease, transform .18s ease';
+    var full = narrow && narrow.matches;
+    css(iframe, {
+      position: 'fixed', 'z-index': Z, border: '0', margin: '0', padding: '0',
+      background: 'transparent', 'color-scheme': 'normal',
+      right: full ? '0' : '20px', bottom: full ? '0' : '96px',
+      width: full ? '100%' : '380px', height: full ? '100%' : 'min(620px, calc(100% - 120px))',
+      'max-width': '100%', 'border-radius': full ? '0' : '14px',
+      'box-shadow': '0 12px 48px rgba(15, 23, 42, .28)',
+      transition: transition,
+      opacity: open ? '1' : '0',
+      transform: open ? 'none' : 'translateY(12px)',
+      visibility: open ? 'visible' : 'hidden',
+      'pointer-events': open ? 'auto' : 'none'
+    });
+    css(launcher, { display: full && open ? 'none' : 'flex', transition: transition });
+  }
+
+  function setOpen(next) {
+    if (!mounted) { opts.open = next; return; }
+    if (next === open) return;
+    open = next;
+    launcher.setAttribute('aria-expanded', String(open));
+    launcher.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
+    launcher.replaceChild(open ? CLOSE_ICON : CHAT_ICON, launcher.firstChild);
+    if (open) setUnread(0);
+    layout();
+    post(open ? 'widget:open' : 'widget:close');
+    if (open) iframe.focus();
+    else if (d.activeElement === iframe) launcher.focus();
+  }
+
+  function setUnread(n) {
+    unread = n > 0 ? n : 0;
+    badge.textContent = unread > 9 ? '9+' : String(unread);
+    css(badge, { display: unread && !open ? 'flex' : 'none' });
+    launcher.setAttribute('aria-label', open ? 'Close chat' : unread ? 'Open chat (' + unread + ' unread)' : 'Open chat');
+  }
+
+  function mount() {
+    if (mounted || d.getElementById(P + 'launcher')) return;
+    mounted = true;
+
+    launcher = d.createElement('button');
+    launcher.id = P + 'launcher';
+    launcher.type = 'button';
+    launcher.setAttribute('aria-controls', P + 'frame');
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.appendChild(CHAT_ICON);
+    css(launcher, {
+      all: 'initial', position: 'fixed', 'z-index': Z, right: '20px', bottom: '20px',
+      width: '60px', height: '60px', 'border-radius': '50%', cursor: 'pointer',
+      display: 'flex', 'align-items': 'center', 'justify-content': 'center',
+      background: '#4f46e5', color: '#fff', 'box-shadow': '0 6px 24px rgba(15, 23, 42, .3)',
+      'box-sizing': 'border-box', outline: 'none'
+    });
+    launcher.addEventListener('focus', function () {
+      if (launcher.matches(':focus-visible')) css(launcher, { outline: '3px solid #f59e0b', 'outline-offset': '3px' });
+    });
+    launcher.addEventListener('blur', function () { css(launcher, { outline: 'none' }); });
+    launcher.addEventListener('click', function () { setOpen(!open); });
+
+    badge = d.createElement('span');
+    badge.setAttribute('aria-hidden', 'true');
+    css(badge, {
+      all: 'initial', position: 'absolute', top: '-2px', right: '-2px', 'min-width': '20px',
+      height: '20px', padding: '0 5px', 'box-sizing': 'border-box', 'border-radius': '10px',
+      background: '#dc2626', color: '#fff', font: '600 12px/20px system-ui, sans-serif',
+      display: 'none', 'align-items': 'center', 'justify-content': 'center'
+    });
+    launcher.appendChild(badge);
+
+    iframe = d.createElement('iframe');
+    iframe.id = P + 'frame';
+    iframe.title = 'Chat';
+    // The frame learns the parent origin from here so that it can name it as its postMessage target.
+    iframe.src = ORIGIN + '/widget/frame.html#parent=' + encodeURIComponent(location.origin);
+    iframe.setAttribute('allow', 'clipboard-write');
+
+    d.body.appendChild(iframe);
+    d.body.appendChild(launcher);
+    layout();
+    if (narrow && narrow.addEventListener) narrow.addEventListener('change', layout);
+    if (opts.open) setOpen(true);
+  }
+
+  w.addEventListener('message', function (e) {
+    if (!iframe || e.origin !== ORIGIN || e.source !== iframe.contentWindow) return;
+    var msg = e.data;
+    if (!msg || typeof msg.type !== 'string') return;
+    var data = msg.data || {};
+    switch (msg.type) {
+      case 'frame:ready':
+        ready = true;
+        post('page:context', { url: location.href });
+        post(open ? 'widget:open' : 'widget:close');
+        break;
+      case 'widget:close':
+        setOpen(false);
+        break;
+      case 'message:received':
+        if (!open) setUnread(typeof data.unread === 'number' ? data.unread : unread + 1);
+        break;
+    }
+  });
+
+  function command(name, arg) {
+    if (name === 'init') {
+      if (arg && typeof arg === 'object') for (var k in arg) opts[k] = arg[k];
+      if (d.body) { mount(); if (opts.open) setOpen(true); }
+    } else if (name === 'open') setOpen(true);
+    else if (name === 'close') setOpen(false);
+    else if (name === 'toggle') setOpen(!open);
+  }
+
+  var queue = (w.LiveChat && w.LiveChat.q) || [];
+  w.LiveChat = function () { command(arguments[0], arguments[1]); };
+  w.LiveChat.loaded = true;
+  for (var i = 0; i < queue.length; i++) command(queue[i][0], queue[i][1]);
+
+  if (d.body) mount();
+  else d.addEventListener('DOMContentLoaded', mount);
+})();

@@ -1,0 +1,328 @@
+// Browser tests for the chat widget (embedded on a third-party origin) and the operator console.
+//
+// Run against an app that is already up:
+//   (cd tests/browser && npm ci)
+//   LIVECHAT_URL=http://127.0.0.1:3000 LIVECHAT_ADMIN_EMAIL=admin@example.com \
+//   LIVECHAT_ADMIN_PASSWORD=... node --test tests/browser/
+//
+// The widget is embedded in a page served by this file on http://localhost:<random port>, a
+// different origin from the app, under a strict CSP (nonce-only scripts, no inline styles), so the
+// tests exercise the real cross-origin postMessage path and the loader's CSP-safe styling.
+// CHROMIUM overrides the browser binary (default /usr/bin/chromium).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+
+const APP = (process.env.LIVECHAT_URL || '').replace(/\/+$/, '');
+const ADMIN_EMAIL = process.env.LIVECHAT_ADMIN_EMAIL || '';
+const ADMIN_PASSWORD = process.env.LIVECHAT_ADMIN_PASSWORD || '';
+const NEEDS_APP = APP ? false : 'LIVECHAT_URL is not set: start the app and point LIVECHAT_URL at it';
+const NEEDS_OPERATOR = NEEDS_APP
+  || (ADMIN_EMAIL && ADMIN_PASSWORD ? false : 'LIVECHAT_ADMIN_EMAIL / LIVECHAT_ADMIN_PASSWORD are not set');
+
+const TEST_TIMEOUT_MS = 240_000;
+const UI_TIMEOUT_MS = 45_000; // the machine is slow; long-poll delivery itself is immediate
+const ARTIFACTS = new URL('./artifacts/', import.meta.url);
+
+let browser;
+let pageServer;
+let PAGE_ORIGIN;
+
+const uid = () => `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+
+// --- The third-party page ---------------------------------------------------------------------
+
+function hostPage(nonce, snippets) {
+  const snippet = `
+  <script nonce="${nonce}">
+    window.LiveChat = window.LiveChat || function () { (LiveChat.q = LiveChat.q || []).push(arguments) };
+    LiveChat('init', {});
+  </script>
+  <script async src="${APP}/widget/loader.js"></script>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Acme Bikes (third-party page)</title>
+  <script nonce="${nonce}">
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+    });
+  </script>
+</head>
+<body>
+  <h1>Acme Bikes</h1>
+  <p>A shop page on another origin that embeds the chat widget.</p>
+  ${snippet.repeat(snippets)}
+</body>
+</html>`;
+}
+
+function startPageServer() {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://localhost');
+    const snippets = url.pathname === '/twice' ? 2 : url.pathname === '/' ? 1 : 0;
+    if (!snippets) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    const nonce = randomBytes(12).toString('base64');
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      // Strict: the loader may only run as a file from APP, and may not inject <style> or style="".
+      'content-security-policy': [
+        "default-src 'self'",
+        `script-src 'nonce-${nonce}' ${APP}`,
+        "style-src 'self'",
+        `frame-src ${APP}`,
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+      ].join('; '),
+    });
+    res.end(hostPage(nonce, snippets));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// --- Helpers ----------------------------------------------------------------------------------
+
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  context.setDefaultTimeout(UI_TIMEOUT_MS);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (error) => page.errors.push(String(error)));
+  return page;
+}
+
+async function closeAll(...pages) {
+  await Promise.all(pages.filter(Boolean).map((p) => p.context().close().catch(() => {})));
+}
+
+async function saveFailureShots(name, pages) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  await Promise.all(Object.entries(pages).map(([who, page]) => page
+    && page.screenshot({ path: new URL(`failure-${name}-${who}.png`, ARTIFACTS).pathname, fullPage: true }).catch(() => {})));
+}
+
+// Opens the third-party page and the widget in it; returns the page and the widget's frame locator.
+async function openWidget(page, path = '/') {
+  await page.goto(`${PAGE_ORIGIN}${path}`);
+  await page.getByRole('button', { name: /^Open chat/ }).click();
+  const widget = page.frameLocator('iframe[title="Chat"]');
+  await widget.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  return widget;
+}
+
+function widgetFrame(page) {
+  const frame = page.frames().find((f) => f.url().startsWith(`${APP}/widget/frame.html`));
+  assert.ok(frame, 'the widget frame is on the page');
+  return frame;
+}
+
+async function visitorSends(widget, text) {
+  const input = widget.getByRole('textbox', { name: 'Message', exact: true });
+  await input.fill(text);
+  await input.press('Enter');
+  const mine = widget.locator('.msg--visitor').filter({ hasText: text });
+  await mine.getByText('Sent', { exact: true }).or(mine.getByText('Read', { exact: true })).waitFor();
+  return mine;
+}
+
+async function operatorLogsIn(page) {
+  await page.goto(`${APP}/console/`);
+  await page.getByLabel('Email').fill(ADMIN_EMAIL);
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
+
+function conversationRow(console, text) {
+  return console.locator('.conv').filter({ hasText: text });
+}
+
+function threadLog(console) {
+  return console.getByRole('log', { name: 'Messages' });
+}
+
+// --- Suite ------------------------------------------------------------------------------------
+
+before(async () => {
+  if (NEEDS_APP) return;
+  pageServer = await startPageServer();
+  PAGE_ORIGIN = `http://localhost:${pageServer.address().port}`;
+  assert.notEqual(new URL(PAGE_ORIGIN).origin, new URL(APP).origin, 'the host page must be on another origin');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (pageServer) await new Promise((resolve) => pageServer.close(resolve));
+});
+
+test('a visitor and an operator chat live: messages, typing, read receipts, unread badge', {
+  skip: NEEDS_OPERATOR, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const operator = await newPage();
+  const visitor = await newPage();
+  try {
+    await operatorLogsIn(operator);
+    await operator.evaluate(() => { window.__sameDocument = true; });
+
+    const question = `Do you ship to Iceland? ${uid()}`;
+    const widget = await openWidget(visitor);
+    const mine = await visitorSends(widget, question);
+
+    // The conversation shows up in the operator's list without a reload.
+    const row = conversationRow(operator, question);
+    await row.waitFor();
+    await row.click();
+    await threadLog(operator).getByText(question).waitFor();
+
+    // Opening the thread marks the visitor's message read; the widget shows it.
+    await mine.getByText('Read', { exact: true }).waitFor();
+
+    // Operator types: the visitor sees the typing indicator.
+    const reply = `Yes, we ship everywhere! ${uid()}`;
+    const replyBox = operator.getByRole('textbox', { name: 'Reply' });
+    await replyBox.pressSequentially(reply.slice(0, 12), { delay: 20 });
+    await widget.getByText(/is typing/).waitFor({ state: 'visible' });
+    await replyBox.fill(reply);
+    await replyBox.press('Enter');
+
+    // The visitor sees the reply live, and (widget open, tab visible) reads it: the operator sees "Read".
+    await widget.getByRole('log').getByText(reply).waitFor();
+    const opReply = operator.locator('.msg--operator').filter({ hasText: reply });
+    await opReply.getByText('Read', { exact: true }).waitFor();
+
+    // Visitor types: the operator sees the typing indicator.
+    await widget.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('Great', { delay: 20 });
+    await operator.getByText('Visitor is typing…').waitFor({ state: 'visible' });
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await operator.screenshot({ path: new URL('console.png', ARTIFACTS).pathname });
+    await visitor.screenshot({ path: new URL('widget.png', ARTIFACTS).pathname });
+
+    // Widget closed: a new operator message lights up the launcher's unread badge.
+    await widget.getByRole('button', { name: 'Close chat' }).click();
+    await visitor.getByRole('button', { name: 'Open chat', exact: true }).waitFor();
+    const followUp = `Anything else? ${uid()}`;
+    await replyBox.fill(followUp);
+    await replyBox.press('Enter');
+    await visitor.getByRole('button', { name: 'Open chat (1 unread)' }).waitFor();
+
+    assert.equal(await operator.evaluate(() => window.__sameDocument), true, 'the console never reloaded');
+    assert.deepEqual(await visitor.evaluate(() => window.__cspViolations), [], 'no CSP violations on the host page');
+    assert.deepEqual(visitor.errors, [], 'no script errors on the host page');
+    assert.deepEqual(operator.errors, [], 'no script errors in the console');
+  } catch (error) {
+    await saveFailureShots('live-chat', { operator, visitor });
+    throw error;
+  } finally {
+    await closeAll(operator, visitor);
+  }
+});
+
+test('message text is shown literally, never as markup, in the widget and the console', {
+  skip: NEEDS_OPERATOR, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const operator = await newPage();
+  const visitor = await newPage();
+  const marker = uid();
+  const payload = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script><b>bold</b> ${marker}`;
+  try {
+    await operatorLogsIn(operator);
+    const widget = await openWidget(visitor);
+    await visitorSends(widget, payload);
+
+    const widgetBubble = widget.locator('.msg--visitor .bubble').filter({ hasText: '<b>bold</b>' });
+    assert.equal(await widgetBubble.textContent(), payload);
+    assert.equal(await widgetBubble.locator('b, img, script').count(), 0, 'no elements created in the widget bubble');
+
+    const row = conversationRow(operator, marker);
+    await row.waitFor();
+    assert.equal(await row.locator('img, b, script').count(), 0, 'no elements created in the list preview');
+    await row.click();
+    const consoleBubble = threadLog(operator).locator('.bubble').filter({ hasText: '<b>bold</b>' });
+    await consoleBubble.waitFor();
+    assert.equal(await consoleBubble.textContent(), payload);
+    assert.equal(await consoleBubble.locator('b, img, script').count(), 0, 'no elements created in the console bubble');
+
+    assert.equal(await visitor.evaluate(() => window.__pwned), undefined, 'host page untouched');
+    assert.equal(await widgetFrame(visitor).evaluate(() => window.__pwned), undefined, 'widget frame untouched');
+    assert.equal(await operator.evaluate(() => window.__pwned), undefined, 'console untouched');
+  } catch (error) {
+    await saveFailureShots('xss', { operator, visitor });
+    throw error;
+  } finally {
+    await closeAll(operator, visitor);
+  }
+});
+
+test('after a reload of the host page the widget shows the earlier conversation', {
+  skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const visitor = await newPage();
+  try {
+    const first = `Hello before reload ${uid()}`;
+    const second = `And a second line ${uid()}`;
+    let widget = await openWidget(visitor);
+    await visitorSends(widget, first);
+    await visitorSends(widget, second);
+
+    await visitor.reload();
+    widget = await openWidget(visitor);
+    const log = widget.getByRole('log');
+    await log.getByText(first).waitFor();
+    await log.getByText(second).waitFor();
+    const texts = await log.locator('.msg--visitor .bubble').allTextContents();
+    assert.ok(texts.indexOf(first) < texts.indexOf(second), 'history keeps its order');
+    assert.equal(texts.filter((t) => t === first).length, 1, 'history shows each message once');
+  } catch (error) {
+    await saveFailureShots('reload', { visitor });
+    throw error;
+  } finally {
+    await closeAll(visitor);
+  }
+});
+
+test('including the embed snippet twice mounts one launcher and one frame', {
+  skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const visitor = await newPage();
+  try {
+    // goto waits for the load event, which waits for both async loader scripts to run.
+    await visitor.goto(`${PAGE_ORIGIN}/twice`);
+    assert.equal(await visitor.locator(`script[src="${APP}/widget/loader.js"]`).count(), 2, 'the page includes the snippet twice');
+    await visitor.waitForFunction(() => window.LiveChat && window.LiveChat.loaded === true);
+    await visitor.evaluate(() => window.LiveChat('init', {}));
+
+    assert.equal(await visitor.getByRole('button', { name: /^Open chat/ }).count(), 1, 'one launcher');
+    assert.equal(await visitor.locator('iframe[title="Chat"]').count(), 1, 'one frame');
+
+    // And that one widget works.
+    await visitor.getByRole('button', { name: /^Open chat/ }).click();
+    const widget = visitor.frameLocator('iframe[title="Chat"]');
+    await widget.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+    assert.equal(await visitor.getByRole('button', { name: 'Close chat' }).count(), 1);
+    assert.deepEqual(visitor.errors, []);
+  } catch (error) {
+    await saveFailureShots('idempotent', { visitor });
+    throw error;
+  } finally {
+    await closeAll(visitor);
+  }
+});
