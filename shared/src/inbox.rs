@@ -177,3 +177,82 @@ pub fn read(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64, request: &
 pub fn events(ctx: &Ctx<'_>, _operator: &Operator, query: EventsQuery) -> Result<EventsPage, ChatError> {
     chat::events(ctx, Audience::Operators, query)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestHost;
+    use crate::visitor::{self, StartRequest};
+
+    fn config() -> FirstAdmin {
+        FirstAdmin { email: "admin@example.com".into(), password: "a long passphrase".into(), setup_token: "s3cret-setup".into() }
+    }
+
+    fn login_request(password: &str) -> LoginRequest {
+        LoginRequest { email: "admin@example.com".into(), password: password.into() }
+    }
+
+    #[test]
+    fn the_bootstrap_admin_signs_in_and_sessions_expire() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        assert!(matches!(login(&ctx, &config(), &login_request("wrong password"), 1000), Err(ChatError::BadCredentials)));
+        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap();
+        assert_eq!(signed_in.operator.role, Role::Admin);
+        assert_eq!(authenticate(&ctx, Some(&signed_in.token)).unwrap().id, signed_in.operator.id);
+        host.clock.advance(60_001);
+        assert!(matches!(authenticate(&ctx, Some(&signed_in.token)), Err(ChatError::Unauthenticated)));
+    }
+
+    #[test]
+    fn logout_ends_the_session() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap();
+        logout(&ctx, Some(&signed_in.token)).unwrap();
+        assert!(authenticate(&ctx, Some(&signed_in.token)).is_err());
+    }
+
+    #[test]
+    fn setup_works_once_and_only_with_the_token() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let request = |token: &str| SetupRequest {
+            setup_token: token.into(),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            password: "a long passphrase".into(),
+        };
+        let no_bootstrap = FirstAdmin { email: String::new(), password: String::new(), ..config() };
+        assert!(matches!(setup(&ctx, &no_bootstrap, &request("wrong")), Err(ChatError::Forbidden(_))));
+        assert!(setup(&ctx, &no_bootstrap, &request("s3cret-setup")).is_ok());
+        assert!(matches!(setup(&ctx, &no_bootstrap, &request("s3cret-setup")), Err(ChatError::Conflict("already_set_up", _))));
+        let disabled = FirstAdmin { setup_token: String::new(), ..no_bootstrap };
+        assert!(matches!(setup(&ctx, &disabled, &request("")), Err(ChatError::Forbidden(_))));
+    }
+
+    #[test]
+    fn replies_assign_the_conversation_and_unread_counts_follow_the_read_marker() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap().operator;
+        let started = visitor::start(&ctx, None, &StartRequest::default()).unwrap();
+        let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
+        let id = started.conversation.id;
+        let question = PostMessageRequest { body: "where is my order?".into(), client_id: None };
+        let (asked, _) = visitor::post(&ctx, &token, id, &question).unwrap();
+        visitor::post(&ctx, &token, id, &question).unwrap();
+
+        let listing = list(&ctx, &operator, StatusFilter::All).unwrap();
+        assert_eq!(listing.conversations[0].unread_count, 2);
+        read(&ctx, &operator, id, &ReadRequest { message_id: asked.id }).unwrap();
+        assert_eq!(thread(&ctx, &operator, id).unwrap().conversation.unread_count, 1);
+
+        let answer = PostMessageRequest { body: "on its way".into(), client_id: None };
+        let (replied, _) = reply(&ctx, &operator, id, &answer).unwrap();
+        assert_eq!(replied.operator_name.as_deref(), Some("Admin"));
+        let assignee = ctx.db.execute("SELECT assignee_id FROM conversations WHERE id = ?1", &[id.into()]).unwrap();
+        assert_eq!(assignee.first().unwrap().opt_i64("assignee_id").unwrap(), Some(operator.id));
+        assert!(matches!(reply(&ctx, &operator, id + 100, &answer), Err(ChatError::NotFound(_))));
+    }
+}

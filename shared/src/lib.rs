@@ -16,6 +16,8 @@
 //! - [`secret`]: bearer tokens and their hashes; [`input`]: field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod channel;
 pub mod chat;

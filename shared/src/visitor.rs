@@ -132,3 +132,75 @@ pub fn optional_bearer_token(authorization: Option<&str>) -> Result<Option<Token
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Clock;
+    use crate::testing::TestHost;
+
+    fn say(host: &TestHost, token: &Token, id: i64, body: &str, client_id: Option<&str>) -> Result<(Message, bool), ChatError> {
+        let request = PostMessageRequest { body: body.into(), client_id: client_id.map(Into::into) };
+        post(&host.ctx(), token, id, &request)
+    }
+
+    #[test]
+    fn a_new_visitor_gets_a_token_that_owns_only_its_conversations() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let started = start(&ctx, None, &StartRequest::default()).unwrap();
+        let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
+        let other = start(&ctx, None, &StartRequest::default()).unwrap();
+        let other_token = Token::parse(other.visitor_token.as_deref().unwrap()).unwrap();
+
+        say(&host, &token, started.conversation.id, "hello", None).unwrap();
+        assert!(matches!(load(&ctx, &other_token, started.conversation.id), Err(ChatError::NotFound(_))));
+        assert!(matches!(say(&host, &other_token, started.conversation.id, "x", None), Err(ChatError::NotFound(_))));
+        let snapshot = load(&ctx, &token, started.conversation.id).unwrap();
+        assert_eq!(snapshot.messages.len(), 1);
+
+        // The stored token is a hash, never the token itself.
+        let stored = ctx.db.execute("SELECT token_hash FROM visitor_tokens", &[]).unwrap();
+        for row in &stored.rows {
+            assert_ne!(row[0], crate::store::SqlValue::Blob(token.as_str().as_bytes().to_vec()));
+        }
+    }
+
+    #[test]
+    fn retries_with_a_client_id_store_one_message_and_one_event() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let started = start(&ctx, None, &StartRequest::default()).unwrap();
+        let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
+        let id = started.conversation.id;
+        let (first, created) = say(&host, &token, id, "once", Some("c1")).unwrap();
+        let (again, created_again) = say(&host, &token, id, "once", Some("c1")).unwrap();
+        assert!(created && !created_again);
+        assert_eq!(first.id, again.id);
+        let page = events(&ctx, &token, id, EventsQuery { after: 0, wait_ms: 0 }).unwrap();
+        assert_eq!(page.events.iter().filter(|e| e.kind == "message.created").count(), 1);
+    }
+
+    #[test]
+    fn events_wait_returns_empty_at_the_deadline_and_never_internal_events() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let started = start(&ctx, None, &StartRequest::default()).unwrap();
+        let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
+        let before = host.clock.now_ms();
+        let page = events(&ctx, &token, started.conversation.id, EventsQuery { after: 0, wait_ms: 3_000 }).unwrap();
+        // The only event so far is the internal conversation.created, which visitors never see.
+        assert!(page.events.is_empty());
+        assert!(host.clock.now_ms() - before >= 3_000);
+    }
+
+    #[test]
+    fn start_rejects_bad_fields_and_unknown_tokens() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let bad = StartRequest { email: Some("nope".into()), ..Default::default() };
+        assert!(matches!(start(&ctx, None, &bad), Err(ChatError::Invalid(_))));
+        let stranger = Token::parse(&"a".repeat(43)).unwrap();
+        assert!(matches!(start(&ctx, Some(&stranger), &StartRequest::default()), Err(ChatError::Unauthenticated)));
+    }
+}

@@ -38,6 +38,13 @@
   var reduceMotion = w.matchMedia && w.matchMedia('(prefers-reduced-motion: reduce)');
   var narrow = w.matchMedia && w.matchMedia('(max-width: 480px)');
 
+  // What host-page rules for `button`/`span` most often change; everything else we set explicitly.
+  var RESET = {
+    margin: '0', padding: '0', border: '0', 'min-width': '0', 'min-height': '0', 'max-width': 'none',
+    'max-height': 'none', float: 'none', transform: 'none', 'text-transform': 'none', 'letter-spacing': 'normal',
+    'text-indent': '0', 'line-height': 'normal', opacity: '1', filter: 'none', 'box-sizing': 'border-box'
+  };
+
   function css(el, rules) {
     for (var k in rules) el.style.setProperty(k, rules[k], 'important');
   }
@@ -114,9 +121,11 @@
     launcher.type = 'button';
     launcher.setAttribute('aria-controls', P + 'frame');
     launcher.setAttribute('aria-expanded', 'false');
+    launcher.setAttribute('aria-label', 'Open chat');
     launcher.appendChild(CHAT_ICON);
+    css(launcher, RESET);
     css(launcher, {
-      all: 'initial', position: 'fixed', 'z-index': Z, right: '20px', bottom: '20px',
+      position: 'fixed', 'z-index': Z, right: '20px', bottom: '20px',
       width: '60px', height: '60px', 'border-radius': '50%', cursor: 'pointer',
       display: 'flex', 'align-items': 'center', 'justify-content': 'center',
       background: '#4f46e5', color: '#fff', 'box-shadow': '0 6px 24px rgba(15, 23, 42, .3)',
@@ -130,8 +139,9 @@
 
     badge = d.createElement('span');
     badge.setAttribute('aria-hidden', 'true');
+    css(badge, RESET);
     css(badge, {
-      all: 'initial', position: 'absolute', top: '-2px', right: '-2px', 'min-width': '20px',
+      position: 'absolute', top: '-2px', right: '-2px', 'min-width': '20px',
       height: '20px', padding: '0 5px', 'box-sizing': 'border-box', 'border-radius': '10px',
       background: '#dc2626', color: '#fff', font: '600 12px/20px system-ui, sans-serif',
       display: 'none', 'align-items': 'center', 'justify-content': 'center'

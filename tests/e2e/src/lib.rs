@@ -1,1 +1,308 @@
-//! placeholder
+//! End-to-end test support: start the real app, talk to it like its clients do.
+//!
+//! [`spawn_app`] starts the built `.wasm` components under the bundled Spin-compatible test
+//! host (`tests/host`) with a fresh database, or, when `LIVECHAT_TEST_RUNTIME=spin` and `spin`
+//! is on `PATH`, under real `spin up`. Either way tests get a base URL and typed clients, so
+//! every test runs unchanged on both runtimes.
+//!
+//! # Layout
+//! - [`spawn_app`] / [`TestApp`]: one running app per test, torn down on drop.
+//! - [`Visitor`]: the widget's calls. [`Operator`]: the console's calls.
+//! - [`Reply`]: a status and JSON body, with helpers for the error envelope.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+pub const SETUP_TOKEN: &str = "test-setup-token-0123456789";
+
+/// The workspace root (where `spin.toml` lives).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("../.."))
+}
+
+enum Runtime {
+    TestHost { _server: spin_test_host::ServerHandle },
+    Spin { child: tokio::process::Child },
+}
+
+/// A running app with its own data directory.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    _runtime: Runtime,
+    _data: tempfile::TempDir,
+}
+
+/// Settings a test can change from the defaults.
+#[derive(Default, Clone)]
+pub struct AppSettings {
+    pub variables: HashMap<String, String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppSettings::default()).await
+}
+
+pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
+    let root = workspace_root();
+    for wasm in ["widget_api", "inbox_api", "static_files"] {
+        let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
+        assert!(
+            path.exists(),
+            "{} is missing: build the components first (cargo build --target wasm32-wasip2 --release --workspace --exclude ...; see README)",
+            path.display()
+        );
+    }
+    let data = tempfile::tempdir().expect("a temporary data directory");
+    let mut variables: HashMap<String, String> = [
+        ("admin_email", ADMIN_EMAIL),
+        ("admin_password", ADMIN_PASSWORD),
+        ("setup_token", SETUP_TOKEN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    variables.extend(settings.variables);
+
+    let use_spin = std::env::var("LIVECHAT_TEST_RUNTIME").is_ok_and(|v| v == "spin");
+    let (base, runtime) = if use_spin { start_spin(&root, data.path(), &variables).await } else { start_test_host(&root, data.path(), variables).await };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("an HTTP client");
+    TestApp { base, http, _runtime: runtime, _data: data }
+}
+
+async fn start_test_host(root: &Path, data: &Path, variables: HashMap<String, String>) -> (String, Runtime) {
+    let mut options = spin_test_host::HostOptions::new(root.join("spin.toml"), data);
+    options.variables = variables;
+    let app = spin_test_host::App::load(options).await.expect("the test host loads spin.toml and the components");
+    let server = app.serve("127.0.0.1:0".parse().expect("a socket address")).await.expect("the test host serves");
+    (format!("http://{}", server.addr), Runtime::TestHost { _server: server })
+}
+
+async fn start_spin(root: &Path, data: &Path, variables: &HashMap<String, String>) -> (String, Runtime) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let mut command = tokio::process::Command::new("spin");
+    command
+        .current_dir(root)
+        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
+        .arg(data)
+        .kill_on_drop(true);
+    for (name, value) in variables {
+        command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    let child = command.spawn().expect("`spin up` starts (is spin on PATH?)");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/api/widget/config")).await.is_ok() {
+            return (base, Runtime::Spin { child });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("spin up did not answer on {base} within 20 s");
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Runtime::Spin { child } = &mut self._runtime {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, body, text }
+    }
+
+    /// The error code of the envelope; panics if the body is not an envelope.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error envelope: {} {}", self.status, self.text))
+    }
+
+    /// Asserts this is a 4xx with a well-formed error envelope, and returns its code.
+    pub fn assert_client_error(&self) -> &str {
+        assert!((400..500).contains(&self.status), "expected a 4xx, got {} {}", self.status, self.text);
+        assert!(self.body["error"]["message"].is_string(), "no message in {}", self.text);
+        self.error_code()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(self.http.get(self.url(path)).send().await.expect("GET reaches the app")).await
+    }
+
+    /// POSTs raw bytes with the given content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>, bearer: Option<&str>) -> Reply {
+        let mut request = self.http.post(self.url(path)).header("content-type", content_type).body(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.expect("POST reaches the app")).await
+    }
+
+    /// A new visitor who has started a conversation.
+    pub async fn visitor(&self) -> Visitor {
+        let reply = self.post_raw("/api/widget/conversations", "application/json", b"{}".to_vec(), None).await;
+        assert_eq!(reply.status, 201, "start conversation: {}", reply.text);
+        Visitor {
+            app_base: self.base.clone(),
+            http: self.http.clone(),
+            token: reply.body["visitor_token"].as_str().expect("a visitor token").to_owned(),
+            conversation_id: reply.body["conversation"]["id"].as_i64().expect("a conversation id"),
+        }
+    }
+
+    /// The bootstrap admin, signed in.
+    pub async fn operator(&self) -> Operator {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("the bootstrap admin signs in")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Operator, Reply> {
+        let body = serde_json::to_vec(&json!({ "email": email, "password": password })).expect("JSON");
+        let reply = self.post_raw("/api/inbox/login", "application/json", body, None).await;
+        if reply.status != 200 {
+            return Err(reply);
+        }
+        Ok(Operator {
+            app_base: self.base.clone(),
+            http: self.http.clone(),
+            token: reply.body["token"].as_str().expect("a session token").to_owned(),
+            name: reply.body["operator"]["name"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// The widget's side of a conversation.
+#[derive(Clone)]
+pub struct Visitor {
+    app_base: String,
+    http: reqwest::Client,
+    pub token: String,
+    pub conversation_id: i64,
+}
+
+impl Visitor {
+    fn url(&self, tail: &str) -> String {
+        format!("{}/api/widget/conversations/{}{tail}", self.app_base, self.conversation_id)
+    }
+
+    pub async fn say(&self, body: &str) -> Reply {
+        self.say_with_id(body, None).await
+    }
+
+    pub async fn say_with_id(&self, body: &str, client_id: Option<&str>) -> Reply {
+        let mut payload = json!({ "body": body });
+        if let Some(id) = client_id {
+            payload["client_id"] = json!(id);
+        }
+        let request = self.http.post(self.url("/messages")).bearer_auth(&self.token).json(&payload);
+        Reply::from(request.send().await.expect("POST message")).await
+    }
+
+    pub async fn load(&self) -> Reply {
+        Reply::from(self.http.get(self.url("")).bearer_auth(&self.token).send().await.expect("GET conversation")).await
+    }
+
+    pub async fn typing(&self) -> Reply {
+        let request = self.http.post(self.url("/typing")).bearer_auth(&self.token).json(&json!({}));
+        Reply::from(request.send().await.expect("POST typing")).await
+    }
+
+    pub async fn read(&self, message_id: i64) -> Reply {
+        let request = self.http.post(self.url("/read")).bearer_auth(&self.token).json(&json!({ "message_id": message_id }));
+        Reply::from(request.send().await.expect("POST read")).await
+    }
+
+    pub async fn events(&self, after: i64, wait_s: u64) -> Reply {
+        let request = self.http.get(self.url(&format!("/events?after={after}&wait={wait_s}"))).bearer_auth(&self.token);
+        Reply::from(request.send().await.expect("GET events")).await
+    }
+}
+
+/// The console's side.
+#[derive(Clone)]
+pub struct Operator {
+    app_base: String,
+    http: reqwest::Client,
+    pub token: String,
+    pub name: String,
+}
+
+impl Operator {
+    fn url(&self, tail: &str) -> String {
+        format!("{}/api/inbox{tail}", self.app_base)
+    }
+
+    pub async fn get(&self, tail: &str) -> Reply {
+        Reply::from(self.http.get(self.url(tail)).bearer_auth(&self.token).send().await.expect("GET inbox")).await
+    }
+
+    pub async fn post(&self, tail: &str, body: Value) -> Reply {
+        let request = self.http.post(self.url(tail)).bearer_auth(&self.token).json(&body);
+        Reply::from(request.send().await.expect("POST inbox")).await
+    }
+
+    pub async fn reply(&self, conversation_id: i64, body: &str) -> Reply {
+        self.post(&format!("/conversations/{conversation_id}/messages"), json!({ "body": body })).await
+    }
+
+    pub async fn events(&self, after: i64, wait_s: u64) -> Reply {
+        self.get(&format!("/events?after={after}&wait={wait_s}")).await
+    }
+}
+
+/// Reads events until `done` says the collected ones are enough, or `timeout` passes.
+pub async fn collect_events<F, Fut>(mut next: F, mut cursor: i64, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> (Vec<Value>, i64)
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut events = Vec::new();
+    while !done(&events) && tokio::time::Instant::now() < deadline {
+        let reply = next(cursor).await;
+        assert_eq!(reply.status, 200, "events: {}", reply.text);
+        events.extend(reply.body["events"].as_array().cloned().unwrap_or_default());
+        cursor = reply.body["cursor"].as_i64().expect("a cursor");
+    }
+    (events, cursor)
+}
+
+/// The bodies of `message.created` events, in order.
+pub fn message_bodies(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["kind"] == "message.created")
+        .filter_map(|e| e["data"]["message"]["body"].as_str().map(str::to_owned))
+        .collect()
+}

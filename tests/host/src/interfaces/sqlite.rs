@@ -1,0 +1,225 @@
+//! `fermyon:spin/sqlite@2.0.0` over `<data-dir>/sqlite_db.db`, following Spin's
+//! `spin-sqlite-inproc` crate:
+//!
+//! - Every `open` makes a new connection (opened on its first `execute`), so a guest that
+//!   holds one connection keeps its transaction across `execute` calls, and two connections
+//!   are independent.
+//! - The host sets no PRAGMAs: journal mode and synchronous level are the application's
+//!   business. The busy timeout is rusqlite's default of 5 s, which Spin (also on rusqlite)
+//!   inherits without setting it.
+//! - `ATTACH` of anything but a temporary or in-memory database is refused, as in Spin.
+//! - Each statement is prepared on its own (more than one statement in a call is an error),
+//!   parameters map integer/real/text/blob/null one to one, and every failure is
+//!   `error::io(<SQLite's message>)`.
+//! - A database not in the component's `sqlite_databases` is `access-denied`; only `default`
+//!   exists (the manifest loader rejects other labels).
+//!
+//! Not modelled: Spin's 128 MiB limit on buffered results and its cap of 256 open
+//! connections per instance.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::types::ValueRef;
+use wasmtime::component::Resource;
+
+use super::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::instance::InstanceState;
+
+/// A guest's connection: opened lazily, closed when the guest drops it or the instance ends.
+pub struct ConnectionHandle {
+    path: PathBuf,
+    connection: Arc<Mutex<Option<rusqlite::Connection>>>,
+}
+
+impl ConnectionHandle {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            connection: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        let connection = self.connection.clone();
+        let path = self.path.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .map_err(|_| Error::Io("connection lock poisoned".into()))?;
+            let connection = match &mut *guard {
+                Some(connection) => connection,
+                empty => empty.insert(open(&path)?),
+            };
+            execute(connection, &statement, parameters)
+        })
+        .await;
+        match result {
+            Ok(result) => result,
+            Err(join) => Err(Error::Io(format!("sqlite task failed: {join}"))),
+        }
+    }
+}
+
+fn open(path: &PathBuf) -> Result<rusqlite::Connection, Error> {
+    let connection = rusqlite::Connection::open(path).map_err(io_error)?;
+    connection.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+        AuthAction::Attach { filename } if !matches!(filename, "" | ":memory:") => Authorization::Deny,
+        _ => Authorization::Allow,
+    }));
+    Ok(connection)
+}
+
+fn execute(
+    connection: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> Result<QueryResult, Error> {
+    let mut prepared = connection.prepare_cached(statement).map_err(io_error)?;
+    let columns: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
+    let column_count = columns.len();
+    let parameters = parameters.into_iter().map(|value| match value {
+        Value::Integer(i) => rusqlite::types::Value::Integer(i),
+        Value::Real(r) => rusqlite::types::Value::Real(r),
+        Value::Text(t) => rusqlite::types::Value::Text(t),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b),
+        Value::Null => rusqlite::types::Value::Null,
+    });
+    let mut rows = prepared
+        .query(rusqlite::params_from_iter(parameters))
+        .map_err(io_error)?;
+    let mut results = Vec::new();
+    while let Some(row) = rows.next().map_err(io_error)? {
+        let mut values = Vec::with_capacity(column_count);
+        for index in 0..column_count {
+            values.push(match row.get_ref(index).map_err(io_error)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Integer(i),
+                ValueRef::Real(r) => Value::Real(r),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        results.push(RowResult { values });
+    }
+    Ok(QueryResult {
+        columns,
+        rows: results,
+    })
+}
+
+fn io_error(error: rusqlite::Error) -> Error {
+    Error::Io(error.to_string())
+}
+
+impl sqlite::Host for InstanceState {}
+
+impl sqlite::HostConnection for InstanceState {
+    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
+        if !self.component.config.sqlite_databases.contains(&database) {
+            return Ok(Err(Error::AccessDenied));
+        }
+        let Some(path) = self.app.sqlite_path(&database) else {
+            return Ok(Err(Error::NoSuchDatabase));
+        };
+        Ok(Ok(self.table.push(ConnectionHandle::new(path))?))
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<ConnectionHandle>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let handle = self.table.get(&connection)?;
+        Ok(handle.execute(statement, parameters).await)
+    }
+
+    async fn drop(&mut self, connection: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.to_owned())
+    }
+
+    async fn run(handle: &ConnectionHandle, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+        handle.execute(sql.to_owned(), params).await
+    }
+
+    #[tokio::test]
+    async fn statements_parameters_and_values_round_trip() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = ConnectionHandle::new(dir.path().join("sqlite_db.db"));
+        let ok = |r: Result<QueryResult, Error>| r.map_err(|e| anyhow::anyhow!("{e:?}"));
+        let mode = ok(run(&db, "PRAGMA journal_mode=WAL", vec![]).await)?;
+        assert_eq!(mode.rows[0].values, vec![text("wal")]);
+        ok(run(&db, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)", vec![]).await)?;
+        let inserted = ok(run(
+            &db,
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?) RETURNING rowid",
+            vec![Value::Integer(7), Value::Real(1.5), text("hé"), Value::Blob(vec![0, 1]), Value::Null],
+        )
+        .await)?;
+        assert_eq!(inserted.columns, ["rowid"]);
+        assert_eq!(inserted.rows[0].values, vec![Value::Integer(1)]);
+        let selected = ok(run(&db, "SELECT i, r, s, b, n FROM t", vec![]).await)?;
+        assert_eq!(selected.columns, ["i", "r", "s", "b", "n"]);
+        assert_eq!(
+            selected.rows[0].values,
+            vec![Value::Integer(7), Value::Real(1.5), text("hé"), Value::Blob(vec![0, 1]), Value::Null]
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_connection_keeps_its_transaction_and_others_do_not_see_it() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sqlite_db.db");
+        let a = ConnectionHandle::new(path.clone());
+        let b = ConnectionHandle::new(path);
+        let ok = |r: Result<QueryResult, Error>| r.map_err(|e| anyhow::anyhow!("{e:?}"));
+        ok(run(&a, "PRAGMA journal_mode=WAL", vec![]).await)?;
+        ok(run(&a, "CREATE TABLE t (x)", vec![]).await)?;
+        ok(run(&a, "BEGIN IMMEDIATE", vec![]).await)?;
+        ok(run(&a, "INSERT INTO t VALUES (1)", vec![]).await)?;
+        let seen_by_b = ok(run(&b, "SELECT count(*) FROM t", vec![]).await)?;
+        assert_eq!(seen_by_b.rows[0].values, vec![Value::Integer(0)]);
+        ok(run(&a, "COMMIT", vec![]).await)?;
+        let seen_by_b = ok(run(&b, "SELECT count(*) FROM t", vec![]).await)?;
+        assert_eq!(seen_by_b.rows[0].values, vec![Value::Integer(1)]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn errors_carry_sqlites_message_and_attach_is_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = ConnectionHandle::new(dir.path().join("sqlite_db.db"));
+        match run(&db, "SELEC nonsense", vec![]).await {
+            Err(Error::Io(message)) => assert!(message.contains("syntax error"), "{message}"),
+            other => panic!("expected an io error, got {other:?}"),
+        }
+        let other = dir.path().join("other.db");
+        let attach = format!("ATTACH DATABASE '{}' AS other", other.display());
+        assert!(matches!(run(&db, &attach, vec![]).await, Err(Error::Io(_))));
+        assert!(run(&db, "ATTACH DATABASE ':memory:' AS mem", vec![]).await.is_ok());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn fts5_is_available() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = ConnectionHandle::new(dir.path().join("sqlite_db.db"));
+        run(&db, "CREATE VIRTUAL TABLE docs USING fts5(body)", vec![])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(())
+    }
+}
