@@ -9,9 +9,10 @@ use crate::conversation;
 use crate::event::{self, Audience, Event, EventKind, Visibility};
 use crate::host::Ctx;
 use crate::input::InvalidInput;
-use crate::message::{self, Author, ClientId, Message, MessageBody, NewMessage};
+use crate::message::{self, Author, ClientId, Inserted, Message, MessageBody, NewMessage};
 use crate::operator::Operator;
-use crate::store::{DbError, transaction};
+use crate::secret::TokenHash;
+use crate::store::DbError;
 
 /// What can go wrong in a use case, in the caller's terms.
 #[derive(Debug, Error)]
@@ -58,20 +59,9 @@ pub struct EventsPage {
 }
 
 #[derive(Serialize)]
-struct MessageCreated<'a> {
-    message: &'a Message,
-}
-
-#[derive(Serialize)]
 struct Typing<'a> {
     by: Author,
     name: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ReadUpTo {
-    by: Author,
-    up_to: i64,
 }
 
 /// Who is acting in a conversation.
@@ -96,48 +86,38 @@ impl Speaker<'_> {
     }
 }
 
-/// Stores a message once (a retry with the same `client_id` returns the first copy and emits
-/// nothing) and publishes it. Returns the message and whether it is new.
+/// Stores a message once and publishes it, in one statement (see `message::insert`). A retry
+/// with the same `client_id` returns the first copy and publishes nothing. `owner` is the
+/// visitor's token hash when a visitor speaks: the conversation must be theirs.
 pub fn post_message(
     ctx: &Ctx<'_>,
     conversation_id: i64,
     speaker: Speaker<'_>,
+    owner: Option<&TokenHash>,
     request: &PostMessageRequest,
 ) -> Result<(Message, bool), ChatError> {
     let body = MessageBody::parse(&request.body)?;
     let client_id = request.client_id.as_deref().map(ClientId::parse).transpose()?;
-    let now = ctx.clock.now_ms();
     let new = NewMessage {
         conversation_id,
         author: speaker.author(),
         operator_id: speaker.operator_id(),
+        operator_name: match speaker {
+            Speaker::Visitor => None,
+            Speaker::Operator(operator) => Some(operator.name.as_str()),
+        },
         channel: Channel::Web,
         body: &body,
         client_id: client_id.as_ref(),
     };
-    let (stored, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
-        let (stored, created) = message::insert(ctx.db, &new, now)?;
-        if !created {
-            return Ok((stored, None));
+    match message::insert(ctx.db, &new, owner, ctx.clock.now_ms())? {
+        Inserted::Created(stored) => {
+            event::announce(ctx, conversation_id, &format!("m{}", stored.id));
+            Ok((stored, true))
         }
-        conversation::record_message(ctx.db, conversation_id, stored.id, now)?;
-        if let Some(operator_id) = speaker.operator_id() {
-            conversation::assign_if_unassigned(ctx.db, conversation_id, operator_id)?;
-        }
-        let event_id = event::append(
-            ctx.db,
-            conversation_id,
-            EventKind::MessageCreated,
-            Visibility::Public,
-            &MessageCreated { message: &stored },
-            now,
-        )?;
-        Ok((stored, Some(event_id)))
-    })?;
-    if let Some(event_id) = event_id {
-        event::announce(ctx, conversation_id, event_id);
+        Inserted::Duplicate(stored) => Ok((stored, false)),
+        Inserted::Refused => Err(ChatError::NotFound("conversation")),
     }
-    Ok((stored, event_id.is_some()))
 }
 
 /// Typing notifications are throttled to one per side per conversation per this many ms;
@@ -174,7 +154,7 @@ pub fn typing(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>) -> Resu
         &Typing { by: speaker.author(), name },
         now,
     )?;
-    event::announce(ctx, conversation_id, event_id);
+    event::announce(ctx, conversation_id, &format!("e{event_id}"));
     Ok(())
 }
 
@@ -184,17 +164,10 @@ pub fn mark_read(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>, requ
     if request.message_id < 1 {
         return Err(InvalidInput::new("message_id", "must be a positive message id").into());
     }
-    let now = ctx.clock.now_ms();
     let reader = speaker.author();
-    let event_id = transaction(ctx.db, || -> Result<_, ChatError> {
-        if !conversation::advance_read(ctx.db, conversation_id, reader, request.message_id)? {
-            return Ok(None);
-        }
-        let receipt = ReadUpTo { by: reader, up_to: request.message_id };
-        Ok(Some(event::append(ctx.db, conversation_id, EventKind::Read, Visibility::Public, &receipt, now)?))
-    })?;
-    if let Some(event_id) = event_id {
-        event::announce(ctx, conversation_id, event_id);
+    if conversation::advance_read(ctx.db, conversation_id, reader, request.message_id, ctx.clock.now_ms())? {
+        // Markers only grow, so conversation, side and position name this change uniquely.
+        event::announce(ctx, conversation_id, &format!("r{}{}", reader.as_str(), request.message_id));
     }
     Ok(())
 }

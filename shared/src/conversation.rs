@@ -143,16 +143,13 @@ const OWNED_BY_TOKEN: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.
      FROM conversations c JOIN visitor_tokens t ON t.contact_id = c.contact_id
      WHERE c.id = ?1 AND t.token_hash = ?2";
 
-const RECORD_MESSAGE: &str =
-    "UPDATE conversations SET last_message_id = ?2, updated_at = ?3, status = 'open' WHERE id = ?1";
-const ASSIGN_IF_UNASSIGNED: &str =
-    "UPDATE conversations SET assignee_id = ?2 WHERE id = ?1 AND assignee_id IS NULL";
 
 /// Read markers move forward only, and never past the last message: the conditional UPDATE
 /// answers whether this receipt changed anything, so stale or replayed receipts emit nothing.
-const ADVANCE_VISITOR_READ: &str = "UPDATE conversations SET visitor_read_up_to = ?2
+/// A trigger publishes the receipt event when the marker moves (see migration 0001).
+const ADVANCE_VISITOR_READ: &str = "UPDATE conversations SET visitor_read_up_to = ?2, visitor_read_at = ?3
      WHERE id = ?1 AND visitor_read_up_to < ?2 AND ?2 <= COALESCE(last_message_id, 0) RETURNING id";
-const ADVANCE_OPERATOR_READ: &str = "UPDATE conversations SET operator_read_up_to = ?2
+const ADVANCE_OPERATOR_READ: &str = "UPDATE conversations SET operator_read_up_to = ?2, operator_read_at = ?3
      WHERE id = ?1 AND operator_read_up_to < ?2 AND ?2 <= COALESCE(last_message_id, 0) RETURNING id";
 
 pub fn insert(db: &dyn Database, contact_id: i64, channel: Channel, page_url: Option<&str>, now: i64) -> Result<i64, DbError> {
@@ -184,24 +181,12 @@ pub fn list(db: &dyn Database, filter: StatusFilter, limit: i64) -> Result<Vec<C
     rows.iter().map(|row| ConversationSummary::from_row(&row)).collect()
 }
 
-/// Records a new message as the conversation's latest activity; a customer writing again
-/// reopens a resolved conversation.
-pub fn record_message(db: &dyn Database, id: i64, message_id: i64, now: i64) -> Result<(), DbError> {
-    db.execute(RECORD_MESSAGE, &[id.into(), message_id.into(), now.into()])?;
-    Ok(())
-}
-
-/// Until routing exists, the first operator to reply owns the conversation.
-pub fn assign_if_unassigned(db: &dyn Database, id: i64, operator_id: i64) -> Result<(), DbError> {
-    db.execute(ASSIGN_IF_UNASSIGNED, &[id.into(), operator_id.into()])?;
-    Ok(())
-}
-
-/// Moves one side's read marker forward to `up_to`. Returns whether it moved.
-pub fn advance_read(db: &dyn Database, id: i64, reader: Author, up_to: i64) -> Result<bool, DbError> {
+/// Moves one side's read marker forward to `up_to` and, in the same statement, publishes the
+/// receipt. Returns whether it moved.
+pub fn advance_read(db: &dyn Database, id: i64, reader: Author, up_to: i64, now: i64) -> Result<bool, DbError> {
     let sql = match reader {
         Author::Visitor => ADVANCE_VISITOR_READ,
         _ => ADVANCE_OPERATOR_READ,
     };
-    Ok(!db.execute(sql, &[id.into(), up_to.into()])?.is_empty())
+    Ok(!db.execute(sql, &[id.into(), up_to.into(), now.into()])?.is_empty())
 }

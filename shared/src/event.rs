@@ -153,12 +153,13 @@ fn conversation_marker(conversation_id: i64) -> String {
     format!("events:conversation:{conversation_id}")
 }
 
-/// Tells waiting readers that `conversation_id` has a new event `event_id`. Best effort: a
-/// missed marker only delays delivery until the waiter's periodic re-read, never loses it.
-pub fn announce(ctx: &Ctx<'_>, conversation_id: i64, event_id: i64) {
-    // The value is unique per event (its id), so a waiter comparing for inequality cannot miss a
-    // change; the time tells waiters the conversation is hot.
-    let value = format!("{event_id}:{}", ctx.clock.now_ms());
+/// Tells waiting readers that `conversation_id` has new events, after they are committed.
+/// `change` must never repeat (e.g. `m<message id>`): waiters compare markers for inequality, so
+/// a unique value cannot be mistaken for one they already saw. Best effort: a missed marker only
+/// delays delivery until the waiter's periodic re-read, never loses anything.
+pub fn announce(ctx: &Ctx<'_>, conversation_id: i64, change: &str) {
+    // The time tells waiters the conversation is hot.
+    let value = format!("{change}:{}", ctx.clock.now_ms());
     let _ = ctx.kv.set(&conversation_marker(conversation_id), value.as_bytes());
     let _ = ctx.kv.set(INBOX_MARKER, value.as_bytes());
 }
@@ -176,7 +177,7 @@ pub const MAX_WAIT_MS: i64 = 25_000;
 
 fn marker_changed_at(marker: &Option<Vec<u8>>) -> Option<i64> {
     let text = std::str::from_utf8(marker.as_deref()?).ok()?;
-    text.split_once(':')?.1.parse().ok()
+    text.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Returns the events after `cursor` for `audience`, waiting up to `wait_ms` for the first one.

@@ -160,8 +160,7 @@ fn existing(ctx: &Ctx<'_>, conversation_id: i64) -> Result<(), ChatError> {
 }
 
 pub fn reply(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64, request: &PostMessageRequest) -> Result<(Message, bool), ChatError> {
-    existing(ctx, conversation_id)?;
-    chat::post_message(ctx, conversation_id, Speaker::Operator(operator), request)
+    chat::post_message(ctx, conversation_id, Speaker::Operator(operator), None, request)
 }
 
 pub fn typing(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
@@ -254,5 +253,20 @@ mod tests {
         let assignee = ctx.db.execute("SELECT assignee_id FROM conversations WHERE id = ?1", &[id.into()]).unwrap();
         assert_eq!(assignee.first().unwrap().opt_i64("assignee_id").unwrap(), Some(operator.id));
         assert!(matches!(reply(&ctx, &operator, id + 100, &answer), Err(ChatError::NotFound(_))));
+    }
+
+    #[test]
+    fn the_published_event_carries_exactly_the_message_the_api_returns() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap().operator;
+        let started = visitor::start(&ctx, None, &StartRequest::default()).unwrap();
+        let id = started.conversation.id;
+        let answer = PostMessageRequest { body: "\"quoted\" <b>é</b>\nline".into(), client_id: Some("op-1".into()) };
+        let (replied, _) = reply(&ctx, &operator, id, &answer).unwrap();
+        let page = events(&ctx, &operator, EventsQuery { after: 0, wait_ms: 0 }).unwrap();
+        let published = page.events.iter().find(|e| e.kind == "message.created").unwrap();
+        let published: serde_json::Value = serde_json::from_str(published.data.get()).unwrap();
+        assert_eq!(published["message"], serde_json::to_value(&replied).unwrap());
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::channel::Channel;
 use crate::input::{InvalidInput, bounded_text};
+use crate::secret::TokenHash;
 use crate::store::{Database, DbError, Row, SqlValue};
 
 /// The text of a message: 1 to [`MessageBody::MAX_CHARS`] characters after trimming.
@@ -101,29 +102,50 @@ pub struct NewMessage<'a> {
     pub conversation_id: i64,
     pub author: Author,
     pub operator_id: Option<i64>,
+    pub operator_name: Option<&'a str>,
     pub channel: Channel,
     pub body: &'a MessageBody,
     pub client_id: Option<&'a ClientId>,
 }
 
+/// Inserts a message only if the conversation exists and, for a visitor, belongs to the
+/// visitor holding token hash `?8` (`NULL` skips that check for operators), and only if its
+/// client id is new. Ownership, idempotency and publishing (the `messages_publish` trigger) are
+/// all decided inside this one statement.
 const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations c
+      WHERE c.id = ?1
+        AND (?8 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
-     RETURNING id";
+     RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id";
 
 const SELECT: &str = "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
             m.created_at, m.client_id
      FROM messages m LEFT JOIN operators o ON o.id = m.operator_id";
 
-const BY_CLIENT_ID: &str = "WHERE m.conversation_id = ?1 AND m.author = ?2 AND m.client_id = ?3";
-const BY_ID: &str = "WHERE m.id = ?1";
+/// The earlier copy of a retried message, under the same ownership rule as [`INSERT`].
+const RETRIED: &str = "JOIN conversations c ON c.id = m.conversation_id
+     WHERE m.conversation_id = ?1 AND m.author = ?2 AND m.client_id = ?3
+       AND (?4 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?4))";
 /// The newest `?2` messages of a conversation, returned oldest first.
 const LATEST_IN_CONVERSATION: &str = "WHERE m.id IN (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
      ORDER BY m.id";
 
-/// Inserts the message unless its client id was seen before in this conversation. Returns the
-/// stored message and whether this call created it.
-pub fn insert(db: &dyn Database, new: &NewMessage<'_>, now: i64) -> Result<(Message, bool), DbError> {
+/// What [`insert`] did.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Stored and published now.
+    Created(Message),
+    /// A retry: the message stored by the first attempt, nothing new published.
+    Duplicate(Message),
+    /// The conversation does not exist or does not belong to this visitor.
+    Refused,
+}
+
+/// Stores and publishes `new` in one statement; see [`INSERT`]. `owner` is the visitor's token
+/// hash, or `None` for operators. `operator_name` is filled in from `new.operator_name`.
+pub fn insert(db: &dyn Database, new: &NewMessage<'_>, owner: Option<&TokenHash>, now: i64) -> Result<Inserted, DbError> {
+    let owner: SqlValue = owner.map(|h| SqlValue::Blob(h.0.to_vec())).unwrap_or(SqlValue::Null);
     let rows = db.execute(
         INSERT,
         &[
@@ -134,27 +156,25 @@ pub fn insert(db: &dyn Database, new: &NewMessage<'_>, now: i64) -> Result<(Mess
             new.body.as_str().into(),
             new.client_id.map(ClientId::as_str).into(),
             now.into(),
+            owner.clone(),
         ],
     )?;
     if let Some(row) = rows.first() {
-        let id = row.i64("id")?;
-        let message = one(db, &format!("{SELECT} {BY_ID}"), &[id.into()])?;
-        return Ok((message, true));
+        let mut message = Message::from_row(&row)?;
+        message.operator_name = new.operator_name.map(str::to_owned);
+        return Ok(Inserted::Created(message));
     }
-    // The conflict clause fired: this is a retry. Return what the first attempt stored.
-    let client_id = new.client_id.map(ClientId::as_str).unwrap_or_default();
-    let existing = one(
-        db,
-        &format!("{SELECT} {BY_CLIENT_ID}"),
-        &[new.conversation_id.into(), new.author.as_str().into(), client_id.into()],
+    let Some(client_id) = new.client_id else {
+        return Ok(Inserted::Refused);
+    };
+    let rows = db.execute(
+        &format!("{SELECT} {RETRIED}"),
+        &[new.conversation_id.into(), new.author.as_str().into(), client_id.as_str().into(), owner],
     )?;
-    Ok((existing, false))
-}
-
-fn one(db: &dyn Database, sql: &str, params: &[SqlValue]) -> Result<Message, DbError> {
-    let rows = db.execute(sql, params)?;
-    let row = rows.first().ok_or_else(|| DbError::Decode("message row missing".into()))?;
-    Message::from_row(&row)
+    match rows.first() {
+        Some(row) => Ok(Inserted::Duplicate(Message::from_row(&row)?)),
+        None => Ok(Inserted::Refused),
+    }
 }
 
 /// The most recent `limit` messages of a conversation, oldest first.

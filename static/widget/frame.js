@@ -20,41 +20,76 @@ const MAX_SEND_ATTEMPTS = 6;
 const MAX_BODY_CHARS = 4000;
 
 // ---------------------------------------------------------------------------------------------
-// Storage: prefixed key, falls back to memory when localStorage is unavailable or throws
-// (blocked third-party storage, Safari private mode, quota).
+// Storage of the visitor session ({ token, conversationId }), in order of preference:
+// 1. this frame's localStorage, under a prefixed key;
+// 2. when that throws (Chrome denies it to third-party frames when third-party cookies are
+//    blocked, e.g. in incognito), the embedding page's localStorage, kept by loader.js and handed
+//    over with postMessage. Only the real parent can receive it: postMessage's target origin is
+//    enforced by the browser. The host page is the business's own site and could script this
+//    widget anyway, which is why first-party storage there is an acceptable home for the token;
+// 3. memory, so that a visitor can still chat until the page is closed.
 
 const memoryStore = new Map();
+const localStorageWorks = (() => {
+  try {
+    const probe = 'livechat:v1:probe';
+    window.localStorage.setItem(probe, '1');
+    window.localStorage.removeItem(probe);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 const store = {
   get(key) {
-    try {
-      const value = window.localStorage.getItem(key);
-      if (value !== null) return value;
-    } catch { /* fall through to memory */ }
+    if (localStorageWorks) {
+      try { return window.localStorage.getItem(key); } catch { /* fall through to memory */ }
+    }
     return memoryStore.has(key) ? memoryStore.get(key) : null;
   },
   set(key, value) {
     memoryStore.set(key, value);
-    try { window.localStorage.setItem(key, value); } catch { /* memory copy is enough */ }
+    if (localStorageWorks) {
+      try { window.localStorage.setItem(key, value); } catch { /* memory copy is enough */ }
+    }
   },
   remove(key) {
     memoryStore.delete(key);
-    try { window.localStorage.removeItem(key); } catch { /* nothing stored there */ }
+    if (localStorageWorks) {
+      try { window.localStorage.removeItem(key); } catch { /* nothing stored there */ }
+    }
   },
 };
 
-function loadSession() {
-  try {
-    const parsed = JSON.parse(store.get(STORAGE_KEY) ?? 'null');
-    if (parsed && typeof parsed.token === 'string' && Number.isInteger(parsed.conversationId)) {
-      return { token: parsed.token, conversationId: parsed.conversationId };
-    }
-  } catch { /* corrupt entry: start afresh */ }
+function parseSession(value) {
+  if (value && typeof value.token === 'string' && value.token.length <= 512
+    && Number.isInteger(value.conversationId) && value.conversationId > 0) {
+    return { token: value.token, conversationId: value.conversationId };
+  }
   return null;
 }
 
-function saveSession(session) {
-  store.set(STORAGE_KEY, JSON.stringify(session));
+function loadSession() {
+  try {
+    return parseSession(JSON.parse(store.get(STORAGE_KEY) ?? 'null'));
+  } catch {
+    return null; // corrupt entry: start afresh
+  }
 }
+
+// Where the session lives when this frame has no storage of its own: the embedding page.
+const usesParentStore = !localStorageWorks && window.parent !== window;
+
+function saveSession(session) {
+  if (session) store.set(STORAGE_KEY, JSON.stringify(session));
+  else store.remove(STORAGE_KEY);
+  if (usesParentStore) postToParent('session:save', { session });
+}
+
+// Resolves with the session the parent kept for us (or null), once it answered frame:ready.
+let receiveParentSession;
+const parentSession = new Promise((resolve) => { receiveParentSession = resolve; });
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
@@ -139,6 +174,7 @@ const state = {
 const $ = (id) => document.getElementById(id);
 const ui = {
   name: $('business-name'),
+  avatar: $('business-avatar'),
   log: $('log'),
   welcome: $('welcome'),
   typing: $('typing'),
@@ -188,6 +224,7 @@ window.addEventListener('message', (event) => {
       break;
     case 'page:context':
       if (msg.data && typeof msg.data.url === 'string') state.pageUrl = msg.data.url.slice(0, 2048);
+      receiveParentSession(parseSession(msg.data && msg.data.session));
       break;
     default:
       break;
@@ -362,12 +399,13 @@ async function loadConfig() {
     if (config && typeof config.business_name === 'string' && config.business_name) {
       state.businessName = config.business_name;
       ui.name.textContent = config.business_name;
+      ui.avatar.textContent = [...config.business_name.trim()][0]?.toUpperCase() ?? '';
     }
   } catch { /* keep the default name */ }
 }
 
 function forgetSession() {
-  store.remove(STORAGE_KEY);
+  saveSession(null);
   state.session = null;
   state.loaded = false;
   state.cursor = 0;
@@ -520,6 +558,7 @@ function send(text) {
 }
 
 async function deliver(item) {
+  await booted;
   if (!state.session) await startConversation();
   try {
     const result = await api(`/conversations/${state.session.conversationId}/messages`, {
@@ -664,6 +703,16 @@ document.addEventListener('keydown', (event) => {
 // Boot
 
 updateSendButton();
-postToParent('frame:ready');
-loadConfig();
-sync();
+// Settles once we know whether a conversation exists already; the first send waits for it.
+const booted = (async () => {
+  postToParent('frame:ready');
+  loadConfig();
+  if (!state.session && usesParentStore && state.parentOrigin) {
+    const session = await Promise.race([parentSession, sleep(3000).then(() => null)]);
+    if (session && !state.session) {
+      state.session = session;
+      store.set(STORAGE_KEY, JSON.stringify(session));
+    }
+  }
+  sync();
+})();

@@ -1,6 +1,6 @@
 /*! Live chat widget loader.
  *
- * Embed snippet (paste before </body>; replace the origin with your chat server's):
+ * Embed snippet (before </body>; use your chat server's origin):
  *
  *   <script>
  *     window.LiveChat = window.LiveChat || function () { (LiveChat.q = LiveChat.q || []).push(arguments) };
@@ -8,18 +8,18 @@
  *   </script>
  *   <script async src="https://chat.example.com/widget/loader.js"></script>
  *
- * The first line is a command-queue stub: calls made before this file has loaded are queued and
- * replayed here, in order. Commands: LiveChat('init', {open?: boolean}), LiveChat('open'),
- * LiveChat('close'), LiveChat('toggle'). Including the snippet twice mounts the widget once.
+ * The stub queues calls made before this file loads; they are replayed here in order. Commands:
+ * 'init' ({open?: boolean}), 'open', 'close', 'toggle'. Pasting the snippet twice mounts one
+ * widget. Under a strict CSP give the inline stub a nonce, or move it into a file.
  *
- * What it does: adds a launcher button (bottom right) and an iframe on our origin
- * (<origin>/widget/frame.html) that holds the whole chat UI; the host page never sees the
- * visitor's token or messages. Parent and frame talk with postMessage, always naming the target
- * origin and checking origin and source on receipt; events are named noun:verb.
+ * Adds a launcher button and an iframe on our origin (/widget/frame.html) holding the chat UI.
+ * Messages stay in the frame. postMessage always names the target origin, and receipt checks
+ * origin and source; events are named noun:verb. When the browser denies the frame its own
+ * storage (third-party storage blocked), the frame keeps its session in this page's localStorage
+ * (session:save out, page:context back).
  *
- * Why styles are set through element.style with !important: pages with a strict CSP
- * (style-src without 'unsafe-inline') block injected <style> elements and style="" markup, but
- * not the CSSOM; !important on the element keeps the host page's own rules from leaking in.
+ * Styles go through element.style with !important: a strict CSP blocks injected <style> and
+ * style="" markup but not the CSSOM, and !important keeps the host page's rules out.
  */
 (function () {
   'use strict';
@@ -67,6 +67,20 @@
   }
   var CHAT_ICON = svg(['M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z']);
   var CLOSE_ICON = svg(['M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z']);
+
+  // The frame keeps its session here only when its own storage is denied (third-party storage
+  // blocked); the key names our origin so that two chat servers on one page never collide.
+  var KEY = 'livechat:v1:session@' + ORIGIN, memSession = null;
+  function readSession() {
+    try { return JSON.parse(w.localStorage.getItem(KEY)) || memSession; } catch (e) { return memSession; }
+  }
+  function writeSession(s) {
+    memSession = s;
+    try {
+      if (s) w.localStorage.setItem(KEY, JSON.stringify(s));
+      else w.localStorage.removeItem(KEY);
+    } catch (e) { /* memory only */ }
+  }
 
   function post(type, data) {
     if (ready && iframe.contentWindow) iframe.contentWindow.postMessage({ type: type, data: data || {} }, ORIGIN);
@@ -170,11 +184,14 @@
     switch (msg.type) {
       case 'frame:ready':
         ready = true;
-        post('page:context', { url: location.href });
+        post('page:context', { url: location.href, session: readSession() });
         post(open ? 'widget:open' : 'widget:close');
         break;
       case 'widget:close':
         setOpen(false);
+        break;
+      case 'session:save':
+        writeSession(data.session || null);
         break;
       case 'message:received':
         if (!open) setUnread(typeof data.unread === 'number' ? data.unread : unread + 1);

@@ -299,6 +299,46 @@ test('after a reload of the host page the widget shows the earlier conversation'
   }
 });
 
+test('a send whose answer is lost is retried with the same client_id and stored once', {
+  skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const visitor = await newPage();
+  try {
+    // The event stream is held back throughout, or it would deliver the stored message and spare
+    // the widget its retry.
+    await visitor.context().route('**/api/widget/conversations/*/events?*', (route) => route.abort('connectionreset'));
+    const widget = await openWidget(visitor);
+    await visitorSends(widget, `Hi ${uid()}`); // the conversation exists; now lose one answer
+
+    const text = `Lost answer ${uid()}`;
+    const posted = [];
+    await visitor.context().route('**/api/widget/conversations/*/messages', async (route) => {
+      posted.push(route.request().postDataJSON().client_id);
+      if (posted.length === 1) {
+        await route.fetch(); // the server stores the message...
+        await route.abort('connectionreset'); // ...but the widget never hears back
+      } else {
+        await route.continue();
+      }
+    });
+    await visitorSends(widget, text);
+    assert.ok(posted.length >= 2, 'the widget retried');
+    assert.equal(new Set(posted).size, 1, 'every attempt carried the same client_id');
+    assert.equal(await widget.locator('.msg--visitor .bubble').filter({ hasText: text }).count(), 1, 'shown once');
+
+    await visitor.context().unrouteAll();
+    await visitor.reload();
+    const again = await openWidget(visitor);
+    await again.getByRole('log').getByText(text).waitFor();
+    assert.equal(await again.locator('.msg--visitor .bubble').filter({ hasText: text }).count(), 1, 'stored once');
+  } catch (error) {
+    await saveFailureShots('retry', { visitor });
+    throw error;
+  } finally {
+    await closeAll(visitor);
+  }
+});
+
 test('including the embed snippet twice mounts one launcher and one frame', {
   skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
 }, async () => {

@@ -33,7 +33,11 @@ impl Database for SpinDb {
                 SqlValue::Blob(v) => sqlite::Value::Blob(v.clone()),
             })
             .collect();
-        let result = self.0.execute(sql, &params).map_err(|e| DbError::Host(format!("{e:?}")))?;
+        let result = self.0.execute(sql, &params).map_err(|e| {
+            // Name the statement (its first words) so a log line says where it failed.
+            let statement: String = sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+            DbError::Host(format!("{e:?} in `{statement}`"))
+        })?;
         let rows = result
             .rows
             .into_iter()

@@ -48,6 +48,8 @@ CREATE TABLE conversations (
     -- never un-read a message.
     visitor_read_up_to  INTEGER NOT NULL DEFAULT 0,
     operator_read_up_to INTEGER NOT NULL DEFAULT 0,
+    visitor_read_at     INTEGER,
+    operator_read_at    INTEGER,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
 );
@@ -84,3 +86,47 @@ CREATE TABLE events (
 );
 
 CREATE INDEX events_by_conversation ON events (conversation_id, id);
+
+-- Publishing a message is one INSERT: these triggers record it as the conversation's latest
+-- activity (reopening it, and assigning the first operator who replies) and append its event, in
+-- the same statement. One statement is one short write transaction, which matters because SQLite
+-- has a single writer: fewer round trips while holding the lock means more messages per second.
+-- The event's JSON must equal `Message` serialized by serde (a unit test holds them together).
+CREATE TRIGGER messages_publish AFTER INSERT ON messages
+BEGIN
+    UPDATE conversations
+       SET last_message_id = NEW.id,
+           updated_at = NEW.created_at,
+           status = 'open',
+           assignee_id = COALESCE(assignee_id, NEW.operator_id)
+     WHERE id = NEW.conversation_id;
+    INSERT INTO events (conversation_id, kind, visibility, data, created_at)
+    VALUES (NEW.conversation_id, 'message.created', 'public',
+            json_object('message', json_object(
+                'id', NEW.id,
+                'conversation_id', NEW.conversation_id,
+                'author', NEW.author,
+                'operator_name', (SELECT name FROM operators WHERE id = NEW.operator_id),
+                'channel', NEW.channel,
+                'body', NEW.body,
+                'created_at', NEW.created_at,
+                'client_id', NEW.client_id)),
+            NEW.created_at);
+END;
+
+-- A read marker that moved forward publishes its receipt, again within the one UPDATE.
+CREATE TRIGGER conversations_visitor_read AFTER UPDATE OF visitor_read_up_to ON conversations
+WHEN NEW.visitor_read_up_to > OLD.visitor_read_up_to
+BEGIN
+    INSERT INTO events (conversation_id, kind, visibility, data, created_at)
+    VALUES (NEW.id, 'read', 'public', json_object('by', 'visitor', 'up_to', NEW.visitor_read_up_to),
+            NEW.visitor_read_at);
+END;
+
+CREATE TRIGGER conversations_operator_read AFTER UPDATE OF operator_read_up_to ON conversations
+WHEN NEW.operator_read_up_to > OLD.operator_read_up_to
+BEGIN
+    INSERT INTO events (conversation_id, kind, visibility, data, created_at)
+    VALUES (NEW.id, 'read', 'public', json_object('by', 'operator', 'up_to', NEW.operator_read_up_to),
+            NEW.operator_read_at);
+END;
