@@ -279,6 +279,12 @@ impl Operator {
     pub async fn events(&self, after: i64, wait_s: u64) -> Reply {
         self.get(&format!("/events?after={after}&wait={wait_s}")).await
     }
+
+    /// The cursor of "now": the newest event, from the inbox listing.
+    pub async fn cursor(&self) -> i64 {
+        let listing = self.get("/conversations?status=all").await;
+        listing.body["cursor"].as_i64().unwrap_or_else(|| panic!("no cursor in {}", listing.text))
+    }
 }
 
 /// Reads events until `done` says the collected ones are enough, or `timeout` passes.

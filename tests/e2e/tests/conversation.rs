@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 async fn visitor_messages_reach_the_operator_in_order_exactly_once() {
     let app = spawn_app().await;
     let operator = app.operator().await;
-    let cursor = operator.events(0, 0).await.body["cursor"].as_i64().unwrap();
+    let cursor = operator.cursor().await;
     let visitor = app.visitor().await;
 
     let sent: Vec<String> = (0..20).map(|i| format!("question {i}")).collect();
@@ -114,7 +114,7 @@ async fn typing_is_seen_by_the_other_side_and_throttled() {
     let operator = app.operator().await;
     let visitor = app.visitor().await;
     let visitor_cursor = visitor.load().await.body["cursor"].as_i64().unwrap();
-    let operator_cursor = operator.events(0, 0).await.body["cursor"].as_i64().unwrap();
+    let operator_cursor = operator.cursor().await;
 
     for _ in 0..5 {
         assert_eq!(visitor.typing().await.status, 204);
@@ -144,7 +144,7 @@ async fn read_receipts_flow_both_ways_and_only_forward() {
     let question = visitor.say("is it in stock?").await.body["message"]["id"].as_i64().unwrap();
     let answer = operator.reply(visitor.conversation_id, "yes").await.body["message"]["id"].as_i64().unwrap();
     let visitor_cursor = visitor.load().await.body["cursor"].as_i64().unwrap();
-    let operator_cursor = operator.events(0, 0).await.body["cursor"].as_i64().unwrap();
+    let operator_cursor = operator.cursor().await;
 
     // The operator reads the question: the visitor is told.
     let conversation = format!("/conversations/{}", visitor.conversation_id);

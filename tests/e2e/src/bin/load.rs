@@ -117,7 +117,8 @@ fn message_events(page: &Value) -> impl Iterator<Item = &Value> {
 }
 
 async fn run_operator(index: usize, count: usize, base: String, token: String, http: reqwest::Client, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
-    let mut cursor = match get(&http, &format!("{base}/api/inbox/events?wait=0"), &token).await {
+    // Start from now: the inbox listing's cursor is the newest event, not the oldest.
+    let mut cursor = match get(&http, &format!("{base}/api/inbox/conversations"), &token).await {
         Ok(page) => page["cursor"].as_i64().unwrap_or(0),
         Err(_) => 0,
     };
