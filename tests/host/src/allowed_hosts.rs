@@ -108,7 +108,8 @@ impl AllowedHosts {
                 {
                     for id in component_ids {
                         let mut expanded = host.clone();
-                        expanded.host = HostConfig::Domain(format!("{id}.{SERVICE_CHAINING_DOMAIN}"));
+                        expanded.host =
+                            HostConfig::Domain(format!("{id}.{SERVICE_CHAINING_DOMAIN}"));
                         hosts.push(expanded);
                     }
                 }
@@ -199,7 +200,8 @@ impl AllowedHost {
             .with_context(|| format!("Invalid allowed host port {port:?}"))?;
         let scheme = SchemeConfig::parse(scheme)
             .with_context(|| format!("Invalid allowed host scheme {scheme:?}"))?;
-        let host = HostConfig::parse(host).with_context(|| format!("Invalid allowed host {host:?}"))?;
+        let host =
+            HostConfig::parse(host).with_context(|| format!("Invalid allowed host {host:?}"))?;
         Ok(Self {
             original,
             scheme,
@@ -246,15 +248,24 @@ impl HostConfig {
         let host = host.strip_suffix('/').unwrap_or(host);
         ensure!(!host.contains('/'), "must not include a path");
         if let Some(domain) = host.strip_prefix("*.") {
-            ensure!(!domain.contains('*'), "wildcards are allowed only as prefixes");
+            ensure!(
+                !domain.contains('*'),
+                "wildcards are allowed only as prefixes"
+            );
             ensure!(valid_domain(domain), "invalid wildcard host \"*.{domain}\"");
             ensure!(
                 domain.parse::<IpAddr>().is_err(),
                 "wildcard suffix must be a domain"
             );
-            return Ok(Self::AnySubdomain(format!(".{}", domain.to_ascii_lowercase())));
+            return Ok(Self::AnySubdomain(format!(
+                ".{}",
+                domain.to_ascii_lowercase()
+            )));
         }
-        ensure!(!host.contains('*'), "wildcards are allowed only as subdomains");
+        ensure!(
+            !host.contains('*'),
+            "wildcards are allowed only as subdomains"
+        );
         let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
             return Ok(Self::Network(IpNetwork::single(ip)));
@@ -301,10 +312,9 @@ impl PortConfig {
                 .with_context(|| format!("port range {port:?} contains non-number"))?;
             return Ok(Self::Range(start, end));
         }
-        Ok(Self::Port(
-            port.parse()
-                .with_context(|| format!("port {port:?} is not a number"))?,
-        ))
+        Ok(Self::Port(port.parse().with_context(|| {
+            format!("port {port:?} is not a number")
+        })?))
     }
 
     fn allows(&self, port: u16) -> bool {
@@ -325,7 +335,10 @@ impl IpNetwork {
     /// An IP address (a one-address network) or `addr/prefix`.
     fn parse(text: &str) -> Option<Self> {
         let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr.parse::<IpAddr>().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            Some((addr, prefix)) => (
+                addr.parse::<IpAddr>().ok()?,
+                Some(prefix.parse::<u8>().ok()?),
+            ),
             None => (text.parse::<IpAddr>().ok()?, None),
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -336,11 +349,15 @@ impl IpNetwork {
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -367,12 +384,9 @@ mod tests {
     use super::*;
     use crate::manifest::VariableDecl;
 
-    fn hosts(entries: &[&str]) -> AllowedHosts {
+    fn hosts(entries: &[&str]) -> anyhow::Result<AllowedHosts> {
         let entries: Vec<String> = entries.iter().map(|s| (*s).to_owned()).collect();
-        match AllowedHosts::parse(&entries, &AppVariables::default(), &["api", "worker"]) {
-            Ok(h) => h,
-            Err(e) => panic!("should parse: {e:#}"),
-        }
+        AllowedHosts::parse(&entries, &AppVariables::default(), &["api", "worker"])
     }
 
     fn parse_err(entry: &str) -> String {
@@ -383,72 +397,82 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_allowed_by_default() {
-        let h = hosts(&[]);
+    fn nothing_is_allowed_by_default() -> anyhow::Result<()> {
+        let h = hosts(&[])?;
         assert!(!h.allows("https", "example.com", None));
         assert!(!h.allows_relative(&["http", "https"]));
+        Ok(())
     }
 
     #[test]
-    fn scheme_host_and_default_port_must_all_match() {
-        let h = hosts(&["https://api.example.com"]);
+    fn scheme_host_and_default_port_must_all_match() -> anyhow::Result<()> {
+        let h = hosts(&["https://api.example.com"])?;
         assert!(h.allows("https", "api.example.com", None));
         assert!(h.allows("https", "API.example.com", Some(443)));
         assert!(!h.allows("https", "api.example.com", Some(8443)));
         assert!(!h.allows("http", "api.example.com", None));
         assert!(!h.allows("https", "example.com", None));
         assert!(!h.allows("https", "evil-api.example.com", None));
+        Ok(())
     }
 
     #[test]
-    fn wildcards_for_scheme_host_and_port() {
-        let h = hosts(&["*://*:*"]);
+    fn wildcards_for_scheme_host_and_port() -> anyhow::Result<()> {
+        let h = hosts(&["*://*:*"])?;
         assert!(h.allows("http", "anything.test", Some(1234)));
         assert!(h.allows("https", "10.1.2.3", None));
 
-        let h = hosts(&["https://*.example.com"]);
+        let h = hosts(&["https://*.example.com"])?;
         assert!(h.allows("https", "a.example.com", None));
         assert!(h.allows("https", "a.b.example.com", None));
         assert!(!h.allows("https", "example.com", None));
         assert!(!h.allows("https", "notexample.com", None));
 
-        let h = hosts(&["http://localhost:*"]);
+        let h = hosts(&["http://localhost:*"])?;
         assert!(h.allows("http", "localhost", Some(3000)));
         assert!(h.allows("http", "localhost", None));
 
-        let h = hosts(&["http://localhost:8000..8080"]);
+        let h = hosts(&["http://localhost:8000..8080"])?;
         assert!(h.allows("http", "localhost", Some(8000)));
         assert!(!h.allows("http", "localhost", Some(8080)));
+        Ok(())
     }
 
     #[test]
-    fn ip_addresses_and_networks() {
-        let h = hosts(&["http://10.0.0.0/8:80", "http://[::1]:8080", "http://127.0.0.1:3000"]);
+    fn ip_addresses_and_networks() -> anyhow::Result<()> {
+        let h = hosts(&[
+            "http://10.0.0.0/8:80",
+            "http://[::1]:8080",
+            "http://127.0.0.1:3000",
+        ])?;
         assert!(h.allows("http", "10.200.0.1", None));
         assert!(!h.allows("http", "11.0.0.1", None));
         assert!(h.allows("http", "[::1]", Some(8080)));
         assert!(h.allows("http", "127.0.0.1", Some(3000)));
         assert!(!h.allows("http", "localhost", Some(3000)));
+        Ok(())
     }
 
     #[test]
-    fn service_chaining_wildcard_expands_to_components() {
-        let h = hosts(&["http://*.spin.internal"]);
+    fn service_chaining_wildcard_expands_to_components() -> anyhow::Result<()> {
+        let h = hosts(&["http://*.spin.internal"])?;
         assert!(h.allows("http", "api.spin.internal", None));
         assert!(h.allows("http", "worker.spin.internal", None));
         assert!(!h.allows("http", "ghost.spin.internal", None));
-        let h = hosts(&["http://worker.spin.internal"]);
+        let h = hosts(&["http://worker.spin.internal"])?;
         assert!(h.allows("http", "worker.spin.internal", None));
         assert!(!h.allows("http", "api.spin.internal", None));
+        Ok(())
     }
 
     #[test]
-    fn self_allows_relative_requests() {
-        let h = hosts(&["http://self"]);
+    fn self_allows_relative_requests() -> anyhow::Result<()> {
+        let h = hosts(&["http://self"])?;
         assert!(h.allows_relative(&["http", "https"]));
         assert!(!h.allows("http", "self", None));
-        assert!(hosts(&["*://*:*"]).allows_relative(&["http"]));
-        assert!(!hosts(&["https://self"]).allows_relative(&["http"]));
+        assert!(hosts(&["*://*:*"])?.allows_relative(&["http"]));
+        assert!(!hosts(&["https://self"])?.allows_relative(&["http"]));
+        Ok(())
     }
 
     #[test]
@@ -468,11 +492,19 @@ mod tests {
         let declared = BTreeMap::from([
             (
                 "api_host".to_owned(),
-                VariableDecl { default: Some("api.example.com".into()), required: false, secret: false },
+                VariableDecl {
+                    default: Some("api.example.com".into()),
+                    required: false,
+                    secret: false,
+                },
             ),
             (
                 "optional_url".to_owned(),
-                VariableDecl { default: Some(String::new()), required: false, secret: false },
+                VariableDecl {
+                    default: Some(String::new()),
+                    required: false,
+                    secret: false,
+                },
             ),
         ]);
         let vars = AppVariables::resolve(&declared, &HashMap::new(), |_| None)?;
@@ -489,8 +521,14 @@ mod tests {
 
     #[test]
     fn chaining_targets_are_single_labels_under_spin_internal() {
-        assert_eq!(service_chaining_target("worker.spin.internal"), Some("worker"));
-        assert_eq!(service_chaining_target("worker.spin.internal:80"), Some("worker"));
+        assert_eq!(
+            service_chaining_target("worker.spin.internal"),
+            Some("worker")
+        );
+        assert_eq!(
+            service_chaining_target("worker.spin.internal:80"),
+            Some("worker")
+        );
         assert_eq!(service_chaining_target("a.worker.spin.internal"), None);
         assert_eq!(service_chaining_target("spin.internal"), None);
         assert_eq!(service_chaining_target("example.com"), None);

@@ -140,9 +140,13 @@ pub fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
         )
     })?;
     let (len, modified) = (metadata.len(), metadata.modified().ok());
-    let cache = COMPILED.get_or_init(Default::default);
-    if let Ok(compiled) = cache.lock()
-        && let Some(hit) = compiled.get(path)
+    // Held while compiling, so parallel loads of one app (tests) compile each file once;
+    // Wasmtime already spreads one compilation over all cores.
+    let mut compiled = COMPILED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(hit) = compiled.get(path)
         && hit.len == len
         && hit.modified == modified
         && modified.is_some()
@@ -151,16 +155,14 @@ pub fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
     }
     let component = Component::from_file(engine, path)
         .with_context(|| format!("cannot compile {}", path.display()))?;
-    if let Ok(mut compiled) = cache.lock() {
-        compiled.insert(
-            path.to_path_buf(),
-            Compiled {
-                len,
-                modified,
-                component: component.clone(),
-            },
-        );
-    }
+    compiled.insert(
+        path.to_path_buf(),
+        Compiled {
+            len,
+            modified,
+            component: component.clone(),
+        },
+    );
     Ok(component)
 }
 
@@ -227,7 +229,11 @@ pub fn is_supported_import(name: &str) -> bool {
 
 /// Fails, naming the component and the interface, when `component` imports something this
 /// host does not provide.
-pub fn check_imports(engine: &Engine, component_id: &str, component: &Component) -> anyhow::Result<()> {
+pub fn check_imports(
+    engine: &Engine,
+    component_id: &str,
+    component: &Component,
+) -> anyhow::Result<()> {
     for (name, _) in component.component_type().imports(engine) {
         if !is_supported_import(name) {
             bail!("component '{component_id}' imports '{name}', which this host does not support");

@@ -23,7 +23,9 @@ pub fn stage(component: &ComponentConfig, app_root: &Path, dest_root: &Path) -> 
     let excludes = component
         .exclude_files
         .iter()
-        .map(|p| glob::Pattern::new(p).with_context(|| format!("invalid exclude_files pattern {p:?}")))
+        .map(|p| {
+            glob::Pattern::new(p).with_context(|| format!("invalid exclude_files pattern {p:?}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let copier = Copier {
         app_root,
@@ -59,7 +61,10 @@ struct Copier<'a> {
 impl Copier<'_> {
     fn pattern(&self, pattern: &str, dest_root: &Path) -> anyhow::Result<()> {
         ensure!(
-            !(pattern == ".." || pattern.ends_with("/..") || pattern == "." || pattern.ends_with("/.")),
+            !(pattern == ".."
+                || pattern.ends_with("/..")
+                || pattern == "."
+                || pattern.ends_with("/.")),
             "file pattern {pattern:?} can't end in '.' or '..'; use the source-destination form or a glob ending in **/*"
         );
         let path = self.app_root.join(pattern);

@@ -33,7 +33,10 @@ pub fn spin_headers(
     let scheme = uri.scheme_str().unwrap_or("http");
     let host = host.unwrap_or("localhost");
     let mut headers = vec![
-        ("spin-path-info".to_owned(), route_match.path_info().to_owned()),
+        (
+            "spin-path-info".to_owned(),
+            route_match.path_info().to_owned(),
+        ),
         (
             "spin-full-url".to_owned(),
             format!("{scheme}://{host}{path_and_query}"),
@@ -99,15 +102,14 @@ mod tests {
     use crate::manifest::{HttpTrigger, RouteSpec};
     use crate::routes::Router;
 
-    fn route(route: &str, path: &str) -> RouteMatch {
+    fn route(route: &str, path: &str) -> anyhow::Result<RouteMatch> {
         let router = Router::build(&[HttpTrigger {
             route: RouteSpec::Path(route.to_owned()),
             component: "c".to_owned(),
-        }]);
-        match router.ok().and_then(|r| r.route(path)) {
-            Some(m) => m,
-            None => panic!("{route} should match {path}"),
-        }
+        }])?;
+        router
+            .route(path)
+            .ok_or_else(|| anyhow::anyhow!("{route} should match {path}"))
     }
 
     fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -121,7 +123,12 @@ mod tests {
     fn wildcard_route_headers() -> anyhow::Result<()> {
         let uri: Uri = "https://fermyon.dev/foo/bar?key1=value1&key2=value2".parse()?;
         let client: SocketAddr = "127.0.0.1:8777".parse()?;
-        let h = spin_headers(&uri, Some("fermyon.dev"), &route("/foo/...", "/foo/bar"), client);
+        let h = spin_headers(
+            &uri,
+            Some("fermyon.dev"),
+            &route("/foo/...", "/foo/bar")?,
+            client,
+        );
         assert_eq!(
             get(&h, "spin-full-url"),
             Some("https://fermyon.dev/foo/bar?key1=value1&key2=value2")
@@ -139,11 +146,14 @@ mod tests {
     fn named_segments_become_path_match_headers() -> anyhow::Result<()> {
         let uri: Uri = "/foo/42/bar".parse()?;
         let client: SocketAddr = "127.0.0.1:1".parse()?;
-        let m = route("/foo/:user_id/...", "/foo/42/bar");
+        let m = route("/foo/:user_id/...", "/foo/42/bar")?;
         let h = spin_headers(&uri, Some("localhost:3000"), &m, client);
         assert_eq!(get(&h, "spin-path-match-user-id"), Some("42"));
         assert_eq!(get(&h, "spin-component-route"), Some("/foo/:user_id"));
-        assert_eq!(get(&h, "spin-full-url"), Some("http://localhost:3000/foo/42/bar"));
+        assert_eq!(
+            get(&h, "spin-full-url"),
+            Some("http://localhost:3000/foo/42/bar")
+        );
         Ok(())
     }
 
@@ -163,13 +173,16 @@ mod tests {
     #[test]
     fn apply_keeps_original_headers_and_rejects_non_utf8() -> anyhow::Result<()> {
         let uri: Uri = "/foo/x".parse()?;
-        let m = route("/foo/...", "/foo/x");
+        let m = route("/foo/...", "/foo/x")?;
         let client: SocketAddr = "127.0.0.1:1".parse()?;
         let mut headers = HeaderMap::new();
         headers.insert("accept", HeaderValue::from_static("text/plain"));
         headers.insert("host", HeaderValue::from_static("example.test"));
         apply(&mut headers, &uri, &m, client)?;
-        assert_eq!(headers.get("accept").map(HeaderValue::as_bytes), Some(&b"text/plain"[..]));
+        assert_eq!(
+            headers.get("accept").map(HeaderValue::as_bytes),
+            Some(&b"text/plain"[..])
+        );
         assert_eq!(
             headers.get("spin-full-url").map(HeaderValue::as_bytes),
             Some(&b"http://example.test/foo/x"[..])

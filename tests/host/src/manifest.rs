@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow, bail, ensure};
 use crate::variables::{self, Template};
+use anyhow::{Context as _, anyhow, bail, ensure};
 
 /// The only store and database label available without a runtime config file.
 pub const DEFAULT_LABEL: &str = "default";
@@ -514,8 +514,17 @@ mod tests {
         let both = format!("{MINIMAL}\n[variables]\nx = {{ default = \"a\", required = true }}");
         let neither = format!("{MINIMAL}\n[variables]\nx = {{ secret = true }}");
         for text in [both, neither] {
-            let err = format!("{:#}", parse(&text).err().map(|e| e.to_string()).unwrap_or_default());
-            assert!(err.contains("must be `required` OR have a `default`"), "{err}");
+            let err = format!(
+                "{:#}",
+                parse(&text)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            );
+            assert!(
+                err.contains("must be `required` OR have a `default`"),
+                "{err}"
+            );
         }
     }
 
@@ -524,14 +533,20 @@ mod tests {
         let text = format!(
             "{MINIMAL}\n[component.c]\nsource = \"c.wasm\"\n[component.c.variables]\nx = \"{{{{ nope }}}}\""
         );
-        let err = parse(&text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let err = parse(&text)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(err.contains("unknown variable \"nope\""), "{err}");
     }
 
     #[test]
     fn triggers_must_name_a_defined_component() {
         let text = format!("{MINIMAL}\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"ghost\"");
-        let err = parse(&text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let err = parse(&text)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(err.contains("\"ghost\", which is not defined"), "{err}");
     }
 
@@ -546,8 +561,12 @@ mod tests {
     #[test]
     fn only_the_default_store_and_database_exist() {
         for key in ["key_value_stores", "sqlite_databases"] {
-            let text = format!("{MINIMAL}\n[component.c]\nsource = \"c.wasm\"\n{key} = [\"other\"]");
-            let err = parse(&text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            let text =
+                format!("{MINIMAL}\n[component.c]\nsource = \"c.wasm\"\n{key} = [\"other\"]");
+            let err = parse(&text)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
             assert!(err.contains("\"other\" is not defined"), "{err}");
         }
     }
@@ -557,7 +576,10 @@ mod tests {
         let text = format!(
             "{MINIMAL}\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"c\"\n[component.c]\nsource = \"c.wasm\""
         );
-        let err = parse(&text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let err = parse(&text)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(err.contains("\"redis\" is not supported"), "{err}");
     }
 

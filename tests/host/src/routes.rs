@@ -129,7 +129,9 @@ impl Router {
         for (raw, component) in unique {
             let based_route = with_base(raw);
             let pattern = Pattern::for_route(&based_route).map_err(|e| {
-                anyhow!("Error parsing route {based_route} associated with component {component}: {e}")
+                anyhow!(
+                    "Error parsing route {based_route} associated with component {component}: {e}"
+                )
             })?;
             if based_route.starts_with(WELL_KNOWN_PREFIX) {
                 eprintln!(
@@ -170,7 +172,9 @@ impl Router {
                 .zip(captures)
             {
                 match segment {
-                    Segment::Param(name) => named_wildcards.push((name.clone(), capture.to_owned())),
+                    Segment::Param(name) => {
+                        named_wildcards.push((name.clone(), capture.to_owned()))
+                    }
                     _ => wildcard = Some(capture),
                 }
             }
@@ -260,7 +264,10 @@ impl Pattern {
             None => based_route.to_owned(),
         };
         let pattern = Self::parse(&spec)?;
-        if let Some(pos) = pattern.segments.iter().position(|s| *s == Segment::Wildcard)
+        if let Some(pos) = pattern
+            .segments
+            .iter()
+            .position(|s| *s == Segment::Wildcard)
             && pos + 1 != pattern.segments.len()
         {
             return Err("a wildcard may only end a route".to_owned());
@@ -378,6 +385,7 @@ impl Pattern {
 mod tests {
     use super::*;
 
+    /// Builds a router; a route that does not parse routes nothing (and fails the test).
     fn router(routes: &[(&str, &str)]) -> Router {
         let triggers: Vec<HttpTrigger> = routes
             .iter()
@@ -386,10 +394,13 @@ mod tests {
                 component: (*component).to_owned(),
             })
             .collect();
-        match Router::build(&triggers) {
-            Ok(router) => router,
-            Err(e) => panic!("router should build: {e:#}"),
-        }
+        let built = Router::build(&triggers);
+        assert!(
+            built.is_ok(),
+            "router should build: {:?}",
+            built.as_ref().err()
+        );
+        built.unwrap_or_default()
     }
 
     fn check_route(raw: &str) -> Result<(), String> {
@@ -442,7 +453,10 @@ mod tests {
         let mut reversed = routes;
         reversed.reverse();
         for r in [router(&routes), router(&reversed)] {
-            assert_eq!(component(&r, "/one/two/three/four").as_deref(), Some("onetwothree"));
+            assert_eq!(
+                component(&r, "/one/two/three/four").as_deref(),
+                Some("onetwothree")
+            );
             assert_eq!(component(&r, "/one/two/x").as_deref(), Some("onetwo"));
             assert_eq!(component(&r, "/one").as_deref(), Some("one"));
         }
@@ -455,13 +469,28 @@ mod tests {
             ("inbox-api", "/api/inbox/..."),
             ("static-files", "/..."),
         ]);
-        assert_eq!(component(&r, "/api/widget/conversations").as_deref(), Some("widget-api"));
-        assert_eq!(path_info(&r, "/api/widget/conversations").as_deref(), Some("/conversations"));
+        assert_eq!(
+            component(&r, "/api/widget/conversations").as_deref(),
+            Some("widget-api")
+        );
+        assert_eq!(
+            path_info(&r, "/api/widget/conversations").as_deref(),
+            Some("/conversations")
+        );
         assert_eq!(component(&r, "/api/inbox").as_deref(), Some("inbox-api"));
         assert_eq!(path_info(&r, "/api/inbox").as_deref(), Some(""));
-        assert_eq!(component(&r, "/api/widgets").as_deref(), Some("static-files"));
-        assert_eq!(component(&r, "/index.html").as_deref(), Some("static-files"));
-        assert_eq!(path_info(&r, "/console/app.js").as_deref(), Some("/console/app.js"));
+        assert_eq!(
+            component(&r, "/api/widgets").as_deref(),
+            Some("static-files")
+        );
+        assert_eq!(
+            component(&r, "/index.html").as_deref(),
+            Some("static-files")
+        );
+        assert_eq!(
+            path_info(&r, "/console/app.js").as_deref(),
+            Some("/console/app.js")
+        );
     }
 
     #[test]
@@ -491,7 +520,10 @@ mod tests {
             Some(vec![("id".to_owned(), "42".to_owned())])
         );
         assert_eq!(m.as_ref().map(|m| m.path_info()), Some("/posts/7"));
-        assert_eq!(m.as_ref().map(|m| m.raw_route_or_prefix()), Some("/users/:id"));
+        assert_eq!(
+            m.as_ref().map(|m| m.raw_route_or_prefix()),
+            Some("/users/:id")
+        );
     }
 
     #[test]
@@ -511,11 +543,13 @@ mod tests {
     fn a_named_segment_stops_at_a_dot_only_when_the_route_has_one() {
         let r = router(&[("plain", "/files/:name"), ("dotted", "/docs/:name.:ext")]);
         assert_eq!(
-            r.route("/files/report.pdf").map(|m| m.named_wildcards().to_vec()),
+            r.route("/files/report.pdf")
+                .map(|m| m.named_wildcards().to_vec()),
             Some(vec![("name".to_owned(), "report.pdf".to_owned())])
         );
         assert_eq!(
-            r.route("/docs/report.pdf").map(|m| m.named_wildcards().to_vec()),
+            r.route("/docs/report.pdf")
+                .map(|m| m.named_wildcards().to_vec()),
             Some(vec![
                 ("name".to_owned(), "report".to_owned()),
                 ("ext".to_owned(), "pdf".to_owned())
@@ -586,7 +620,10 @@ mod tests {
     fn bad_routes_are_rejected() {
         assert!(check_route("/a/*name").is_err());
         assert!(check_route("/a/:").is_err());
-        assert!(check_route("/a/.../b").is_ok(), "`...` mid-route is plain text to Spin");
+        assert!(
+            check_route("/a/.../b").is_ok(),
+            "`...` mid-route is plain text to Spin"
+        );
         assert!(check_route("/a/*/b").is_err());
         assert!(check_route("/a/:b/...").is_ok());
     }

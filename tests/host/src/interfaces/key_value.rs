@@ -122,7 +122,10 @@ impl InstanceState {
 impl key_value::Host for InstanceState {}
 
 impl key_value::HostStore for InstanceState {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
         if !self.component.config.key_value_stores.contains(&label) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -148,17 +151,33 @@ impl key_value::HostStore for InstanceState {
         Ok(self.app.key_value.set(label, key, value).await)
     }
 
-    async fn delete(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.store_label(&store)?;
         Ok(self.app.key_value.delete(label, key).await)
     }
 
-    async fn exists(&mut self, store: Resource<StoreHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+    async fn exists(
+        &mut self,
+        store: Resource<StoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
         let label = self.store_label(&store)?;
-        Ok(self.app.key_value.get(label, key).await.map(|v| v.is_some()))
+        Ok(self
+            .app
+            .key_value
+            .get(label, key)
+            .await
+            .map(|v| v.is_some()))
     }
 
-    async fn get_keys(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn get_keys(
+        &mut self,
+        store: Resource<StoreHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let label = self.store_label(&store)?;
         Ok(self.app.key_value.get_keys(label).await)
     }
@@ -179,12 +198,21 @@ mod tests {
         let kv = KeyValueBackend::open(&dir.path().join("kv.db"))?;
         let s = |v: &str| v.to_owned();
         assert_eq!(kv.get(s("default"), s("k")).await, Ok(None));
-        kv.set(s("default"), s("k"), b"one".to_vec()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        kv.set(s("default"), s("k"), b"two".to_vec()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        assert_eq!(kv.get(s("default"), s("k")).await, Ok(Some(b"two".to_vec())));
+        kv.set(s("default"), s("k"), b"one".to_vec())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        kv.set(s("default"), s("k"), b"two".to_vec())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        assert_eq!(
+            kv.get(s("default"), s("k")).await,
+            Ok(Some(b"two".to_vec()))
+        );
         assert_eq!(kv.get(s("other"), s("k")).await, Ok(None));
         assert_eq!(kv.get_keys(s("default")).await, Ok(vec![s("k")]));
-        kv.delete(s("default"), s("k")).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        kv.delete(s("default"), s("k"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         assert_eq!(kv.get(s("default"), s("k")).await, Ok(None));
         Ok(())
     }
@@ -198,7 +226,10 @@ mod tests {
         a.set("default".into(), "shared".into(), b"x".to_vec())
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        assert_eq!(b.get("default".into(), "shared".into()).await, Ok(Some(b"x".to_vec())));
+        assert_eq!(
+            b.get("default".into(), "shared".into()).await,
+            Ok(Some(b"x".to_vec()))
+        );
         Ok(())
     }
 }

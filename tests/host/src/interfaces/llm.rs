@@ -4,7 +4,9 @@
 //! message; any other model is `model-not-supported`, which is what a Spin host without a
 //! local or remote LLM engine configured would answer for an unknown model.
 
-use super::fermyon::spin::llm::{self, EmbeddingsResult, Error, InferencingParams, InferencingResult};
+use super::fermyon::spin::llm::{
+    self, EmbeddingsResult, Error, InferencingParams, InferencingResult,
+};
 use crate::instance::InstanceState;
 
 impl InstanceState {

@@ -25,6 +25,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/key-value.store": key_value::StoreHandle,
         "fermyon:spin/sqlite.connection": sqlite::ConnectionHandle,
     },
+    additional_derives: [PartialEq],
 });
 
 /// The `fermyon:spin@2.0.0` interfaces this host implements.

@@ -41,7 +41,11 @@ impl ConnectionHandle {
         }
     }
 
-    async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+    async fn execute(
+        &self,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<QueryResult, Error> {
         let connection = self.connection.clone();
         let path = self.path.clone();
         let result = tokio::task::spawn_blocking(move || {
@@ -64,10 +68,14 @@ impl ConnectionHandle {
 
 fn open(path: &PathBuf) -> Result<rusqlite::Connection, Error> {
     let connection = rusqlite::Connection::open(path).map_err(io_error)?;
-    connection.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
-        AuthAction::Attach { filename } if !matches!(filename, "" | ":memory:") => Authorization::Deny,
-        _ => Authorization::Allow,
-    }));
+    connection
+        .authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+            AuthAction::Attach { filename } if !matches!(filename, "" | ":memory:") => {
+                Authorization::Deny
+            }
+            _ => Authorization::Allow,
+        }))
+        .map_err(io_error)?;
     Ok(connection)
 }
 
@@ -77,7 +85,11 @@ fn execute(
     parameters: Vec<Value>,
 ) -> Result<QueryResult, Error> {
     let mut prepared = connection.prepare_cached(statement).map_err(io_error)?;
-    let columns: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
+    let columns: Vec<String> = prepared
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let column_count = columns.len();
     let parameters = parameters.into_iter().map(|value| match value {
         Value::Integer(i) => rusqlite::types::Value::Integer(i),
@@ -116,7 +128,10 @@ fn io_error(error: rusqlite::Error) -> Error {
 impl sqlite::Host for InstanceState {}
 
 impl sqlite::HostConnection for InstanceState {
-    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<ConnectionHandle>, Error>> {
         if !self.component.config.sqlite_databases.contains(&database) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -150,7 +165,11 @@ mod tests {
         Value::Text(s.to_owned())
     }
 
-    async fn run(handle: &ConnectionHandle, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    async fn run(
+        handle: &ConnectionHandle,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<QueryResult, Error> {
         handle.execute(sql.to_owned(), params).await
     }
 
@@ -161,11 +180,22 @@ mod tests {
         let ok = |r: Result<QueryResult, Error>| r.map_err(|e| anyhow::anyhow!("{e:?}"));
         let mode = ok(run(&db, "PRAGMA journal_mode=WAL", vec![]).await)?;
         assert_eq!(mode.rows[0].values, vec![text("wal")]);
-        ok(run(&db, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)", vec![]).await)?;
+        ok(run(
+            &db,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)",
+            vec![],
+        )
+        .await)?;
         let inserted = ok(run(
             &db,
             "INSERT INTO t VALUES (?, ?, ?, ?, ?) RETURNING rowid",
-            vec![Value::Integer(7), Value::Real(1.5), text("hé"), Value::Blob(vec![0, 1]), Value::Null],
+            vec![
+                Value::Integer(7),
+                Value::Real(1.5),
+                text("hé"),
+                Value::Blob(vec![0, 1]),
+                Value::Null,
+            ],
         )
         .await)?;
         assert_eq!(inserted.columns, ["rowid"]);
@@ -174,7 +204,13 @@ mod tests {
         assert_eq!(selected.columns, ["i", "r", "s", "b", "n"]);
         assert_eq!(
             selected.rows[0].values,
-            vec![Value::Integer(7), Value::Real(1.5), text("hé"), Value::Blob(vec![0, 1]), Value::Null]
+            vec![
+                Value::Integer(7),
+                Value::Real(1.5),
+                text("hé"),
+                Value::Blob(vec![0, 1]),
+                Value::Null
+            ]
         );
         Ok(())
     }
@@ -202,14 +238,19 @@ mod tests {
     async fn errors_carry_sqlites_message_and_attach_is_refused() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let db = ConnectionHandle::new(dir.path().join("sqlite_db.db"));
-        match run(&db, "SELEC nonsense", vec![]).await {
-            Err(Error::Io(message)) => assert!(message.contains("syntax error"), "{message}"),
-            other => panic!("expected an io error, got {other:?}"),
-        }
+        let error = run(&db, "SELEC nonsense", vec![]).await.err();
+        assert!(
+            matches!(&error, Some(Error::Io(message)) if message.contains("syntax error")),
+            "{error:?}"
+        );
         let other = dir.path().join("other.db");
         let attach = format!("ATTACH DATABASE '{}' AS other", other.display());
         assert!(matches!(run(&db, &attach, vec![]).await, Err(Error::Io(_))));
-        assert!(run(&db, "ATTACH DATABASE ':memory:' AS mem", vec![]).await.is_ok());
+        assert!(
+            run(&db, "ATTACH DATABASE ':memory:' AS mem", vec![])
+                .await
+                .is_ok()
+        );
         Ok(())
     }
 
