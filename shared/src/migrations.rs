@@ -29,6 +29,11 @@ pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
     if user_version(db)? >= LATEST_VERSION {
         return Ok(());
     }
+    // Whoever migrates may be a reader's connection: give it the writer's settings, WAL first
+    // (the journal mode cannot change inside a transaction).
+    for pragma in crate::store::WRITER_PRAGMAS {
+        db.execute(pragma, &[])?;
+    }
     crate::store::transaction(db, || {
         let current = user_version(db)?;
         for (index, script) in MIGRATIONS.iter().enumerate() {
@@ -161,7 +166,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let db = TestDb::open(&path);
-                    crate::store::configure_connection(&db).unwrap();
+                    crate::store::configure_connection(&db, crate::store::Access::Write).unwrap();
                     migrate(&db)
                 })
             })

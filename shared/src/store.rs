@@ -128,18 +128,33 @@ pub trait Database {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError>;
 }
 
-/// Per-connection settings, applied to every connection the app opens (Spin opens a new one per
-/// `open` and sets nothing itself). WAL lets readers run beside the single writer and is ~5x
-/// faster for our insert-heavy load (DESIGN.md section 6); `synchronous=NORMAL` is durable in WAL
-/// mode except for the last transactions on power loss, never corrupting; the busy timeout makes
-/// concurrent writers queue instead of failing with SQLITE_BUSY.
-const CONNECTION_PRAGMAS: [&str; 3] =
-    ["PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"];
+/// What a request will do with its connection, which decides the settings it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads (event streams, listings): the busy timeout alone, because each PRAGMA is one
+    /// more host round trip on the hottest requests, and the other two only matter to writers.
+    Read,
+    /// May write: every setting.
+    Write,
+}
 
-/// Applies [`CONNECTION_PRAGMAS`]; call once right after opening.
-pub fn configure_connection(db: &dyn Database) -> Result<(), DbError> {
-    for pragma in CONNECTION_PRAGMAS {
-        db.execute(pragma, &[])?;
+/// The busy timeout makes a connection queue for a lock instead of failing with SQLITE_BUSY.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
+
+/// Settings for connections that write (Spin opens a new connection per `open` and sets
+/// nothing itself). WAL lets readers run beside the single writer and is ~5x faster for our
+/// insert-heavy load (DESIGN.md section 6); it persists in the file, and setting it again is a
+/// no-op. `synchronous=NORMAL` is per connection: durable in WAL mode except for the last
+/// transactions on power loss, and never corrupting.
+pub const WRITER_PRAGMAS: [&str; 2] = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"];
+
+/// Applies the settings `access` needs; call once right after opening.
+pub fn configure_connection(db: &dyn Database, access: Access) -> Result<(), DbError> {
+    db.execute(BUSY_TIMEOUT, &[])?;
+    if access == Access::Write {
+        for pragma in WRITER_PRAGMAS {
+            db.execute(pragma, &[])?;
+        }
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::conversation::StatusFilter;
 use shared::inbox::{self, FirstAdmin, LoginRequest, SESSION_COOKIE, SetupRequest};
 use shared::operator::Operator;
-use spin_host::{ApiRequest, SpinHost};
+use spin_host::{Access, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 
@@ -128,7 +128,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     if request.method == Method::Post && !shared::api::is_json_content_type(request.header("content-type")) {
         return Err(ApiError::unsupported_media_type());
     }
-    let host = SpinHost::open()?;
+    let access = match command {
+        Command::Me | Command::List | Command::Thread(_) | Command::Events => Access::Read,
+        _ => Access::Write,
+    };
+    let host = SpinHost::open(access)?;
     let ctx = host.ctx();
 
     // Commands that need no session.

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`SpinHost`]: the `shared::host` traits over Spin's SQLite, key-value store, clock and
-//!   randomness; opening it configures the connection and applies migrations.
+//!   randomness; opening it configures the connection (for reading or writing) and applies
+//!   migrations.
 //! - [`ApiRequest`]: an incoming request read into plain parts, with the body size limit
 //!   enforced while streaming (an oversized body is never buffered whole).
 //! - Response helpers: [`json`], [`no_content`], [`error`] (logs 5xx causes, sends the envelope).
@@ -14,6 +15,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use shared::api::{self, ApiError};
 use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
+pub use shared::store::Access;
 use shared::store::{Database, DbError, Rows, SqlValue};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::{key_value, sqlite, variables};
@@ -103,12 +105,12 @@ pub struct SpinHost {
 }
 
 impl SpinHost {
-    /// Opens the default database and key-value store, sets the connection pragmas, and brings
-    /// the schema up to date.
-    pub fn open() -> Result<SpinHost, ApiError> {
+    /// Opens the default database and key-value store, sets the connection settings `access`
+    /// needs, and brings the schema up to date.
+    pub fn open(access: Access) -> Result<SpinHost, ApiError> {
         let connection = sqlite::Connection::open_default().map_err(|e| ApiError::internal(format!("sqlite open: {e:?}")))?;
         let db = SpinDb(connection);
-        shared::store::configure_connection(&db).map_err(ApiError::internal)?;
+        shared::store::configure_connection(&db, access).map_err(ApiError::internal)?;
         shared::migrations::migrate(&db).map_err(ApiError::internal)?;
         let kv = key_value::Store::open_default().map_err(|e| ApiError::internal(format!("key-value open: {e:?}")))?;
         Ok(SpinHost { db, kv: SpinKv(kv) })

@@ -8,7 +8,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::visitor::{self, StartRequest};
-use spin_host::{ApiRequest, SpinHost};
+use spin_host::{Access, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 
@@ -85,7 +85,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let config = WidgetConfig { business_name: spin_host::variable("business_name", "Support") };
             return Ok(spin_host::json(200, &config));
         }
-        _ => SpinHost::open()?,
+        Command::Load(_) | Command::Events(_) => SpinHost::open(Access::Read)?,
+        _ => SpinHost::open(Access::Write)?,
     };
     let ctx = host.ctx();
     let authorization = request.header("authorization");
