@@ -11,6 +11,14 @@
 // - After any error in the event loop the list (and the open thread) are reloaded, and polling
 //   resumes from the fresh cursor, so nothing is missed.
 
+import { jitter, requestJson, sleep } from '/shared/api.js';
+import { bindComposer } from '/shared/composer.js';
+import {
+  claimPending, el, fullFormat, insertInOrder, isNearBottom, scrollToBottom, setMeta, timeElement,
+  typingIndicator,
+} from '/shared/messages.js';
+import { newClientId, Outbox } from '/shared/outbox.js';
+
 const API = '/api/inbox';
 const POLL_WAIT_S = 25;
 const POLL_TIMEOUT_MS = (POLL_WAIT_S + 15) * 1000;
@@ -22,17 +30,7 @@ const MAX_BODY_CHARS = 4000;
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-  get retryable() {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
-  }
-}
-
+// Resolves with the JSON answer (null for 204); rejects with an ApiError (see /shared/api.js).
 async function api(path, { method = 'GET', body, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, signal, credentials: 'same-origin', cache: 'no-store' };
@@ -40,33 +38,7 @@ async function api(path, { method = 'GET', body, signal } = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body === undefined ? {} : body);
   }
-  let response;
-  try {
-    response = await fetch(API + path, init);
-  } catch (error) {
-    if (error.name === 'AbortError') throw error;
-    throw new ApiError(0, 'network', 'Could not reach the server. Check your connection.');
-  }
-  if (response.status === 204) return null;
-  let json = null;
-  try { json = await response.json(); } catch { /* not JSON */ }
-  if (!response.ok) {
-    const error = json && json.error;
-    throw new ApiError(
-      response.status,
-      (error && error.code) || `http_${response.status}`,
-      (error && error.message) || `Request failed (${response.status}).`,
-    );
-  }
-  return json;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
-
-function newClientId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return requestJson(API + path, init, 'Could not reach the server. Check your connection.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,12 +53,21 @@ const state = {
   rows: new Map(), // id -> <li>
   selectedId: null,
   thread: null, // { id, messages: Map<id, {message, el}>, pending: Map<client_id, item>, loaded }
-  outbox: [],
-  pumping: false,
   pollController: null,
   lastTypingSentAt: 0,
   resyncTimer: null,
 };
+
+// Replies waiting to be delivered, across threads; a new session (generation) stops the old queue.
+const outbox = new Outbox({
+  deliver: deliverReply,
+  onFailed: (item, error) => {
+    if (state.thread && state.thread.id === item.conversationId) showThreadError(error.message);
+  },
+  maxAttempts: MAX_SEND_ATTEMPTS,
+  abandon: handleAuthError,
+  epoch: () => state.generation,
+});
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -123,27 +104,6 @@ const isVisible = () => document.visibilityState === 'visible';
 
 // ---------------------------------------------------------------------------------------------
 // Small rendering helpers
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
-const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-function timeElement(ms, short = false) {
-  const node = document.createElement('time');
-  const date = new Date(ms);
-  node.dateTime = date.toISOString();
-  node.title = fullFormat.format(date);
-  const today = date.toDateString() === new Date().toDateString();
-  node.textContent = today ? timeFormat.format(date) : short ? dayFormat.format(date) : fullFormat.format(date);
-  return node;
-}
 
 function contactName(conversation) {
   const contact = conversation.contact || {};
@@ -205,7 +165,7 @@ function stopSession() {
   state.rows.clear();
   state.selectedId = null;
   state.thread = null;
-  state.outbox = [];
+  outbox.clear();
   ui.list.replaceChildren();
   ui.threadLog.replaceChildren();
   ui.thread.hidden = true;
@@ -433,7 +393,7 @@ function openConversation(id) {
     state.selectedId = id;
     state.thread = { id, messages: new Map(), pending: new Map(), loaded: false };
     ui.threadLog.replaceChildren();
-    hideThreadTyping();
+    visitorTyping.hide();
     hideThreadError();
     ui.replyInput.value = '';
   }
@@ -479,7 +439,7 @@ async function loadThread(id) {
     for (const message of result.messages || []) addThreadMessage(message, { live: false });
     state.thread.loaded = true;
     refreshThreadTicks();
-    scrollThreadToBottom();
+    scrollToBottom(ui.threadLog);
     markThreadRead();
   } finally {
     ui.threadLog.removeAttribute('aria-busy');
@@ -498,66 +458,25 @@ function messageNode(message) {
   return root;
 }
 
-function setMeta(node, createdAt, status) {
-  const meta = node.querySelector('.msg-meta');
-  meta.replaceChildren();
-  if (createdAt) meta.append(timeElement(createdAt));
-  if (status) {
-    const label = { sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent' }[status];
-    const statusNode = el('span', 'msg-status', label);
-    statusNode.dataset.status = status;
-    meta.append(statusNode);
-  }
-}
-
 function operatorStatus(message) {
   const summary = state.conversations.get(message.conversation_id);
   const readUpTo = summary ? summary.visitor_read_up_to || 0 : 0;
   return message.id <= readUpTo ? 'read' : 'sent';
 }
 
-function threadNearBottom() {
-  const log = ui.threadLog;
-  return log.scrollHeight - log.scrollTop - log.clientHeight < 100;
-}
-
-function scrollThreadToBottom() {
-  ui.threadLog.scrollTop = ui.threadLog.scrollHeight;
-}
-
 // Adds a message to the open thread once; returns true when it was new.
 function addThreadMessage(message, { live }) {
   const thread = state.thread;
   if (!thread || message.conversation_id !== thread.id || thread.messages.has(message.id)) return false;
-  const stick = threadNearBottom();
-  const pending = message.client_id ? thread.pending.get(message.client_id) : undefined;
-  let node;
-  if (pending) {
-    node = pending.el;
-    thread.pending.delete(message.client_id);
-    pending.acked = true;
-    node.remove();
-  } else {
-    node = messageNode(message);
-  }
+  const stick = isNearBottom(ui.threadLog, 100);
+  const node = claimPending(thread.pending, message) || messageNode(message);
   node.dataset.id = String(message.id);
-  insertInOrder(node, message.id);
+  insertInOrder(ui.threadLog, node, message.id);
   thread.messages.set(message.id, { message, el: node });
   setMeta(node, message.created_at, message.author === 'operator' ? operatorStatus(message) : null);
-  if (message.author === 'visitor') hideThreadTyping();
-  if (stick || !live || message.author === 'operator') scrollThreadToBottom();
+  if (message.author === 'visitor') visitorTyping.hide();
+  if (stick || !live || message.author === 'operator') scrollToBottom(ui.threadLog);
   return true;
-}
-
-function insertInOrder(node, id) {
-  for (const child of ui.threadLog.children) {
-    const childId = child.dataset.id ? Number(child.dataset.id) : Infinity;
-    if (childId > id) {
-      ui.threadLog.insertBefore(node, child);
-      return;
-    }
-  }
-  ui.threadLog.append(node);
 }
 
 function refreshThreadTicks() {
@@ -595,16 +514,7 @@ function markThreadRead() {
   });
 }
 
-let typingTimer = null;
-function showThreadTyping() {
-  ui.threadTyping.hidden = false;
-  clearTimeout(typingTimer);
-  typingTimer = setTimeout(hideThreadTyping, TYPING_SHOW_MS);
-}
-function hideThreadTyping() {
-  clearTimeout(typingTimer);
-  ui.threadTyping.hidden = true;
-}
+const visitorTyping = typingIndicator(ui.threadTyping, TYPING_SHOW_MS);
 
 function showThreadError(text) {
   ui.threadError.textContent = text;
@@ -637,71 +547,17 @@ function sendReply(text) {
   ui.threadLog.append(item.el);
   setMeta(item.el, Date.now(), 'sending');
   thread.pending.set(item.clientId, item);
-  state.outbox.push(item);
-  scrollThreadToBottom();
-  pump();
+  scrollToBottom(ui.threadLog);
+  outbox.send(item);
 }
 
-async function pump() {
-  if (state.pumping) return;
-  state.pumping = true;
-  const generation = state.generation;
-  try {
-    while (state.outbox.length > 0 && generation === state.generation) {
-      const item = state.outbox[0];
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          const result = await api(`/conversations/${item.conversationId}/messages`, {
-            method: 'POST',
-            body: { body: item.body, client_id: item.clientId },
-          });
-          hideThreadError();
-          applyMessage(result.message, { live: false });
-          break;
-        } catch (error) {
-          if (handleAuthError(error) || item.acked) break;
-          if (error.retryable && attempt < MAX_SEND_ATTEMPTS) {
-            await sleep(jitter(1000 * 2 ** (attempt - 1)));
-            continue;
-          }
-          markFailed(item, error);
-          break;
-        }
-      }
-      state.outbox.shift();
-    }
-  } finally {
-    state.pumping = false;
-  }
-}
-
-function markFailed(item, error) {
-  setMeta(item.el, Date.now(), 'failed');
-  const retry = el('button', 'msg-retry', 'Retry');
-  retry.type = 'button';
-  retry.addEventListener('click', () => {
-    setMeta(item.el, Date.now(), 'sending');
-    state.outbox.push(item);
-    pump();
+async function deliverReply(item) {
+  const result = await api(`/conversations/${item.conversationId}/messages`, {
+    method: 'POST',
+    body: { body: item.body, client_id: item.clientId },
   });
-  item.el.querySelector('.msg-meta').append(retry);
-  if (state.thread && state.thread.id === item.conversationId) showThreadError(error.message);
-}
-
-function submitReply() {
-  const text = ui.replyInput.value.trim();
-  if (!text) return;
-  if (text.length > MAX_BODY_CHARS) {
-    showThreadError(`Replies can be at most ${MAX_BODY_CHARS} characters.`);
-    return;
-  }
-  ui.replyInput.value = '';
-  updateReplyButton();
-  sendReply(text);
-}
-
-function updateReplyButton() {
-  ui.replySend.disabled = ui.replyInput.value.trim() === '';
+  hideThreadError();
+  applyMessage(result.message, { live: false });
 }
 
 function sendTyping() {
@@ -713,21 +569,14 @@ function sendTyping() {
   api(`/conversations/${thread.id}/typing`, { method: 'POST', body: {} }).catch(handleAuthError);
 }
 
-ui.replyForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  submitReply();
-});
-
-ui.replyInput.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    submitReply();
-  }
-});
-
-ui.replyInput.addEventListener('input', () => {
-  updateReplyButton();
-  if (ui.replyInput.value.trim()) sendTyping();
+bindComposer({
+  form: ui.replyForm,
+  input: ui.replyInput,
+  button: ui.replySend,
+  maxChars: MAX_BODY_CHARS,
+  onSend: sendReply,
+  onTooLong: () => showThreadError(`Replies can be at most ${MAX_BODY_CHARS} characters.`),
+  onTyping: sendTyping,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -780,7 +629,7 @@ function applyEvent(event) {
         renderList();
         setTimeout(renderList, TYPING_SHOW_MS + 50);
       }
-      if (state.selectedId === event.conversation_id) showThreadTyping();
+      if (state.selectedId === event.conversation_id) visitorTyping.show();
       break;
     case 'read': {
       const upTo = Number(data.up_to) || 0;
@@ -855,7 +704,6 @@ window.addEventListener('focus', markThreadRead);
 // Boot: a valid session cookie goes straight to the inbox.
 
 (async function boot() {
-  updateReplyButton();
   try {
     const result = await api('/me');
     await startInbox(result.operator);

@@ -10,6 +10,13 @@
 // - postMessage goes only to the parent origin, and only messages from the parent window with
 //   that origin are accepted. Nothing private (token, message text) is ever posted to the parent.
 
+import { ApiError, jitter, requestJson, sleep } from '/shared/api.js';
+import { bindComposer } from '/shared/composer.js';
+import {
+  claimPending, el, insertInOrder, isNearBottom, scrollToBottom, setMeta, typingIndicator,
+} from '/shared/messages.js';
+import { newClientId, Outbox } from '/shared/outbox.js';
+
 const API = '/api/widget';
 const STORAGE_KEY = 'livechat:v1:session';
 const TYPING_SEND_EVERY_MS = 2000;
@@ -94,56 +101,19 @@ const parentSession = new Promise((resolve) => { receiveParentSession = resolve;
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-  get retryable() {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
-  }
-}
-
+// Resolves with the JSON answer (null for 204); rejects with an ApiError (see /shared/api.js).
 async function api(path, { method = 'GET', body, signal } = {}) {
   const headers = { Accept: 'application/json' };
   if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  try {
-    response = await fetch(API + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-      credentials: 'omit',
-      cache: 'no-store',
-    });
-  } catch (error) {
-    if (error.name === 'AbortError') throw error;
-    throw new ApiError(0, 'network', 'Could not reach the chat server. Check your connection.');
-  }
-  if (response.status === 204) return null;
-  let json = null;
-  try { json = await response.json(); } catch { /* not JSON */ }
-  if (!response.ok) {
-    const error = json && json.error;
-    throw new ApiError(
-      response.status,
-      (error && error.code) || `http_${response.status}`,
-      (error && error.message) || `Request failed (${response.status}).`,
-    );
-  }
-  return json;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
-
-function newClientId() {
-  // crypto.randomUUID needs a secure context; getRandomValues does not.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return requestJson(API + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    credentials: 'omit',
+    cache: 'no-store',
+  }, 'Could not reach the chat server. Check your connection.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +128,6 @@ const state = {
   businessName: 'Support',
   messages: new Map(), // server id -> { message, el }
   pending: new Map(), // client_id -> outbox item, until the server acknowledged it
-  outbox: [], // items waiting to be delivered, in order
   operatorReadUpTo: 0,
   visitorReadUpTo: 0,
   open: standalone,
@@ -168,8 +137,17 @@ const state = {
   lastTypingSentAt: 0,
   pollController: null,
   syncing: false,
-  pumping: false,
 };
+
+// Messages waiting to be delivered, in order.
+const outbox = new Outbox({
+  deliver: async (item) => {
+    await deliver(item);
+    clearError();
+  },
+  onFailed: (item, error) => showError(error.message),
+  maxAttempts: MAX_SEND_ATTEMPTS,
+});
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -236,7 +214,7 @@ function setOpen(open) {
   state.open = open;
   if (open) {
     state.unread = 0;
-    scrollToBottom();
+    scrollToBottom(ui.log);
     markRead();
     if (!wasOpen) ui.input.focus({ preventScroll: true });
   }
@@ -250,27 +228,6 @@ function requestClose() {
 // ---------------------------------------------------------------------------------------------
 // Rendering (textContent only)
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-function timeElement(ms) {
-  const el = document.createElement('time');
-  const date = new Date(ms);
-  el.dateTime = date.toISOString();
-  el.title = dateTimeFormat.format(date);
-  el.textContent = date.toDateString() === new Date().toDateString()
-    ? timeFormat.format(date)
-    : dateTimeFormat.format(date);
-  return el;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function messageElement(author, body, authorLabel) {
   const root = el('div', `msg msg--${author}`);
   if (authorLabel) root.append(el('span', 'msg-author', authorLabel));
@@ -279,29 +236,8 @@ function messageElement(author, body, authorLabel) {
   return root;
 }
 
-function setMeta(node, createdAt, status) {
-  const meta = node.querySelector('.msg-meta');
-  meta.replaceChildren();
-  if (createdAt) meta.append(timeElement(createdAt));
-  if (status) {
-    const label = { sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent' }[status];
-    const statusEl = el('span', 'msg-status', label);
-    statusEl.dataset.status = status;
-    meta.append(statusEl);
-  }
-}
-
 function visitorStatus(message) {
   return message.id <= state.operatorReadUpTo ? 'read' : 'sent';
-}
-
-function nearBottom() {
-  const log = ui.log;
-  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-}
-
-function scrollToBottom() {
-  ui.log.scrollTop = ui.log.scrollHeight;
 }
 
 function updateWelcome() {
@@ -311,50 +247,31 @@ function updateWelcome() {
 // Shows a server message once. Returns true when it was new to this page.
 function addMessage(message, { live = false } = {}) {
   if (!message || state.messages.has(message.id)) return false;
-  const stick = nearBottom();
-  let node;
-  const pending = message.client_id ? state.pending.get(message.client_id) : undefined;
-  if (pending) {
-    // Our own message, acknowledged (by the POST response or by the event stream, whichever came first).
-    node = pending.el;
-    state.pending.delete(message.client_id);
-    pending.acked = true;
-    // The server's order wins: an operator message may have been stored just before this one.
-    node.remove();
-    insertInOrder(node, message.id);
-  } else {
+  const stick = isNearBottom(ui.log, 80);
+  // Our own message comes back acknowledged (by the POST response or by the event stream,
+  // whichever came first); its bubble moves to the server's place, as an operator message may
+  // have been stored just before it.
+  let node = claimPending(state.pending, message);
+  if (!node) {
     const label = message.author === 'operator' ? (message.operator_name || state.businessName) : undefined;
     node = messageElement(message.author, message.body, label);
-    insertInOrder(node, message.id);
   }
+  insertInOrder(ui.log, node, message.id);
   node.dataset.id = String(message.id);
   state.messages.set(message.id, { message, el: node });
   setMeta(node, message.created_at, message.author === 'visitor' ? visitorStatus(message) : null);
   updateWelcome();
 
   if (message.author === 'operator') {
-    hideTyping();
+    operatorTyping.hide();
     if (live && !(state.open && isVisible())) {
       state.unread += 1;
       postToParent('message:received', { unread: state.unread });
     }
     markRead();
   }
-  if (stick || message.author === 'visitor') scrollToBottom();
+  if (stick || message.author === 'visitor') scrollToBottom(ui.log);
   return true;
-}
-
-// Keeps server messages ordered by id, above any still-pending ones.
-function insertInOrder(node, id) {
-  for (const child of ui.log.children) {
-    if (!child.classList.contains('msg')) continue;
-    const childId = child.dataset.id ? Number(child.dataset.id) : Infinity;
-    if (childId > id) {
-      ui.log.insertBefore(node, child);
-      return;
-    }
-  }
-  ui.log.append(node);
 }
 
 function refreshReadTicks() {
@@ -366,16 +283,10 @@ function refreshReadTicks() {
   }
 }
 
-let typingTimer = null;
+const operatorTyping = typingIndicator(ui.typing, TYPING_SHOW_MS);
 function showTyping(name) {
   ui.typingText.textContent = `${name || state.businessName} is typing…`;
-  ui.typing.hidden = false;
-  clearTimeout(typingTimer);
-  typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
-}
-function hideTyping() {
-  clearTimeout(typingTimer);
-  ui.typing.hidden = true;
+  operatorTyping.show();
 }
 
 let errorTimer = null;
@@ -428,7 +339,7 @@ async function resume() {
     state.unread = unread;
     postToParent('message:received', { unread });
   }
-  scrollToBottom();
+  scrollToBottom(ui.log);
   markRead();
 }
 
@@ -551,12 +462,12 @@ function send(text) {
   ui.log.append(item.el);
   setMeta(item.el, Date.now(), 'sending');
   state.pending.set(item.clientId, item);
-  state.outbox.push(item);
   updateWelcome();
-  scrollToBottom();
-  pump();
+  scrollToBottom(ui.log);
+  outbox.send(item);
 }
 
+// Sends one outbox item (starting the conversation first if needed) and shows the stored copy.
 async function deliver(item) {
   await booted;
   if (!state.session) await startConversation();
@@ -580,50 +491,6 @@ async function deliver(item) {
     }
     throw error;
   }
-}
-
-// Delivers the outbox one message at a time so that the server sees them in the visitor's order.
-async function pump() {
-  if (state.pumping) return;
-  state.pumping = true;
-  try {
-    while (state.outbox.length > 0) {
-      const item = state.outbox[0];
-      let attempt = 0;
-      for (;;) {
-        attempt += 1;
-        try {
-          await deliver(item);
-          clearError();
-          break;
-        } catch (error) {
-          if (item.acked) break;
-          if (error.retryable && attempt < MAX_SEND_ATTEMPTS) {
-            await sleep(jitter(1000 * 2 ** (attempt - 1)));
-            continue;
-          }
-          markFailed(item, error);
-          break;
-        }
-      }
-      state.outbox.shift();
-    }
-  } finally {
-    state.pumping = false;
-  }
-}
-
-function markFailed(item, error) {
-  setMeta(item.el, Date.now(), 'failed');
-  const retry = el('button', 'msg-retry', 'Retry');
-  retry.type = 'button';
-  retry.addEventListener('click', () => {
-    setMeta(item.el, Date.now(), 'sending');
-    state.outbox.push(item);
-    pump();
-  });
-  item.el.querySelector('.msg-meta').append(retry);
-  showError(error.message);
 }
 
 function sendTyping() {
@@ -657,39 +524,15 @@ function autoGrow() {
   ui.input.style.height = `${Math.min(ui.input.scrollHeight, 140)}px`;
 }
 
-function submit() {
-  const text = ui.input.value.trim();
-  if (!text) return;
-  if (text.length > MAX_BODY_CHARS) {
-    showError(`Messages can be at most ${MAX_BODY_CHARS} characters.`);
-    return;
-  }
-  ui.input.value = '';
-  autoGrow();
-  updateSendButton();
-  send(text);
-}
-
-function updateSendButton() {
-  ui.send.disabled = ui.input.value.trim() === '';
-}
-
-ui.form.addEventListener('submit', (event) => {
-  event.preventDefault();
-  submit();
-});
-
-ui.input.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    submit();
-  }
-});
-
-ui.input.addEventListener('input', () => {
-  autoGrow();
-  updateSendButton();
-  if (ui.input.value.trim()) sendTyping();
+bindComposer({
+  form: ui.form,
+  input: ui.input,
+  button: ui.send,
+  maxChars: MAX_BODY_CHARS,
+  onSend: send,
+  onTooLong: () => showError(`Messages can be at most ${MAX_BODY_CHARS} characters.`),
+  onTyping: sendTyping,
+  resize: autoGrow,
 });
 
 ui.close.addEventListener('click', requestClose);
@@ -702,7 +545,6 @@ document.addEventListener('keydown', (event) => {
 // ---------------------------------------------------------------------------------------------
 // Boot
 
-updateSendButton();
 // Settles once we know whether a conversation exists already; the first send waits for it.
 const booted = (async () => {
   postToParent('frame:ready');
