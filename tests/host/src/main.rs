@@ -9,6 +9,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use spin_test_host::{App, HostOptions};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 Usage: spin-test-host up [OPTIONS]
 
