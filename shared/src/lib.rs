@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - [`host`]: the host capability traits and [`host::Ctx`], the bundle a use case receives.
-//! - [`store`]: the database seam ([`store::Database`]), connection pragmas, transactions.
+//! - [`store`]: the database seam ([`store::Database`]), connection settings, transactions.
 //! - [`migrations`]: the append-only schema and the concurrency-safe `migrate()`.
 //! - Domain, one module per aggregate, each with its SQL next to its types:
 //!   [`contact`], [`conversation`], [`message`], [`operator`], [`event`], [`channel`].

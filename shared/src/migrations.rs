@@ -29,11 +29,9 @@ pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
     if user_version(db)? >= LATEST_VERSION {
         return Ok(());
     }
-    // Whoever migrates may be a reader's connection: give it the writer's settings, WAL first
-    // (the journal mode cannot change inside a transaction).
-    for pragma in crate::store::WRITER_PRAGMAS {
-        db.execute(pragma, &[])?;
-    }
+    // WAL persists in the file; it is set here, outside the transaction (the journal mode
+    // cannot change inside one), before the first table exists.
+    db.execute(crate::store::JOURNAL_MODE, &[])?;
     crate::store::transaction(db, || {
         let current = user_version(db)?;
         for (index, script) in MIGRATIONS.iter().enumerate() {
@@ -153,6 +151,17 @@ mod tests {
         for expected in ["operators", "contacts", "conversations", "messages", "events"] {
             assert!(names.iter().any(|n| n == expected), "missing {expected} in {names:?}");
         }
+    }
+
+    #[test]
+    fn migrating_a_file_switches_it_to_wal_for_good() {
+        let dir = std::env::temp_dir().join(format!("livechat-wal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let _ = std::fs::remove_file(&path);
+        migrate(&TestDb::open(&path)).unwrap();
+        let mode = TestDb::open(&path).execute("PRAGMA journal_mode", &[]).unwrap();
+        assert_eq!(mode.rows[0][0], SqlValue::Text("wal".into()));
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub trait Database {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Only reads (event streams, listings): the busy timeout alone, because each PRAGMA is one
-    /// more host round trip on the hottest requests, and the other two only matter to writers.
+    /// more host round trip on the hottest requests, and `synchronous` only matters to writers.
     Read,
     /// May write: every setting.
     Write,
@@ -142,11 +142,15 @@ pub enum Access {
 const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
 
 /// Settings for connections that write (Spin opens a new connection per `open` and sets
-/// nothing itself). WAL lets readers run beside the single writer and is ~5x faster for our
-/// insert-heavy load (DESIGN.md section 6); it persists in the file, and setting it again is a
-/// no-op. `synchronous=NORMAL` is per connection: durable in WAL mode except for the last
-/// transactions on power loss, and never corrupting.
-pub const WRITER_PRAGMAS: [&str; 2] = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"];
+/// nothing itself). `synchronous=NORMAL` is per connection: durable in WAL mode except for the
+/// last transactions on power loss, and never corrupting.
+const WRITER_PRAGMAS: [&str; 1] = ["PRAGMA synchronous = NORMAL"];
+
+/// WAL lets readers run beside the single writer and is ~5x faster for our insert-heavy load
+/// (DESIGN.md section 6). It persists in the database file, so `migrate` sets it when it creates
+/// the schema (and on every later migration) instead of every connection paying one more host
+/// round trip for a no-op.
+pub const JOURNAL_MODE: &str = "PRAGMA journal_mode = WAL";
 
 /// Applies the settings `access` needs; call once right after opening.
 pub fn configure_connection(db: &dyn Database, access: Access) -> Result<(), DbError> {
