@@ -47,12 +47,6 @@ impl StatusFilter {
             _ => None,
         }
     }
-    fn as_str(self) -> &'static str {
-        match self {
-            StatusFilter::Only(status) => status.as_str(),
-            StatusFilter::All => "all",
-        }
-    }
 }
 
 /// A conversation as its visitor sees it.
@@ -174,10 +168,17 @@ pub fn summary(db: &dyn Database, id: i64) -> Result<Option<ConversationSummary>
 
 /// Conversations by most recent activity, at most `limit`.
 pub fn list(db: &dyn Database, filter: StatusFilter, limit: i64) -> Result<Vec<ConversationSummary>, DbError> {
-    let rows = db.execute(
-        &format!("{SUMMARY} WHERE (?1 = 'all' OR c.status = ?1) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2"),
-        &[filter.as_str().into(), limit.into()],
-    )?;
+    // Two statements rather than `?1 = 'all' OR c.status = ?1`, which would stop SQLite from
+    // walking the (status, updated_at) index and make it sort every conversation instead.
+    let rows = match filter {
+        StatusFilter::Only(status) => db.execute(
+            &format!("{SUMMARY} WHERE c.status = ?1 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2"),
+            &[status.as_str().into(), limit.into()],
+        )?,
+        StatusFilter::All => {
+            db.execute(&format!("{SUMMARY} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"), &[limit.into()])?
+        }
+    };
     rows.iter().map(|row| ConversationSummary::from_row(&row)).collect()
 }
 

@@ -54,7 +54,7 @@ CREATE TABLE conversations (
     updated_at          INTEGER NOT NULL
 );
 
-CREATE INDEX conversations_by_status_activity ON conversations (status, updated_at DESC);
+CREATE INDEX conversations_by_status_activity ON conversations (status, updated_at DESC, id DESC);
 CREATE INDEX conversations_by_contact ON conversations (contact_id);
 
 CREATE TABLE messages (
@@ -71,6 +71,8 @@ CREATE TABLE messages (
 );
 
 CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+-- Unread counts (visitor messages after the operators' read marker) as an index range count.
+CREATE INDEX messages_by_conversation_author ON messages (conversation_id, author, id);
 
 -- The append-only log behind real-time delivery. AUTOINCREMENT guarantees ids are never reused,
 -- and SQLite's single writer commits them in id order, so a reader that has seen id N has seen
