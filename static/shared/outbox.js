@@ -47,15 +47,21 @@ export class Outbox {
     if (this.pumping) return;
     this.pumping = true;
     const epoch = this.epoch();
+    // The queue this pump serves: clear() swaps in a new array, so an attempt that was under
+    // way for an old session can never shift (drop) an item queued by the new one.
+    const queue = this.items;
+    const current = () => epoch === this.epoch() && queue === this.items;
     try {
-      while (this.items.length > 0 && epoch === this.epoch()) {
-        const item = this.items[0];
+      while (queue.length > 0 && current()) {
+        const item = queue[0];
         for (let attempt = 1; ; attempt += 1) {
           try {
             await this.deliver(item);
             break;
           } catch (error) {
-            if (this.abandon(error) || item.acked) break;
+            // An answer for a session that has since ended says nothing about the new one
+            // (e.g. its 401 must not sign the new session out).
+            if (!current() || this.abandon(error) || item.acked) break;
             if (error.retryable && attempt < this.maxAttempts) {
               await sleep(jitter(1000 * 2 ** (attempt - 1)));
               continue;
@@ -64,11 +70,13 @@ export class Outbox {
             break;
           }
         }
-        this.items.shift();
+        queue.shift();
       }
     } finally {
       this.pumping = false;
     }
+    // Items queued by a newer session while this pump finished an old attempt.
+    if (this.items.length > 0 && !current()) this.pump();
   }
 
   markFailed(item, error) {
