@@ -20,6 +20,8 @@ pub struct ApiError {
     message: String,
     /// What went wrong inside, for the log only; never sent.
     cause: Option<String>,
+    /// For 405: the methods the route accepts (the `Allow` header).
+    allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -35,15 +37,15 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), cause: None }
+        ApiError { status, code, message: message.into(), cause: None, allow: None }
     }
 
     pub fn not_found_route() -> ApiError {
         ApiError::new(404, "not_found", "no such route")
     }
 
-    pub fn method_not_allowed(allowed: &str) -> ApiError {
-        ApiError::new(405, "method_not_allowed", format!("this route accepts {allowed}"))
+    pub fn method_not_allowed(allowed: &'static str) -> ApiError {
+        ApiError { allow: Some(allowed), ..ApiError::new(405, "method_not_allowed", format!("this route accepts {allowed}")) }
     }
 
     pub fn payload_too_large(limit: usize) -> ApiError {
@@ -65,6 +67,7 @@ impl ApiError {
             code: "internal",
             message: "something went wrong on our side; please retry".into(),
             cause: Some(cause.to_string()),
+            allow: None,
         }
     }
 
@@ -74,6 +77,11 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The methods a 405's route accepts, for the `Allow` header.
+    pub fn allow(&self) -> Option<&'static str> {
+        self.allow
     }
 
     /// The internal cause, if any, for logging.

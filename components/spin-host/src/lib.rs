@@ -243,8 +243,8 @@ pub fn error(component: &str, e: ApiError) -> Response {
         eprintln!("{component}: {} {}: {cause}", e.status(), e.code());
     }
     let mut builder = api_response(e.status(), e.body());
-    if e.status() == 405 {
-        builder.header("allow", "GET, POST");
+    if let Some(allow) = e.allow() {
+        builder.header("allow", allow);
     }
     builder.build()
 }

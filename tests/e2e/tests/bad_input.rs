@@ -45,6 +45,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
     .await;
     assert_eq!(delete.status, 405);
     assert_eq!(delete.error_code(), "method_not_allowed");
+    assert_eq!(delete.header("allow"), Some("POST"));
     let get_login = app.get("/api/inbox/login").await;
     assert_eq!(get_login.status, 405);
 }
