@@ -110,6 +110,7 @@ impl From<ChatError> for ApiError {
             ChatError::Forbidden(why) => ApiError::new(403, "forbidden", why),
             ChatError::NotFound(_) => ApiError::new(404, "not_found", e.to_string()),
             ChatError::Conflict(code, message) => ApiError::new(409, code, message),
+            ChatError::Misconfigured(_) => ApiError::internal(e),
             ChatError::Store(cause) => ApiError::internal(cause),
         }
     }

@@ -33,6 +33,9 @@ pub enum ChatError {
     NotFound(&'static str),
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    /// A setting (Spin variable) is wrong: the server's fault, reported as a 500 and logged.
+    #[error("misconfigured: {0}")]
+    Misconfigured(&'static str),
     #[error(transparent)]
     Store(#[from] DbError),
 }

@@ -29,15 +29,15 @@ impl EmailAddress {
     pub fn parse(field: &'static str, text: &str) -> Result<EmailAddress, InvalidInput> {
         let text = text.trim();
         let invalid = || InvalidInput::new(field, "must be an email address like name@example.com");
-        if text.len() > 254 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if text.chars().count() > 254 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
-        let (local, domain) = text.rsplit_once('@').ok_or_else(invalid)?;
+        let (local, domain) = text.split_once('@').ok_or_else(invalid)?;
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@');
-        if local.is_empty() || local.len() > 64 || !domain_ok {
+        if local.is_empty() || local.chars().count() > 64 || !domain_ok {
             return Err(invalid());
         }
         Ok(EmailAddress(text.to_owned()))
@@ -89,6 +89,16 @@ pub fn insert_visitor_token(db: &dyn Database, hash: &TokenHash, contact_id: i64
     Ok(())
 }
 
+const UPDATE_DETAILS: &str = "UPDATE contacts SET name = COALESCE(?2, name), email = COALESCE(?3, email) WHERE id = ?1";
+
+/// Records what a returning visitor told us about themselves; absent fields keep their values.
+pub fn update_details(db: &dyn Database, id: i64, name: Option<&PersonName>, email: Option<&EmailAddress>) -> Result<(), DbError> {
+    if name.is_some() || email.is_some() {
+        db.execute(UPDATE_DETAILS, &[id.into(), name.map(PersonName::as_str).into(), email.map(EmailAddress::as_str).into()])?;
+    }
+    Ok(())
+}
+
 pub fn by_visitor_token(db: &dyn Database, hash: &TokenHash) -> Result<Option<i64>, DbError> {
     let rows = db.execute(CONTACT_BY_TOKEN, &[SqlValue::Blob(hash.0.to_vec())])?;
     rows.first().map(|row| row.i64("contact_id")).transpose()
@@ -103,7 +113,7 @@ mod tests {
     fn email_addresses() {
         assert!(EmailAddress::parse("email", "ann@example.com").is_ok());
         assert!(EmailAddress::parse("email", " ann+x@mail.example.co ").is_ok());
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "ann@example.com."] {
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "ann@example.com.", "a@b@example.com"] {
             assert!(EmailAddress::parse("email", bad).is_err(), "{bad} accepted");
         }
     }

@@ -8,7 +8,6 @@ use crate::contact::{EmailAddress, PersonName};
 use crate::conversation::{self, ConversationSummary, StatusFilter};
 use crate::event::{self, Audience};
 use crate::host::Ctx;
-use crate::input::InvalidInput;
 use crate::message::{self, Message};
 use crate::operator::{self, NewOperator, Operator, Password, Role};
 use crate::secret::{Token, secrets_match};
@@ -111,12 +110,14 @@ fn bootstrap_admin(ctx: &Ctx<'_>, config: &FirstAdmin) -> Result<(), ChatError> 
     if config.email.is_empty() || config.password.is_empty() || operator::any_exist(ctx.db)? {
         return Ok(());
     }
+    // A bad variable is the operator's misconfiguration, not the caller's mistake: a 500 with
+    // the reason in the log, never a 4xx telling strangers how the server is set up.
+    let misconfigured = |what: &'static str| ChatError::Misconfigured(what);
     let new = NewOperator {
-        email: EmailAddress::parse("admin_email", &config.email)?,
+        email: EmailAddress::parse("admin_email", &config.email).map_err(|_| misconfigured("admin_email is not an email address"))?,
         name: PersonName::parse("name", "Admin")?,
         role: Role::Admin,
-        password: Password::parse(&config.password)
-            .map_err(|_| InvalidInput::new("admin_password", "the admin_password variable must be 10 to 256 characters"))?,
+        password: Password::parse(&config.password).map_err(|_| misconfigured("admin_password must be 10 to 256 characters"))?,
     };
     let hash = new.password.hash(ctx.entropy)?;
     operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?;

@@ -18,7 +18,7 @@ impl InvalidInput {
 }
 
 /// Trims `text` and checks its length in characters, rejecting control characters other than
-/// newlines and tabs (they have no business in chat text and confuse terminals and logs).
+/// newlines and tabs (`\r` included: clients send `\n` line ends) (they have no business in chat text and confuse terminals and logs).
 pub fn bounded_text(
     field: &'static str,
     text: &str,
@@ -33,7 +33,7 @@ pub fn bounded_text(
     if chars > max_chars {
         return Err(InvalidInput::new(field, format!("must be at most {max_chars} characters")));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(InvalidInput::new(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
@@ -50,5 +50,6 @@ mod tests {
         assert!(bounded_text("f", "abcdef", 1, 5).is_err());
         assert!(bounded_text("f", "a\u{0}b", 1, 5).is_err());
         assert!(bounded_text("f", "a\nb", 1, 5).is_ok());
+        assert!(bounded_text("f", "a\rb", 1, 5).is_err());
     }
 }

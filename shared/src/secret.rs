@@ -49,9 +49,20 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// Compares two configured secrets (setup tokens, webhook secrets) in constant time.
+/// The credentials of an `Authorization: Bearer <token>` header value. The scheme is
+/// case-insensitive, as for every HTTP authentication scheme.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, credentials) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
+}
+
+/// Compares two configured secrets (setup tokens, webhook secrets) in constant time. Both sides
+/// are hashed first: comparing the raw bytes would return early on a length mismatch and so
+/// reveal the secret's length.
 pub fn secrets_match(expected: &str, given: &str) -> bool {
-    !expected.is_empty() && expected.as_bytes().ct_eq(given.as_bytes()).into()
+    let expected_hash = Sha256::digest(expected.as_bytes());
+    let given_hash = Sha256::digest(given.as_bytes());
+    !expected.is_empty() && bool::from(expected_hash.ct_eq(&given_hash))
 }
 
 #[cfg(test)]
@@ -71,6 +82,14 @@ mod tests {
     }
 
     #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
+
+    #[test]
     fn secrets_match_rejects_empty_expected() {
         assert!(!secrets_match("", ""));
         assert!(secrets_match("abc", "abc"));
@@ -83,6 +102,17 @@ mod tests {
             if let Some(token) = Token::parse(&s) {
                 prop_assert_eq!(token.as_str().len(), TOKEN_CHARS);
             }
+        }
+
+        #[test]
+        fn token_shaped_strings_parse_and_one_bad_character_does_not(
+            s in "[A-Za-z0-9_-]{43}", at in 0usize..43, bad in "[^A-Za-z0-9_-]",
+        ) {
+            prop_assert!(Token::parse(&s).is_some());
+            let mut mutated: Vec<char> = s.chars().collect();
+            mutated[at] = bad.chars().next().unwrap();
+            prop_assert!(Token::parse(&mutated.into_iter().collect::<String>()).is_none());
+            prop_assert!(Token::parse(&s[1..]).is_none());
         }
     }
 }

@@ -61,7 +61,11 @@ pub fn start(ctx: &Ctx<'_>, token: Option<&Token>, request: &StartRequest) -> Re
 
     let (conversation, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
         let contact_id = match (token, &new_token) {
-            (Some(token), _) => contact::by_visitor_token(ctx.db, &token.hash())?.ok_or(ChatError::Unauthenticated)?,
+            (Some(token), _) => {
+                let id = contact::by_visitor_token(ctx.db, &token.hash())?.ok_or(ChatError::Unauthenticated)?;
+                contact::update_details(ctx.db, id, name.as_ref(), email.as_ref())?;
+                id
+            }
             (None, Some(new_token)) => {
                 let id = contact::insert(ctx.db, name.as_ref(), email.as_ref(), now)?;
                 contact::insert_visitor_token(ctx.db, &new_token.hash(), id, now)?;
@@ -118,10 +122,7 @@ pub fn events(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, query: EventsQ
 
 /// Parses the bearer token of a widget request; absent or malformed means unauthenticated.
 pub fn bearer_token(authorization: Option<&str>) -> Result<Token, ChatError> {
-    authorization
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| Token::parse(t.trim()))
-        .ok_or(ChatError::Unauthenticated)
+    authorization.and_then(crate::secret::bearer).and_then(Token::parse).ok_or(ChatError::Unauthenticated)
 }
 
 /// Parses an optional bearer token: absent is fine, malformed is not.
@@ -159,11 +160,11 @@ mod tests {
         let snapshot = load(&ctx, &token, started.conversation.id).unwrap();
         assert_eq!(snapshot.messages.len(), 1);
 
-        // The stored token is a hash, never the token itself.
-        let stored = ctx.db.execute("SELECT token_hash FROM visitor_tokens", &[]).unwrap();
-        for row in &stored.rows {
-            assert_ne!(row[0], crate::store::SqlValue::Blob(token.as_str().as_bytes().to_vec()));
-        }
+        // What is stored is the token's SHA-256, never the token itself.
+        let stored = ctx.db.execute("SELECT token_hash FROM visitor_tokens WHERE contact_id = 1", &[]).unwrap();
+        assert_eq!(stored.rows, vec![vec![crate::store::SqlValue::Blob(token.hash().0.to_vec())]]);
+        let anywhere = ctx.db.execute("SELECT COUNT(*) AS n FROM visitor_tokens WHERE CAST(token_hash AS TEXT) = ?1", &[token.as_str().into()]).unwrap();
+        assert_eq!(anywhere.first().unwrap().i64("n").unwrap(), 0);
     }
 
     #[test]

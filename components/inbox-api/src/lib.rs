@@ -101,16 +101,18 @@ fn session_ttl_ms() -> i64 {
 
 /// The session token: the cookie for the console, a bearer token for API clients.
 fn session_token(request: &ApiRequest) -> Option<&str> {
-    request
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .or_else(|| request.cookie(SESSION_COOKIE))
+    request.header("authorization").and_then(shared::secret::bearer).or_else(|| request.cookie(SESSION_COOKIE))
 }
 
 fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
-    // `Secure` whenever the public URL is https; plain-http local development still works.
-    let secure = request.header("spin-full-url").is_some_and(|u| u.starts_with("https://"));
+    // `Secure` unless the browser is talking to this machine itself. Behind a TLS proxy Spin sees
+    // plain http, so the scheme cannot decide; the host name the browser used can.
+    // WASI HTTP hands the component no `host` header; Spin's `spin-full-url` is built from it.
+    let url = request.header("spin-full-url").unwrap_or_default();
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = after_scheme.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let secure = !matches!(host, "localhost" | "127.0.0.1" | "[::1]");
     format!(
         "{SESSION_COOKIE}={value}; Path=/api/inbox; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }

@@ -157,7 +157,7 @@ impl ApiRequest {
         let mut body = Vec::new();
         let mut stream = request.into_body_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| ApiError::new(400, "bad_request", "the request body could not be read"))?;
+            let chunk = chunk.map_err(|_| ApiError::new(400, "invalid_body", "the request body could not be read"))?;
             if body.len() + chunk.len() > max_body {
                 return Err(ApiError::payload_too_large(max_body));
             }

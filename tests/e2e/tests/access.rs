@@ -23,12 +23,12 @@ async fn a_visitor_cannot_read_or_write_another_visitors_conversation() {
         assert_eq!(reply.error_code(), "not_found");
         assert!(!reply.text.contains("Secret Lane"));
     }
-    // Missing or malformed tokens: 401, never data.
-    for token in ["", "not-a-token", &"x".repeat(43)] {
+    // Malformed tokens: 401; a well-formed token that owns nothing: 404. Never data.
+    for (token, status) in [("", 401), ("not-a-token", 401), (&*"x".repeat(43), 404)] {
         let mut anonymous = alice.clone();
         anonymous.token = token.to_owned();
         let reply = anonymous.load().await;
-        assert!(reply.status == 401 || reply.status == 404, "{} {}", reply.status, reply.text);
+        assert_eq!(reply.status, status, "token {token:?}: {}", reply.text);
         assert!(!reply.text.contains("Secret Lane"));
     }
     let no_auth = app.get(&format!("/api/widget/conversations/{}", alice.conversation_id)).await;
@@ -43,9 +43,26 @@ async fn a_visitor_cannot_read_or_write_another_visitors_conversation() {
 async fn a_returning_visitor_token_starts_new_conversations_for_the_same_contact() {
     let app = spawn_app().await;
     let visitor = app.visitor().await;
-    let again = app.post_raw("/api/widget/conversations", "application/json", b"{}".to_vec(), Some(&visitor.token)).await;
+    let details = br#"{"name":"Ann","email":"ann@example.com"}"#.to_vec();
+    let again = app.post_raw("/api/widget/conversations", "application/json", details, Some(&visitor.token)).await;
     assert_eq!(again.status, 201);
     assert!(again.body.get("visitor_token").is_none(), "the token is issued once");
+    // The same token owns both conversations: it is one contact.
+    let mut second = visitor.clone();
+    second.conversation_id = again.body["conversation"]["id"].as_i64().unwrap();
+    assert_ne!(second.conversation_id, visitor.conversation_id);
+    assert_eq!(second.load().await.status, 200);
+    assert_eq!(visitor.load().await.status, 200);
+    // What the returning visitor told us reaches the operators.
+    let thread = app.operator().await.get(&format!("/conversations/{}", visitor.conversation_id)).await;
+    assert_eq!(thread.body["conversation"]["contact"]["name"], "Ann");
+    assert_eq!(thread.body["conversation"]["contact"]["email"], "ann@example.com");
+    // The bearer scheme is case-insensitive.
+    let lower = e2e::Reply::from(
+        app.http.get(app.url(&format!("/api/widget/conversations/{}", visitor.conversation_id))).header("authorization", format!("bearer {}", visitor.token)).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(lower.status, 200);
     let forged = app.post_raw("/api/widget/conversations", "application/json", b"{}".to_vec(), Some(&"A".repeat(43))).await;
     assert_eq!(forged.status, 401);
 }
@@ -87,6 +104,20 @@ async fn login_sets_an_http_only_cookie_and_logout_ends_the_session() {
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/api/inbox"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
+    assert!(!cookie.contains("Secure"), "plain-http loopback development needs a non-Secure cookie");
+    // Through a TLS proxy the browser's host name is a real one: the cookie must be Secure.
+    let proxied = e2e::Reply::from(
+        app.http
+            .post(app.url("/api/inbox/login"))
+            .header("host", "chat.example.com")
+            .json(&json!({"email": ADMIN_EMAIL, "password": e2e::ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(proxied.status, 200, "{}", proxied.text);
+    assert!(proxied.header("set-cookie").unwrap().contains("; Secure"));
     let session = cookie.split(';').next().unwrap().to_owned();
     let me = e2e::Reply::from(app.http.get(app.url("/api/inbox/me")).header("cookie", &session).send().await.unwrap()).await;
     assert_eq!(me.status, 200);
