@@ -22,6 +22,8 @@ pub struct ApiError {
     cause: Option<String>,
     /// For 405: the methods the route accepts (the `Allow` header).
     allow: Option<&'static str>,
+    /// For 429: seconds until a retry may succeed (the `Retry-After` header).
+    retry_after: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +39,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), cause: None, allow: None }
+        ApiError { status, code, message: message.into(), cause: None, allow: None, retry_after: None }
     }
 
     pub fn not_found_route() -> ApiError {
@@ -68,6 +70,7 @@ impl ApiError {
             message: "something went wrong on our side; please retry".into(),
             cause: Some(cause.to_string()),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -82,6 +85,11 @@ impl ApiError {
     /// The methods a 405's route accepts, for the `Allow` header.
     pub fn allow(&self) -> Option<&'static str> {
         self.allow
+    }
+
+    /// Seconds a 429's caller should wait, for the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<i64> {
+        self.retry_after
     }
 
     /// The internal cause, if any, for logging.
@@ -110,6 +118,9 @@ impl From<ChatError> for ApiError {
             ChatError::Forbidden(why) => ApiError::new(403, "forbidden", why),
             ChatError::NotFound(_) => ApiError::new(404, "not_found", e.to_string()),
             ChatError::Conflict(code, message) => ApiError::new(409, code, message),
+            ChatError::RateLimited(seconds) => {
+                ApiError { retry_after: Some(seconds), ..ApiError::new(429, "too_many_requests", e.to_string()) }
+            }
             ChatError::Misconfigured(_) => ApiError::internal(e),
             ChatError::Store(cause) => ApiError::internal(cause),
         }

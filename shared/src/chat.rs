@@ -33,6 +33,9 @@ pub enum ChatError {
     NotFound(&'static str),
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many failed attempts; try again in {0} s")]
+    RateLimited(i64),
     /// A setting (Spin variable) is wrong: the server's fault, reported as a 500 and logged.
     #[error("misconfigured: {0}")]
     Misconfigured(&'static str),

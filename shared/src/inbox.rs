@@ -12,6 +12,7 @@ use crate::message::{self, Message};
 use crate::operator::{self, NewOperator, Operator, Password, Role};
 use crate::secret::{Token, secrets_match};
 use crate::store::read_transaction;
+use crate::throttle;
 
 /// Most conversations one inbox listing returns.
 pub const LIST_LIMIT: i64 = 200;
@@ -65,10 +66,23 @@ pub struct Thread {
     pub cursor: i64,
 }
 
+fn client_key(client: &str) -> String {
+    format!("throttle:signin:client:{client}")
+}
+
+fn account_key(email: &str) -> String {
+    format!("throttle:signin:account:{}", email.trim().to_lowercase())
+}
+
 /// Creates the first admin with the one-time setup token. Works only while no operator exists;
-/// the database enforces that (conditional insert), however many requests race.
-pub fn setup(ctx: &Ctx<'_>, config: &FirstAdmin, request: &SetupRequest) -> Result<Operator, ChatError> {
+/// the database enforces that (conditional insert), however many requests race. Wrong tokens
+/// count against `client` (the caller's address), like failed sign-ins.
+pub fn setup(ctx: &Ctx<'_>, config: &FirstAdmin, request: &SetupRequest, client: &str) -> Result<Operator, ChatError> {
+    if let Some(seconds) = throttle::blocked_for(ctx, &client_key(client), throttle::PER_CLIENT) {
+        return Err(ChatError::RateLimited(seconds));
+    }
     if !secrets_match(&config.setup_token, &request.setup_token) {
+        throttle::record_failure(ctx, &client_key(client), throttle::PER_CLIENT);
         return Err(ChatError::Forbidden("setup token is missing or wrong"));
     }
     let new = NewOperator {
@@ -83,7 +97,17 @@ pub fn setup(ctx: &Ctx<'_>, config: &FirstAdmin, request: &SetupRequest) -> Resu
 }
 
 /// Signs an operator in and opens a session lasting `session_ttl_ms`.
-pub fn login(ctx: &Ctx<'_>, config: &FirstAdmin, request: &LoginRequest, session_ttl_ms: i64) -> Result<SignedIn, ChatError> {
+///
+/// Failures are throttled per account and per `client` address before any password is hashed,
+/// so guessing is slow and a flood of attempts cannot make us spend 19 MiB and tens of
+/// milliseconds of CPU each.
+pub fn login(ctx: &Ctx<'_>, config: &FirstAdmin, request: &LoginRequest, session_ttl_ms: i64, client: &str) -> Result<SignedIn, ChatError> {
+    let (account, client) = (account_key(&request.email), client_key(client));
+    let blocked = throttle::blocked_for(ctx, &account, throttle::PER_ACCOUNT)
+        .max(throttle::blocked_for(ctx, &client, throttle::PER_CLIENT));
+    if let Some(seconds) = blocked {
+        return Err(ChatError::RateLimited(seconds));
+    }
     bootstrap_admin(ctx, config)?;
     let found = operator::credentials(ctx.db, request.email.trim())?;
     let password_ok = match &found {
@@ -95,8 +119,11 @@ pub fn login(ctx: &Ctx<'_>, config: &FirstAdmin, request: &LoginRequest, session
         }
     };
     let Some((operator, _)) = found.filter(|_| password_ok) else {
+        throttle::record_failure(ctx, &account, throttle::PER_ACCOUNT);
+        throttle::record_failure(ctx, &client, throttle::PER_CLIENT);
         return Err(ChatError::BadCredentials);
     };
+    throttle::reset(ctx, &account);
     let token = Token::generate(ctx.entropy);
     let now = ctx.clock.now_ms();
     let expires_at = now + session_ttl_ms;
@@ -196,8 +223,8 @@ mod tests {
     fn the_bootstrap_admin_signs_in_and_sessions_expire() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        assert!(matches!(login(&ctx, &config(), &login_request("wrong password"), 1000), Err(ChatError::BadCredentials)));
-        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap();
+        assert!(matches!(login(&ctx, &config(), &login_request("wrong password"), 1000, "10.0.0.1"), Err(ChatError::BadCredentials)));
+        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000, "10.0.0.1").unwrap();
         assert_eq!(signed_in.operator.role, Role::Admin);
         assert_eq!(authenticate(&ctx, Some(&signed_in.token)).unwrap().id, signed_in.operator.id);
         host.clock.advance(60_001);
@@ -205,10 +232,29 @@ mod tests {
     }
 
     #[test]
+    fn repeated_failures_are_throttled_per_account_and_per_client() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        for _ in 0..throttle::PER_ACCOUNT.failures {
+            assert!(matches!(login(&ctx, &config(), &login_request("wrong password"), 1000, "10.0.0.1"), Err(ChatError::BadCredentials)));
+        }
+        // Now even the right password waits: the account is locked for the window.
+        assert!(matches!(login(&ctx, &config(), &login_request("a long passphrase"), 1000, "10.0.0.2"), Err(ChatError::RateLimited(_))));
+        host.clock.advance(throttle::PER_ACCOUNT.window_ms);
+        assert!(login(&ctx, &config(), &login_request("a long passphrase"), 1000, "10.0.0.2").is_ok());
+        // One address guessing many accounts hits the per-client limit.
+        for i in 0..throttle::PER_CLIENT.failures {
+            let request = LoginRequest { email: format!("user{i}@example.com"), password: "whatever it is".into() };
+            assert!(matches!(login(&ctx, &config(), &request, 1000, "10.0.0.3"), Err(ChatError::BadCredentials)));
+        }
+        assert!(matches!(login(&ctx, &config(), &login_request("a long passphrase"), 1000, "10.0.0.3"), Err(ChatError::RateLimited(_))));
+    }
+
+    #[test]
     fn logout_ends_the_session() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap();
+        let signed_in = login(&ctx, &config(), &login_request("a long passphrase"), 60_000, "10.0.0.1").unwrap();
         logout(&ctx, Some(&signed_in.token)).unwrap();
         assert!(authenticate(&ctx, Some(&signed_in.token)).is_err());
     }
@@ -224,18 +270,18 @@ mod tests {
             password: "a long passphrase".into(),
         };
         let no_bootstrap = FirstAdmin { email: String::new(), password: String::new(), ..config() };
-        assert!(matches!(setup(&ctx, &no_bootstrap, &request("wrong")), Err(ChatError::Forbidden(_))));
-        assert!(setup(&ctx, &no_bootstrap, &request("s3cret-setup")).is_ok());
-        assert!(matches!(setup(&ctx, &no_bootstrap, &request("s3cret-setup")), Err(ChatError::Conflict("already_set_up", _))));
+        assert!(matches!(setup(&ctx, &no_bootstrap, &request("wrong"), "10.0.0.1"), Err(ChatError::Forbidden(_))));
+        assert!(setup(&ctx, &no_bootstrap, &request("s3cret-setup"), "10.0.0.1").is_ok());
+        assert!(matches!(setup(&ctx, &no_bootstrap, &request("s3cret-setup"), "10.0.0.1"), Err(ChatError::Conflict("already_set_up", _))));
         let disabled = FirstAdmin { setup_token: String::new(), ..no_bootstrap };
-        assert!(matches!(setup(&ctx, &disabled, &request("")), Err(ChatError::Forbidden(_))));
+        assert!(matches!(setup(&ctx, &disabled, &request(""), "10.0.0.1"), Err(ChatError::Forbidden(_))));
     }
 
     #[test]
     fn replies_assign_the_conversation_and_unread_counts_follow_the_read_marker() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap().operator;
+        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000, "10.0.0.1").unwrap().operator;
         let started = visitor::start(&ctx, None, &StartRequest::default()).unwrap();
         let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
         let id = started.conversation.id;
@@ -260,7 +306,7 @@ mod tests {
     fn the_published_event_carries_exactly_the_message_the_api_returns() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000).unwrap().operator;
+        let operator = login(&ctx, &config(), &login_request("a long passphrase"), 60_000, "10.0.0.1").unwrap().operator;
         let started = visitor::start(&ctx, None, &StartRequest::default()).unwrap();
         let id = started.conversation.id;
         let answer = PostMessageRequest { body: "\"quoted\" <b>é</b>\nline".into(), client_id: Some("op-1".into()) };

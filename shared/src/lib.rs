@@ -13,7 +13,8 @@
 //!   [`contact`], [`conversation`], [`message`], [`operator`], [`event`], [`channel`].
 //! - Use cases: [`visitor`] (the widget's side), [`inbox`] (the operator's side), and [`chat`]
 //!   (what both sides share: posting, typing, read receipts, the event stream).
-//! - [`secret`]: bearer tokens and their hashes; [`input`]: field parse errors;
+//! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
+//!   secrets; [`input`]: field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
 
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod migrations;
 pub mod operator;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 pub mod visitor;
 
 #[cfg(test)]

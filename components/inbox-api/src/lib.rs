@@ -104,6 +104,12 @@ fn session_token(request: &ApiRequest) -> Option<&str> {
     request.header("authorization").and_then(shared::secret::bearer).or_else(|| request.cookie(SESSION_COOKIE))
 }
 
+/// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
+fn client_address(request: &ApiRequest) -> &str {
+    let addr = request.header("spin-client-addr").unwrap_or("unknown");
+    addr.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(addr, |(ip, _)| ip)
+}
+
 fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
     // `Secure` unless the browser is talking to this machine itself. Behind a TLS proxy Spin sees
     // plain http, so the scheme cannot decide; the host name the browser used can.
@@ -140,12 +146,12 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     // Commands that need no session.
     match command {
         Command::Setup => {
-            let operator = inbox::setup(&ctx, &first_admin(), &request.json::<SetupRequest>()?)?;
+            let operator = inbox::setup(&ctx, &first_admin(), &request.json::<SetupRequest>()?, client_address(&request))?;
             return Ok(spin_host::json(201, &Me { operator: &operator }));
         }
         Command::Login => {
             let ttl = session_ttl_ms();
-            let signed_in = inbox::login(&ctx, &first_admin(), &request.json::<LoginRequest>()?, ttl)?;
+            let signed_in = inbox::login(&ctx, &first_admin(), &request.json::<LoginRequest>()?, ttl, client_address(&request))?;
             let cookie = session_cookie(&request, &signed_in.token, ttl / 1000);
             return Ok(spin_host::json_with_headers(200, &signed_in, &[("set-cookie", cookie)]));
         }

@@ -246,5 +246,8 @@ pub fn error(component: &str, e: ApiError) -> Response {
     if let Some(allow) = e.allow() {
         builder.header("allow", allow);
     }
+    if let Some(seconds) = e.retry_after() {
+        builder.header("retry-after", seconds.to_string().as_str());
+    }
     builder.build()
 }

@@ -168,3 +168,16 @@ async fn the_setup_token_creates_the_first_admin_once() {
     assert!(app.login("ada@example.com", "a long passphrase").await.is_ok());
     assert!(app.login("eve@example.com", "a long passphrase").await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_wrong_passwords_are_throttled_with_retry_after() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        assert_eq!(app.login(ADMIN_EMAIL, "wrong password!").await.err().unwrap().status, 401);
+    }
+    let throttled = app.login(ADMIN_EMAIL, e2e::ADMIN_PASSWORD).await.err().expect("the account is locked for now");
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.error_code(), "too_many_requests");
+    let retry_after: i64 = throttled.header("retry-after").expect("a Retry-After header").parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+}
