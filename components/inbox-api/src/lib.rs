@@ -106,8 +106,12 @@ fn session_token(request: &ApiRequest) -> Option<&str> {
 
 /// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
 fn client_address(request: &ApiRequest) -> &str {
-    let addr = request.header("spin-client-addr").unwrap_or("unknown");
-    addr.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(addr, |(ip, _)| ip)
+    without_port(request.header("spin-client-addr").unwrap_or("unknown"))
+}
+
+/// `host:port` or `ip:port` (IPv6 in brackets) without the port.
+fn without_port(address: &str) -> &str {
+    address.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(address, |(host, _)| host)
 }
 
 fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
@@ -116,8 +120,7 @@ fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
     // WASI HTTP hands the component no `host` header; Spin's `spin-full-url` is built from it.
     let url = request.header("spin-full-url").unwrap_or_default();
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = after_scheme.split(['/', '?']).next().unwrap_or_default();
-    let host = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let host = without_port(after_scheme.split(['/', '?']).next().unwrap_or_default());
     let secure = !matches!(host, "localhost" | "127.0.0.1" | "[::1]");
     format!(
         "{SESSION_COOKIE}={value}; Path=/api/inbox; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
@@ -209,5 +212,12 @@ mod tests {
         assert_eq!(Command::route(&Method::Get, &["events"]), Command::Events);
         assert_eq!(Command::route(&Method::Get, &["conversations", "0"]), Command::Unknown);
         assert_eq!(Command::route(&Method::Get, &["admin"]), Command::Unknown);
+    }
+
+    #[test]
+    fn ports_are_stripped_from_addresses() {
+        assert_eq!(without_port("127.0.0.1:5000"), "127.0.0.1");
+        assert_eq!(without_port("[::1]:3000"), "[::1]");
+        assert_eq!(without_port("chat.example.com"), "chat.example.com");
     }
 }
