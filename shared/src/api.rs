@@ -39,7 +39,14 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), cause: None, allow: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            cause: None,
+            allow: None,
+            retry_after: None,
+        }
     }
 
     pub fn not_found_route() -> ApiError {
@@ -47,15 +54,30 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(allowed: &'static str) -> ApiError {
-        ApiError { allow: Some(allowed), ..ApiError::new(405, "method_not_allowed", format!("this route accepts {allowed}")) }
+        ApiError {
+            allow: Some(allowed),
+            ..ApiError::new(
+                405,
+                "method_not_allowed",
+                format!("this route accepts {allowed}"),
+            )
+        }
     }
 
     pub fn payload_too_large(limit: usize) -> ApiError {
-        ApiError::new(413, "payload_too_large", format!("request body must be at most {limit} bytes"))
+        ApiError::new(
+            413,
+            "payload_too_large",
+            format!("request body must be at most {limit} bytes"),
+        )
     }
 
     pub fn unsupported_media_type() -> ApiError {
-        ApiError::new(415, "unsupported_media_type", "request body must be JSON (Content-Type: application/json)")
+        ApiError::new(
+            415,
+            "unsupported_media_type",
+            "request body must be JSON (Content-Type: application/json)",
+        )
     }
 
     pub fn invalid_path(what: &str) -> ApiError {
@@ -98,8 +120,14 @@ impl ApiError {
     }
 
     pub fn body(&self) -> Vec<u8> {
-        let envelope = Envelope { error: Body { code: self.code, message: &self.message } };
-        serde_json::to_vec(&envelope).unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"error"}}"#.to_vec())
+        let envelope = Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        serde_json::to_vec(&envelope)
+            .unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"error"}}"#.to_vec())
     }
 }
 
@@ -113,14 +141,17 @@ impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         match e {
             ChatError::Invalid(e) => e.into(),
-            ChatError::Unauthenticated => ApiError::new(401, "unauthorized", "authentication required"),
+            ChatError::Unauthenticated => {
+                ApiError::new(401, "unauthorized", "authentication required")
+            }
             ChatError::BadCredentials => ApiError::new(401, "invalid_credentials", e.to_string()),
             ChatError::Forbidden(why) => ApiError::new(403, "forbidden", why),
             ChatError::NotFound(_) => ApiError::new(404, "not_found", e.to_string()),
             ChatError::Conflict(code, message) => ApiError::new(409, code, message),
-            ChatError::RateLimited(seconds) => {
-                ApiError { retry_after: Some(seconds), ..ApiError::new(429, "too_many_requests", e.to_string()) }
-            }
+            ChatError::RateLimited(seconds) => ApiError {
+                retry_after: Some(seconds),
+                ..ApiError::new(429, "too_many_requests", e.to_string())
+            },
             ChatError::Misconfigured(_) => ApiError::internal(e),
             ChatError::Store(cause) => ApiError::internal(cause),
         }
@@ -133,12 +164,30 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::payload_too_large(MAX_JSON_BODY_BYTES));
     }
     if std::str::from_utf8(body).is_err() {
-        return Err(ApiError::new(400, "invalid_json", "request body is not valid UTF-8"));
+        return Err(ApiError::new(
+            400,
+            "invalid_json",
+            "request body is not valid UTF-8",
+        ));
     }
     serde_json::from_slice(body).map_err(|e| {
-        let problem = if e.is_data() { "invalid_input" } else { "invalid_json" };
+        let problem = if e.is_data() {
+            "invalid_input"
+        } else {
+            "invalid_json"
+        };
         ApiError::new(400, problem, format!("request body: {e}"))
     })
+}
+
+/// The value of `name` in a query string (`a=1&b=2`), undecoded: our parameters are plain
+/// tokens and integers.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
 }
 
 /// Whether a `Content-Type` header value names JSON.
@@ -184,18 +233,39 @@ mod tests {
 
     #[test]
     fn parse_json_classifies_failures() {
-        assert_eq!(parse_json::<Sample>(b"{").unwrap_err().code(), "invalid_json");
-        assert_eq!(parse_json::<Sample>(b"").unwrap_err().code(), "invalid_json");
-        assert_eq!(parse_json::<Sample>(b"{\"body\":5}").unwrap_err().code(), "invalid_input");
-        assert_eq!(parse_json::<Sample>(b"{\"body\":\"\xff\"}").unwrap_err().code(), "invalid_json");
-        assert_eq!(parse_json::<Sample>(&vec![b' '; MAX_JSON_BODY_BYTES + 1]).unwrap_err().status(), 413);
+        assert_eq!(
+            parse_json::<Sample>(b"{").unwrap_err().code(),
+            "invalid_json"
+        );
+        assert_eq!(
+            parse_json::<Sample>(b"").unwrap_err().code(),
+            "invalid_json"
+        );
+        assert_eq!(
+            parse_json::<Sample>(b"{\"body\":5}").unwrap_err().code(),
+            "invalid_input"
+        );
+        assert_eq!(
+            parse_json::<Sample>(b"{\"body\":\"\xff\"}")
+                .unwrap_err()
+                .code(),
+            "invalid_json"
+        );
+        assert_eq!(
+            parse_json::<Sample>(&vec![b' '; MAX_JSON_BODY_BYTES + 1])
+                .unwrap_err()
+                .status(),
+            413
+        );
         assert!(parse_json::<Sample>(b"{\"body\":\"hi\"}").is_ok());
     }
 
     #[test]
     fn json_content_types() {
         assert!(is_json_content_type(Some("application/json")));
-        assert!(is_json_content_type(Some("Application/JSON; charset=utf-8")));
+        assert!(is_json_content_type(Some(
+            "Application/JSON; charset=utf-8"
+        )));
         assert!(!is_json_content_type(Some("text/plain")));
         assert!(!is_json_content_type(None));
     }

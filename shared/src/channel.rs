@@ -28,8 +28,15 @@ impl Channel {
     }
 
     pub fn parse(text: &str) -> Option<Channel> {
-        [Channel::Web, Channel::Sms, Channel::Email, Channel::Messenger, Channel::Instagram, Channel::Whatsapp]
-            .into_iter()
-            .find(|c| c.as_str() == text)
+        [
+            Channel::Web,
+            Channel::Sms,
+            Channel::Email,
+            Channel::Messenger,
+            Channel::Instagram,
+            Channel::Whatsapp,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
     }
 }

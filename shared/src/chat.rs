@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::api::query_param;
 use crate::channel::Channel;
 use crate::conversation;
 use crate::event::{self, Audience, Event, EventKind, Visibility};
@@ -103,7 +104,11 @@ pub fn post_message(
     request: &PostMessageRequest,
 ) -> Result<(Message, bool), ChatError> {
     let body = MessageBody::parse(&request.body)?;
-    let client_id = request.client_id.as_deref().map(ClientId::parse).transpose()?;
+    let client_id = request
+        .client_id
+        .as_deref()
+        .map(ClientId::parse)
+        .transpose()?;
     let new = NewMessage {
         conversation_id,
         author: speaker.author(),
@@ -157,7 +162,10 @@ pub fn typing(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>) -> Resu
         conversation_id,
         EventKind::Typing,
         Visibility::Public,
-        &Typing { by: speaker.author(), name },
+        &Typing {
+            by: speaker.author(),
+            name,
+        },
         now,
     )?;
     event::announce(ctx, conversation_id, &format!("e{event_id}"));
@@ -166,14 +174,29 @@ pub fn typing(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>) -> Resu
 
 /// Moves `speaker`'s read marker forward to `request.message_id` and publishes the receipt if
 /// it moved. Unknown, future or older ids change nothing.
-pub fn mark_read(ctx: &Ctx<'_>, conversation_id: i64, speaker: Speaker<'_>, request: &ReadRequest) -> Result<(), ChatError> {
+pub fn mark_read(
+    ctx: &Ctx<'_>,
+    conversation_id: i64,
+    speaker: Speaker<'_>,
+    request: &ReadRequest,
+) -> Result<(), ChatError> {
     if request.message_id < 1 {
         return Err(InvalidInput::new("message_id", "must be a positive message id").into());
     }
     let reader = speaker.author();
-    if conversation::advance_read(ctx.db, conversation_id, reader, request.message_id, ctx.clock.now_ms())? {
+    if conversation::advance_read(
+        ctx.db,
+        conversation_id,
+        reader,
+        request.message_id,
+        ctx.clock.now_ms(),
+    )? {
         // Markers only grow, so conversation, side and position name this change uniquely.
-        event::announce(ctx, conversation_id, &format!("r{}{}", reader.as_str(), request.message_id));
+        event::announce(
+            ctx,
+            conversation_id,
+            &format!("r{}{}", reader.as_str(), request.message_id),
+        );
     }
     Ok(())
 }
@@ -188,34 +211,37 @@ pub struct EventsQuery {
 impl EventsQuery {
     /// Without `wait`, a request waits the longest allowed time.
     pub fn parse(query: &str) -> Result<EventsQuery, InvalidInput> {
-        let mut parsed = EventsQuery { after: 0, wait_ms: event::MAX_WAIT_MS };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match name {
-                "after" => {
-                    parsed.after = value
-                        .parse()
-                        .ok()
-                        .filter(|v: &i64| *v >= 0)
-                        .ok_or_else(|| InvalidInput::new("after", "must be a non-negative integer cursor"))?;
-                }
-                "wait" => {
-                    let seconds: i64 = value
-                        .parse()
-                        .ok()
-                        .filter(|v| (0..=event::MAX_WAIT_MS / 1000).contains(v))
-                        .ok_or_else(|| InvalidInput::new("wait", "must be 0 to 25 seconds"))?;
-                    parsed.wait_ms = seconds * 1000;
-                }
-                _ => {}
+        let after = match query_param(query, "after") {
+            None => 0,
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|v: &i64| *v >= 0)
+                .ok_or_else(|| {
+                    InvalidInput::new("after", "must be a non-negative integer cursor")
+                })?,
+        };
+        let wait_ms = match query_param(query, "wait") {
+            None => event::MAX_WAIT_MS,
+            Some(value) => {
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| (0..=event::MAX_WAIT_MS / 1000).contains(v))
+                    .ok_or_else(|| InvalidInput::new("wait", "must be 0 to 25 seconds"))?
+                    * 1000
             }
-        }
-        Ok(parsed)
+        };
+        Ok(EventsQuery { after, wait_ms })
     }
 }
 
 /// Events after the cursor for `audience`, waiting up to the query's `wait`.
-pub fn events(ctx: &Ctx<'_>, audience: Audience, query: EventsQuery) -> Result<EventsPage, ChatError> {
+pub fn events(
+    ctx: &Ctx<'_>,
+    audience: Audience,
+    query: EventsQuery,
+) -> Result<EventsPage, ChatError> {
     let events = event::wait_for(ctx, audience, query.after, query.wait_ms)?;
     let cursor = events.last().map_or(query.after, |e| e.id);
     Ok(EventsPage { events, cursor })
@@ -227,8 +253,20 @@ mod tests {
 
     #[test]
     fn events_query_defaults_and_bounds() {
-        assert_eq!(EventsQuery::parse("").unwrap(), EventsQuery { after: 0, wait_ms: 25_000 });
-        assert_eq!(EventsQuery::parse("after=7&wait=0").unwrap(), EventsQuery { after: 7, wait_ms: 0 });
+        assert_eq!(
+            EventsQuery::parse("").unwrap(),
+            EventsQuery {
+                after: 0,
+                wait_ms: 25_000
+            }
+        );
+        assert_eq!(
+            EventsQuery::parse("after=7&wait=0").unwrap(),
+            EventsQuery {
+                after: 7,
+                wait_ms: 0
+            }
+        );
         assert!(EventsQuery::parse("after=-1").is_err());
         assert!(EventsQuery::parse("after=x").is_err());
         assert!(EventsQuery::parse("wait=26").is_err());

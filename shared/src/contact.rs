@@ -79,22 +79,53 @@ pub fn insert(
 ) -> Result<i64, DbError> {
     let rows = db.execute(
         INSERT_CONTACT,
-        &[name.map(PersonName::as_str).into(), email.map(EmailAddress::as_str).into(), now.into()],
+        &[
+            name.map(PersonName::as_str).into(),
+            email.map(EmailAddress::as_str).into(),
+            now.into(),
+        ],
     )?;
-    rows.first().ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?.i64("id")
+    rows.first()
+        .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?
+        .i64("id")
 }
 
-pub fn insert_visitor_token(db: &dyn Database, hash: &TokenHash, contact_id: i64, now: i64) -> Result<(), DbError> {
-    db.execute(INSERT_VISITOR_TOKEN, &[SqlValue::Blob(hash.0.to_vec()), contact_id.into(), now.into()])?;
+pub fn insert_visitor_token(
+    db: &dyn Database,
+    hash: &TokenHash,
+    contact_id: i64,
+    now: i64,
+) -> Result<(), DbError> {
+    db.execute(
+        INSERT_VISITOR_TOKEN,
+        &[
+            SqlValue::Blob(hash.0.to_vec()),
+            contact_id.into(),
+            now.into(),
+        ],
+    )?;
     Ok(())
 }
 
-const UPDATE_DETAILS: &str = "UPDATE contacts SET name = COALESCE(?2, name), email = COALESCE(?3, email) WHERE id = ?1";
+const UPDATE_DETAILS: &str =
+    "UPDATE contacts SET name = COALESCE(?2, name), email = COALESCE(?3, email) WHERE id = ?1";
 
 /// Records what a returning visitor told us about themselves; absent fields keep their values.
-pub fn update_details(db: &dyn Database, id: i64, name: Option<&PersonName>, email: Option<&EmailAddress>) -> Result<(), DbError> {
+pub fn update_details(
+    db: &dyn Database,
+    id: i64,
+    name: Option<&PersonName>,
+    email: Option<&EmailAddress>,
+) -> Result<(), DbError> {
     if name.is_some() || email.is_some() {
-        db.execute(UPDATE_DETAILS, &[id.into(), name.map(PersonName::as_str).into(), email.map(EmailAddress::as_str).into()])?;
+        db.execute(
+            UPDATE_DETAILS,
+            &[
+                id.into(),
+                name.map(PersonName::as_str).into(),
+                email.map(EmailAddress::as_str).into(),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -113,7 +144,17 @@ mod tests {
     fn email_addresses() {
         assert!(EmailAddress::parse("email", "ann@example.com").is_ok());
         assert!(EmailAddress::parse("email", " ann+x@mail.example.co ").is_ok());
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "ann@example.com.", "a@b@example.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@.com",
+            "ann@example.com.",
+            "a@b@example.com",
+        ] {
             assert!(EmailAddress::parse("email", bad).is_err(), "{bad} accepted");
         }
     }

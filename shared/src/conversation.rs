@@ -67,7 +67,8 @@ impl Conversation {
         Ok(Conversation {
             id: row.i64("id")?,
             status: Status::from_db(row.str("status")?)?,
-            channel: Channel::parse(channel).ok_or_else(|| DbError::Decode(format!("unknown channel {channel}")))?,
+            channel: Channel::parse(channel)
+                .ok_or_else(|| DbError::Decode(format!("unknown channel {channel}")))?,
             created_at: row.i64("created_at")?,
             updated_at: row.i64("updated_at")?,
             visitor_read_up_to: row.i64("visitor_read_up_to")?,
@@ -117,7 +118,8 @@ impl ConversationSummary {
 
 const COLUMNS: &str = "c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to, c.operator_read_up_to";
 
-const INSERT: &str = "INSERT INTO conversations (contact_id, channel, page_url, created_at, updated_at)
+const INSERT: &str =
+    "INSERT INTO conversations (contact_id, channel, page_url, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id";
 
 const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to, c.operator_read_up_to,
@@ -137,57 +139,106 @@ const OWNED_BY_TOKEN: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.
      FROM conversations c JOIN visitor_tokens t ON t.contact_id = c.contact_id
      WHERE c.id = ?1 AND t.token_hash = ?2";
 
-
 /// Read markers move forward only, and never past the last message: the conditional UPDATE
 /// answers whether this receipt changed anything, so stale or replayed receipts emit nothing.
 /// A trigger publishes the receipt event when the marker moves (see migration 0001).
-const ADVANCE_VISITOR_READ: &str = "UPDATE conversations SET visitor_read_up_to = ?2, visitor_read_at = ?3
+const ADVANCE_VISITOR_READ: &str =
+    "UPDATE conversations SET visitor_read_up_to = ?2, visitor_read_at = ?3
      WHERE id = ?1 AND visitor_read_up_to < ?2 AND ?2 <= COALESCE(last_message_id, 0) RETURNING id";
 const ADVANCE_OPERATOR_READ: &str = "UPDATE conversations SET operator_read_up_to = ?2, operator_read_at = ?3
      WHERE id = ?1 AND operator_read_up_to < ?2 AND ?2 <= COALESCE(last_message_id, 0) RETURNING id";
 
-pub fn insert(db: &dyn Database, contact_id: i64, channel: Channel, page_url: Option<&str>, now: i64) -> Result<i64, DbError> {
-    let rows = db.execute(INSERT, &[contact_id.into(), channel.as_str().into(), page_url.into(), now.into()])?;
-    rows.first().ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?.i64("id")
+pub fn insert(
+    db: &dyn Database,
+    contact_id: i64,
+    channel: Channel,
+    page_url: Option<&str>,
+    now: i64,
+) -> Result<i64, DbError> {
+    let rows = db.execute(
+        INSERT,
+        &[
+            contact_id.into(),
+            channel.as_str().into(),
+            page_url.into(),
+            now.into(),
+        ],
+    )?;
+    rows.first()
+        .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?
+        .i64("id")
 }
 
 pub fn by_id(db: &dyn Database, id: i64) -> Result<Option<Conversation>, DbError> {
-    let rows = db.execute(&format!("SELECT {COLUMNS} FROM conversations c WHERE c.id = ?1"), &[id.into()])?;
-    rows.first().map(|row| Conversation::from_row(&row)).transpose()
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM conversations c WHERE c.id = ?1"),
+        &[id.into()],
+    )?;
+    rows.first()
+        .map(|row| Conversation::from_row(&row))
+        .transpose()
 }
 
-pub fn owned_by_visitor(db: &dyn Database, id: i64, token: &TokenHash) -> Result<Option<Conversation>, DbError> {
-    let rows = db.execute(OWNED_BY_TOKEN, &[id.into(), SqlValue::Blob(token.0.to_vec())])?;
-    rows.first().map(|row| Conversation::from_row(&row)).transpose()
+pub fn owned_by_visitor(
+    db: &dyn Database,
+    id: i64,
+    token: &TokenHash,
+) -> Result<Option<Conversation>, DbError> {
+    let rows = db.execute(
+        OWNED_BY_TOKEN,
+        &[id.into(), SqlValue::Blob(token.0.to_vec())],
+    )?;
+    rows.first()
+        .map(|row| Conversation::from_row(&row))
+        .transpose()
 }
 
 pub fn summary(db: &dyn Database, id: i64) -> Result<Option<ConversationSummary>, DbError> {
     let rows = db.execute(&format!("{SUMMARY} WHERE c.id = ?1"), &[id.into()])?;
-    rows.first().map(|row| ConversationSummary::from_row(&row)).transpose()
+    rows.first()
+        .map(|row| ConversationSummary::from_row(&row))
+        .transpose()
 }
 
 /// Conversations by most recent activity, at most `limit`.
-pub fn list(db: &dyn Database, filter: StatusFilter, limit: i64) -> Result<Vec<ConversationSummary>, DbError> {
+pub fn list(
+    db: &dyn Database,
+    filter: StatusFilter,
+    limit: i64,
+) -> Result<Vec<ConversationSummary>, DbError> {
     // Two statements rather than `?1 = 'all' OR c.status = ?1`, which would stop SQLite from
     // walking the (status, updated_at) index and make it sort every conversation instead.
     let rows = match filter {
         StatusFilter::Only(status) => db.execute(
-            &format!("{SUMMARY} WHERE c.status = ?1 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2"),
+            &format!(
+                "{SUMMARY} WHERE c.status = ?1 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2"
+            ),
             &[status.as_str().into(), limit.into()],
         )?,
-        StatusFilter::All => {
-            db.execute(&format!("{SUMMARY} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"), &[limit.into()])?
-        }
+        StatusFilter::All => db.execute(
+            &format!("{SUMMARY} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"),
+            &[limit.into()],
+        )?,
     };
-    rows.iter().map(|row| ConversationSummary::from_row(&row)).collect()
+    rows.iter()
+        .map(|row| ConversationSummary::from_row(&row))
+        .collect()
 }
 
 /// Moves one side's read marker forward to `up_to` and, in the same statement, publishes the
 /// receipt. Returns whether it moved.
-pub fn advance_read(db: &dyn Database, id: i64, reader: Author, up_to: i64, now: i64) -> Result<bool, DbError> {
+pub fn advance_read(
+    db: &dyn Database,
+    id: i64,
+    reader: Author,
+    up_to: i64,
+    now: i64,
+) -> Result<bool, DbError> {
     let sql = match reader {
         Author::Visitor => ADVANCE_VISITOR_READ,
         _ => ADVANCE_OPERATOR_READ,
     };
-    Ok(!db.execute(sql, &[id.into(), up_to.into(), now.into()])?.is_empty())
+    Ok(!db
+        .execute(sql, &[id.into(), up_to.into(), now.into()])?
+        .is_empty())
 }

@@ -99,14 +99,11 @@ impl Audience {
 /// The most events one read returns; a client with more to catch up on reads again at once.
 pub const PAGE_SIZE: i64 = 100;
 
-const INSERT: &str =
-    "INSERT INTO events (conversation_id, kind, visibility, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
+const INSERT: &str = "INSERT INTO events (conversation_id, kind, visibility, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 const FOR_VISITOR: &str = "SELECT id, conversation_id, kind, data, created_at FROM events
      WHERE conversation_id = ?1 AND visibility = 'public' AND id > ?2 ORDER BY id LIMIT ?3";
-const FOR_OPERATORS: &str =
-    "SELECT id, conversation_id, kind, data, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
-const LATEST_FOR_VISITOR: &str =
-    "SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE conversation_id = ?1 AND visibility = 'public'";
+const FOR_OPERATORS: &str = "SELECT id, conversation_id, kind, data, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
+const LATEST_FOR_VISITOR: &str = "SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE conversation_id = ?1 AND visibility = 'public'";
 const LATEST: &str = "SELECT COALESCE(MAX(id), 0) AS id FROM events";
 
 /// Appends an event; call inside the transaction that makes the change it describes, then call
@@ -119,20 +116,30 @@ pub fn append(
     data: &impl Serialize,
     now: i64,
 ) -> Result<i64, DbError> {
-    let data = serde_json::to_string(data).map_err(|e| DbError::Decode(format!("event data: {e}")))?;
+    let data =
+        serde_json::to_string(data).map_err(|e| DbError::Decode(format!("event data: {e}")))?;
     let rows = db.execute(
         INSERT,
-        &[conversation_id.into(), kind.as_str().into(), visibility.as_str().into(), data.into(), now.into()],
+        &[
+            conversation_id.into(),
+            kind.as_str().into(),
+            visibility.as_str().into(),
+            data.into(),
+            now.into(),
+        ],
     )?;
-    rows.first().ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?.i64("id")
+    rows.first()
+        .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?
+        .i64("id")
 }
 
 /// Events after `cursor` that `audience` may see, oldest first, at most [`PAGE_SIZE`].
 pub fn after(db: &dyn Database, audience: Audience, cursor: i64) -> Result<Vec<Event>, DbError> {
     let rows = match audience {
-        Audience::Visitor { conversation_id } => {
-            db.execute(FOR_VISITOR, &[conversation_id.into(), cursor.into(), PAGE_SIZE.into()])?
-        }
+        Audience::Visitor { conversation_id } => db.execute(
+            FOR_VISITOR,
+            &[conversation_id.into(), cursor.into(), PAGE_SIZE.into()],
+        )?,
         Audience::Operators => db.execute(FOR_OPERATORS, &[cursor.into(), PAGE_SIZE.into()])?,
     };
     rows.iter().map(|row| Event::from_row(&row)).collect()
@@ -141,7 +148,9 @@ pub fn after(db: &dyn Database, audience: Audience, cursor: i64) -> Result<Vec<E
 /// The cursor a client starts from after loading a snapshot: the newest event it may see.
 pub fn latest_cursor(db: &dyn Database, audience: Audience) -> Result<i64, DbError> {
     let rows = match audience {
-        Audience::Visitor { conversation_id } => db.execute(LATEST_FOR_VISITOR, &[conversation_id.into()])?,
+        Audience::Visitor { conversation_id } => {
+            db.execute(LATEST_FOR_VISITOR, &[conversation_id.into()])?
+        }
         Audience::Operators => db.execute(LATEST, &[])?,
     };
     rows.first().map_or(Ok(0), |row| row.i64("id"))
@@ -160,7 +169,9 @@ fn conversation_marker(conversation_id: i64) -> String {
 pub fn announce(ctx: &Ctx<'_>, conversation_id: i64, change: &str) {
     // The time tells waiters the conversation is hot.
     let value = format!("{change}:{}", ctx.clock.now_ms());
-    let _ = ctx.kv.set(&conversation_marker(conversation_id), value.as_bytes());
+    let _ = ctx
+        .kv
+        .set(&conversation_marker(conversation_id), value.as_bytes());
     let _ = ctx.kv.set(INBOX_MARKER, value.as_bytes());
 }
 
@@ -181,7 +192,12 @@ fn marker_changed_at(marker: &Option<Vec<u8>>) -> Option<i64> {
 }
 
 /// Returns the events after `cursor` for `audience`, waiting up to `wait_ms` for the first one.
-pub fn wait_for(ctx: &Ctx<'_>, audience: Audience, cursor: i64, wait_ms: i64) -> Result<Vec<Event>, DbError> {
+pub fn wait_for(
+    ctx: &Ctx<'_>,
+    audience: Audience,
+    cursor: i64,
+    wait_ms: i64,
+) -> Result<Vec<Event>, DbError> {
     let deadline = ctx.clock.now_ms() + wait_ms.clamp(0, MAX_WAIT_MS);
     let key = audience.marker_key();
     loop {

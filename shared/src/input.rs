@@ -13,7 +13,10 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        InvalidInput { field, problem: problem.into() }
+        InvalidInput {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -28,13 +31,29 @@ pub fn bounded_text(
     let trimmed = text.trim();
     let chars = trimmed.chars().count();
     if chars < min_chars {
-        return Err(InvalidInput::new(field, if min_chars == 1 { "must not be empty".to_owned() } else { format!("must be at least {min_chars} characters") }));
+        return Err(InvalidInput::new(
+            field,
+            if min_chars == 1 {
+                "must not be empty".to_owned()
+            } else {
+                format!("must be at least {min_chars} characters")
+            },
+        ));
     }
     if chars > max_chars {
-        return Err(InvalidInput::new(field, format!("must be at most {max_chars} characters")));
+        return Err(InvalidInput::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(InvalidInput::new(field, "must not contain control characters"));
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(InvalidInput::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }

@@ -30,11 +30,16 @@ pub struct ClientId(String);
 impl ClientId {
     pub fn parse(text: &str) -> Result<ClientId, InvalidInput> {
         let ok = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
         if ok {
             Ok(ClientId(text.to_owned()))
         } else {
-            Err(InvalidInput::new("client_id", "must be 1-64 characters from A-Z a-z 0-9 - _ . :"))
+            Err(InvalidInput::new(
+                "client_id",
+                "must be 1-64 characters from A-Z a-z 0-9 - _ . :",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -89,7 +94,8 @@ impl Message {
             conversation_id: row.i64("conversation_id")?,
             author: Author::parse(row.str("author")?)?,
             operator_name: row.opt_str("operator_name")?.map(str::to_owned),
-            channel: Channel::parse(channel).ok_or_else(|| DbError::Decode(format!("unknown channel {channel}")))?,
+            channel: Channel::parse(channel)
+                .ok_or_else(|| DbError::Decode(format!("unknown channel {channel}")))?,
             body: row.str("body")?.to_owned(),
             created_at: row.i64("created_at")?,
             client_id: row.opt_str("client_id")?.map(str::to_owned),
@@ -119,7 +125,8 @@ const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
      RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id";
 
-const SELECT: &str = "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
+const SELECT: &str =
+    "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
             m.created_at, m.client_id
      FROM messages m LEFT JOIN operators o ON o.id = m.operator_id";
 
@@ -128,7 +135,8 @@ const RETRIED: &str = "JOIN conversations c ON c.id = m.conversation_id
      WHERE m.conversation_id = ?1 AND m.author = ?2 AND m.client_id = ?3
        AND (?4 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?4))";
 /// The newest `?2` messages of a conversation, returned oldest first.
-const LATEST_IN_CONVERSATION: &str = "WHERE m.id IN (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
+const LATEST_IN_CONVERSATION: &str =
+    "WHERE m.id IN (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
      ORDER BY m.id";
 
 /// What [`insert`] did.
@@ -144,8 +152,15 @@ pub enum Inserted {
 
 /// Stores and publishes `new` in one statement; see [`INSERT`]. `owner` is the visitor's token
 /// hash, or `None` for operators. `operator_name` is filled in from `new.operator_name`.
-pub fn insert(db: &dyn Database, new: &NewMessage<'_>, owner: Option<&TokenHash>, now: i64) -> Result<Inserted, DbError> {
-    let owner: SqlValue = owner.map(|h| SqlValue::Blob(h.0.to_vec())).unwrap_or(SqlValue::Null);
+pub fn insert(
+    db: &dyn Database,
+    new: &NewMessage<'_>,
+    owner: Option<&TokenHash>,
+    now: i64,
+) -> Result<Inserted, DbError> {
+    let owner: SqlValue = owner
+        .map(|h| SqlValue::Blob(h.0.to_vec()))
+        .unwrap_or(SqlValue::Null);
     let rows = db.execute(
         INSERT,
         &[
@@ -169,7 +184,12 @@ pub fn insert(db: &dyn Database, new: &NewMessage<'_>, owner: Option<&TokenHash>
     };
     let rows = db.execute(
         &format!("{SELECT} {RETRIED}"),
-        &[new.conversation_id.into(), new.author.as_str().into(), client_id.as_str().into(), owner],
+        &[
+            new.conversation_id.into(),
+            new.author.as_str().into(),
+            client_id.as_str().into(),
+            owner,
+        ],
     )?;
     match rows.first() {
         Some(row) => Ok(Inserted::Duplicate(Message::from_row(&row)?)),
@@ -178,8 +198,15 @@ pub fn insert(db: &dyn Database, new: &NewMessage<'_>, owner: Option<&TokenHash>
 }
 
 /// The most recent `limit` messages of a conversation, oldest first.
-pub fn latest(db: &dyn Database, conversation_id: i64, limit: i64) -> Result<Vec<Message>, DbError> {
-    let rows = db.execute(&format!("{SELECT} {LATEST_IN_CONVERSATION}"), &[conversation_id.into(), limit.into()])?;
+pub fn latest(
+    db: &dyn Database,
+    conversation_id: i64,
+    limit: i64,
+) -> Result<Vec<Message>, DbError> {
+    let rows = db.execute(
+        &format!("{SELECT} {LATEST_IN_CONVERSATION}"),
+        &[conversation_id.into(), limit.into()],
+    )?;
     rows.iter().map(|row| Message::from_row(&row)).collect()
 }
 

@@ -15,7 +15,9 @@ fn user_version(db: &dyn Database) -> Result<i64, DbError> {
     let rows = db.execute("PRAGMA user_version", &[])?;
     match rows.rows.first().and_then(|row| row.first()) {
         Some(SqlValue::Integer(v)) => Ok(*v),
-        other => Err(DbError::Decode(format!("PRAGMA user_version returned {other:?}"))),
+        other => Err(DbError::Decode(format!(
+            "PRAGMA user_version returned {other:?}"
+        ))),
     }
 }
 
@@ -146,10 +148,24 @@ mod tests {
         migrate(&db).unwrap();
         migrate(&db).unwrap();
         assert_eq!(user_version(&db).unwrap(), LATEST_VERSION);
-        let tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'", &[]).unwrap();
-        let names: Vec<_> = tables.iter().map(|r| r.str("name").unwrap().to_owned()).collect();
-        for expected in ["operators", "contacts", "conversations", "messages", "events"] {
-            assert!(names.iter().any(|n| n == expected), "missing {expected} in {names:?}");
+        let tables = db
+            .execute("SELECT name FROM sqlite_master WHERE type = 'table'", &[])
+            .unwrap();
+        let names: Vec<_> = tables
+            .iter()
+            .map(|r| r.str("name").unwrap().to_owned())
+            .collect();
+        for expected in [
+            "operators",
+            "contacts",
+            "conversations",
+            "messages",
+            "events",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "missing {expected} in {names:?}"
+            );
         }
     }
 
@@ -160,7 +176,9 @@ mod tests {
         let path = dir.join("wal.db");
         let _ = std::fs::remove_file(&path);
         migrate(&TestDb::open(&path)).unwrap();
-        let mode = TestDb::open(&path).execute("PRAGMA journal_mode", &[]).unwrap();
+        let mode = TestDb::open(&path)
+            .execute("PRAGMA journal_mode", &[])
+            .unwrap();
         assert_eq!(mode.rows[0][0], SqlValue::Text("wal".into()));
     }
 

@@ -1,7 +1,7 @@
 //! Operators (the business's people), their passwords and their sessions.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
 
 use crate::contact::{EmailAddress, PersonName};
@@ -63,7 +63,10 @@ impl Password {
     pub fn parse(text: &str) -> Result<Password, InvalidInput> {
         let chars = text.chars().count();
         if !(10..=256).contains(&chars) {
-            return Err(InvalidInput::new("password", "must be 10 to 256 characters"));
+            return Err(InvalidInput::new(
+                "password",
+                "must be 10 to 256 characters",
+            ));
         }
         Ok(Password(text.to_owned()))
     }
@@ -73,7 +76,8 @@ impl Password {
     pub fn hash(&self, entropy: &dyn Entropy) -> Result<String, DbError> {
         let mut salt = [0u8; 16];
         entropy.fill(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|e| DbError::Decode(format!("salt: {e}")))?;
+        let salt =
+            SaltString::encode_b64(&salt).map_err(|e| DbError::Decode(format!("salt: {e}")))?;
         Argon2::default()
             .hash_password(self.0.as_bytes(), &salt)
             .map(|hash| hash.to_string())
@@ -83,14 +87,16 @@ impl Password {
 
 /// Checks `password` against a stored PHC hash. A malformed hash never verifies.
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash)
-        .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(stored_hash).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 /// A valid Argon2id hash of a password nobody has, verified against when the email is unknown
 /// so that a login for an unknown email costs as much time as one with a wrong password.
-pub const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$ZGVjb3lkZWNveWRlY295$VdA1CyYeH6nd/5pDQrd/zqEHIrPvD5lLc/1CwQk5y+g";
+pub const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZGVjb3lkZWNveWRlY295$VdA1CyYeH6nd/5pDQrd/zqEHIrPvD5lLc/1CwQk5y+g";
 
 /// A new operator, parsed from a setup or bootstrap request.
 pub struct NewOperator {
@@ -111,19 +117,29 @@ const ANY: &str = "SELECT EXISTS (SELECT 1 FROM operators) AS any";
 const CREDENTIALS_BY_EMAIL: &str =
     "SELECT id, email, name, role, password_hash FROM operators WHERE email = ?1 AND active = 1";
 
-const INSERT_SESSION: &str =
-    "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_SESSION: &str = "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
 const BY_SESSION: &str = "SELECT o.id, o.email, o.name, o.role FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND o.active = 1";
 const DELETE_SESSION: &str = "DELETE FROM operator_sessions WHERE token_hash = ?1";
 const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM operator_sessions WHERE expires_at <= ?1";
 
 pub fn any_exist(db: &dyn Database) -> Result<bool, DbError> {
-    Ok(db.execute(ANY, &[])?.first().map(|r| r.i64("any")).transpose()?.unwrap_or(0) == 1)
+    Ok(db
+        .execute(ANY, &[])?
+        .first()
+        .map(|r| r.i64("any"))
+        .transpose()?
+        .unwrap_or(0)
+        == 1)
 }
 
 /// Inserts `new` if no operator exists yet; `None` if one already did.
-pub fn insert_first(db: &dyn Database, new: &NewOperator, password_hash: &str, now: i64) -> Result<Option<Operator>, DbError> {
+pub fn insert_first(
+    db: &dyn Database,
+    new: &NewOperator,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<Operator>, DbError> {
     let rows = db.execute(
         INSERT_FIRST,
         &[
@@ -141,22 +157,48 @@ pub fn insert_first(db: &dyn Database, new: &NewOperator, password_hash: &str, n
 pub fn credentials(db: &dyn Database, email: &str) -> Result<Option<(Operator, String)>, DbError> {
     let rows = db.execute(CREDENTIALS_BY_EMAIL, &[email.into()])?;
     rows.first()
-        .map(|row| Ok((Operator::from_row(&row)?, row.str("password_hash")?.to_owned())))
+        .map(|row| {
+            Ok((
+                Operator::from_row(&row)?,
+                row.str("password_hash")?.to_owned(),
+            ))
+        })
         .transpose()
 }
 
 pub fn by_id(db: &dyn Database, id: i64) -> Result<Option<Operator>, DbError> {
-    let rows = db.execute(&format!("SELECT {COLUMNS} FROM operators WHERE id = ?1"), &[id.into()])?;
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM operators WHERE id = ?1"),
+        &[id.into()],
+    )?;
     rows.first().map(|row| Operator::from_row(&row)).transpose()
 }
 
-pub fn insert_session(db: &dyn Database, hash: &TokenHash, operator_id: i64, now: i64, expires_at: i64) -> Result<(), DbError> {
+pub fn insert_session(
+    db: &dyn Database,
+    hash: &TokenHash,
+    operator_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
     db.execute(DELETE_EXPIRED_SESSIONS, &[now.into()])?;
-    db.execute(INSERT_SESSION, &[SqlValue::Blob(hash.0.to_vec()), operator_id.into(), now.into(), expires_at.into()])?;
+    db.execute(
+        INSERT_SESSION,
+        &[
+            SqlValue::Blob(hash.0.to_vec()),
+            operator_id.into(),
+            now.into(),
+            expires_at.into(),
+        ],
+    )?;
     Ok(())
 }
 
-pub fn by_session(db: &dyn Database, hash: &TokenHash, now: i64) -> Result<Option<Operator>, DbError> {
+pub fn by_session(
+    db: &dyn Database,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<Operator>, DbError> {
     let rows = db.execute(BY_SESSION, &[SqlValue::Blob(hash.0.to_vec()), now.into()])?;
     rows.first().map(|row| Operator::from_row(&row)).transpose()
 }
@@ -173,7 +215,10 @@ mod tests {
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {
-        let hash = Password::parse("correct horse").unwrap().hash(&TestEntropy::default()).unwrap();
+        let hash = Password::parse("correct horse")
+            .unwrap()
+            .hash(&TestEntropy::default())
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse!", &hash));

@@ -30,7 +30,9 @@ impl Token {
     /// hash, so it is rejected before touching the database.
     pub fn parse(text: &str) -> Option<Token> {
         let well_formed = text.len() == TOKEN_CHARS
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         well_formed.then(|| Token(text.to_owned()))
     }
 
@@ -53,7 +55,9 @@ impl std::fmt::Debug for Token {
 /// case-insensitive, as for every HTTP authentication scheme.
 pub fn bearer(authorization: &str) -> Option<&str> {
     let (scheme, credentials) = authorization.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 /// Compares two configured secrets (setup tokens, webhook secrets) in constant time. Both sides

@@ -51,7 +51,10 @@ pub struct Rows {
 
 impl Rows {
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+        self.rows.iter().map(|values| Row {
+            columns: &self.columns,
+            values,
+        })
     }
 
     pub fn first(&self) -> Option<Row<'_>> {
@@ -82,7 +85,9 @@ impl<'a> Row<'a> {
     pub fn i64(&self, column: &str) -> Result<i64, DbError> {
         match self.value(column)? {
             SqlValue::Integer(v) => Ok(*v),
-            other => Err(DbError::Decode(format!("column `{column}`: expected integer, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected integer, got {other:?}"
+            ))),
         }
     }
 
@@ -90,14 +95,18 @@ impl<'a> Row<'a> {
         match self.value(column)? {
             SqlValue::Null => Ok(None),
             SqlValue::Integer(v) => Ok(Some(*v)),
-            other => Err(DbError::Decode(format!("column `{column}`: expected integer, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected integer, got {other:?}"
+            ))),
         }
     }
 
     pub fn str(&self, column: &str) -> Result<&'a str, DbError> {
         match self.value(column)? {
             SqlValue::Text(v) => Ok(v),
-            other => Err(DbError::Decode(format!("column `{column}`: expected text, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected text, got {other:?}"
+            ))),
         }
     }
 
@@ -105,7 +114,9 @@ impl<'a> Row<'a> {
         match self.value(column)? {
             SqlValue::Null => Ok(None),
             SqlValue::Text(v) => Ok(Some(v)),
-            other => Err(DbError::Decode(format!("column `{column}`: expected text, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected text, got {other:?}"
+            ))),
         }
     }
 }
@@ -191,7 +202,10 @@ where
 
 /// Runs `work` in a read transaction (`BEGIN` ... `COMMIT`): every query sees one snapshot,
 /// without taking the write lock, so readers never queue behind writers in WAL mode.
-pub fn read_transaction<T, E>(db: &dyn Database, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+pub fn read_transaction<T, E>(
+    db: &dyn Database,
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<DbError>,
 {

@@ -28,7 +28,11 @@ impl Database for TestDb {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
         let host = |e: rusqlite::Error| DbError::Host(e.to_string());
         let mut statement = self.0.prepare(sql).map_err(host)?;
-        let columns: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+        let columns: Vec<String> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let params = params.iter().map(|p| match p {
             SqlValue::Null => rusqlite::types::Value::Null,
             SqlValue::Integer(v) => rusqlite::types::Value::Integer(*v),
@@ -36,14 +40,21 @@ impl Database for TestDb {
             SqlValue::Text(v) => rusqlite::types::Value::Text(v.clone()),
             SqlValue::Blob(v) => rusqlite::types::Value::Blob(v.clone()),
         });
-        let mut rows = statement.query(rusqlite::params_from_iter(params)).map_err(host)?;
-        let mut out = Rows { columns: columns.clone(), rows: Vec::new() };
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params))
+            .map_err(host)?;
+        let mut out = Rows {
+            columns: columns.clone(),
+            rows: Vec::new(),
+        };
         while let Some(row) = rows.next().map_err(host)? {
             let values = (0..columns.len())
                 .map(|i| match row.get_ref(i) {
                     Ok(rusqlite::types::ValueRef::Integer(v)) => SqlValue::Integer(v),
                     Ok(rusqlite::types::ValueRef::Real(v)) => SqlValue::Real(v),
-                    Ok(rusqlite::types::ValueRef::Text(v)) => SqlValue::Text(String::from_utf8_lossy(v).into_owned()),
+                    Ok(rusqlite::types::ValueRef::Text(v)) => {
+                        SqlValue::Text(String::from_utf8_lossy(v).into_owned())
+                    }
                     Ok(rusqlite::types::ValueRef::Blob(v)) => SqlValue::Blob(v.to_vec()),
                     _ => SqlValue::Null,
                 })
@@ -117,7 +128,10 @@ pub struct TestHost {
 
 impl TestHost {
     pub fn new() -> TestHost {
-        TestHost { db: Some(TestDb::new()), ..Default::default() }
+        TestHost {
+            db: Some(TestDb::new()),
+            ..Default::default()
+        }
     }
 
     pub fn ctx(&self) -> Ctx<'_> {

@@ -15,9 +15,15 @@ pub struct Limit {
 }
 
 /// Sign-in failures per email address: 10 per 15 minutes.
-pub const PER_ACCOUNT: Limit = Limit { failures: 10, window_ms: 15 * 60 * 1000 };
+pub const PER_ACCOUNT: Limit = Limit {
+    failures: 10,
+    window_ms: 15 * 60 * 1000,
+};
 /// Sign-in or setup failures per client address: 30 per 15 minutes (offices share addresses).
-pub const PER_CLIENT: Limit = Limit { failures: 30, window_ms: 15 * 60 * 1000 };
+pub const PER_CLIENT: Limit = Limit {
+    failures: 30,
+    window_ms: 15 * 60 * 1000,
+};
 
 fn read(ctx: &Ctx<'_>, key: &str) -> Option<(u32, i64)> {
     let value = ctx.kv.get(key).ok().flatten()?;
@@ -58,7 +64,10 @@ mod tests {
     fn blocks_after_the_limit_until_the_window_ends() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        let limit = Limit { failures: 3, window_ms: 60_000 };
+        let limit = Limit {
+            failures: 3,
+            window_ms: 60_000,
+        };
         for _ in 0..2 {
             record_failure(&ctx, "k", limit);
         }
@@ -70,7 +79,11 @@ mod tests {
         host.clock.advance(500);
         assert_eq!(blocked_for(&ctx, "k", limit), None);
         record_failure(&ctx, "k", limit);
-        assert_eq!(blocked_for(&ctx, "k", limit), None, "a new window starts from one");
+        assert_eq!(
+            blocked_for(&ctx, "k", limit),
+            None,
+            "a new window starts from one"
+        );
         reset(&ctx, "k");
         assert_eq!(blocked_for(&ctx, "other", limit), None);
     }

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
-use crate::chat::{self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker};
+use crate::chat::{
+    self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker,
+};
 use crate::contact::{self, EmailAddress, PersonName};
 use crate::conversation::{self, Conversation};
 use crate::event::{self, Audience, EventKind, Visibility};
@@ -52,17 +54,36 @@ struct Created<'a> {
 
 /// Starts a conversation. Without a token a new visitor (contact) is created and its token
 /// returned; with one, the conversation belongs to that visitor.
-pub fn start(ctx: &Ctx<'_>, token: Option<&Token>, request: &StartRequest) -> Result<Started, ChatError> {
-    let name = request.name.as_deref().filter(|s| !s.trim().is_empty()).map(|s| PersonName::parse("name", s)).transpose()?;
-    let email = request.email.as_deref().filter(|s| !s.trim().is_empty()).map(|s| EmailAddress::parse("email", s)).transpose()?;
-    let page_url = request.page_url.as_deref().map(|s| bounded_text("page_url", s, 0, 2048)).transpose()?;
+pub fn start(
+    ctx: &Ctx<'_>,
+    token: Option<&Token>,
+    request: &StartRequest,
+) -> Result<Started, ChatError> {
+    let name = request
+        .name
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| PersonName::parse("name", s))
+        .transpose()?;
+    let email = request
+        .email
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| EmailAddress::parse("email", s))
+        .transpose()?;
+    let page_url = request
+        .page_url
+        .as_deref()
+        .map(|s| bounded_text("page_url", s, 0, 2048))
+        .transpose()?;
     let now = ctx.clock.now_ms();
     let new_token = token.is_none().then(|| Token::generate(ctx.entropy));
 
     let (conversation, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
         let contact_id = match (token, &new_token) {
             (Some(token), _) => {
-                let id = contact::by_visitor_token(ctx.db, &token.hash())?.ok_or(ChatError::Unauthenticated)?;
+                let id = contact::by_visitor_token(ctx.db, &token.hash())?
+                    .ok_or(ChatError::Unauthenticated)?;
                 contact::update_details(ctx.db, id, name.as_ref(), email.as_ref())?;
                 id
             }
@@ -74,19 +95,32 @@ pub fn start(ctx: &Ctx<'_>, token: Option<&Token>, request: &StartRequest) -> Re
             (None, None) => return Err(ChatError::Unauthenticated),
         };
         let id = conversation::insert(ctx.db, contact_id, Channel::Web, page_url.as_deref(), now)?;
-        let summary = conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
-        let event_id =
-            event::append(ctx.db, id, EventKind::ConversationCreated, Visibility::Internal, &Created { conversation: &summary }, now)?;
+        let summary =
+            conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
+        let event_id = event::append(
+            ctx.db,
+            id,
+            EventKind::ConversationCreated,
+            Visibility::Internal,
+            &Created {
+                conversation: &summary,
+            },
+            now,
+        )?;
         Ok((summary.conversation, event_id))
     })?;
     event::announce(ctx, conversation.id, &format!("e{event_id}"));
-    Ok(Started { visitor_token: new_token.map(|t| t.as_str().to_owned()), conversation })
+    Ok(Started {
+        visitor_token: new_token.map(|t| t.as_str().to_owned()),
+        conversation,
+    })
 }
 
 /// The conversation if `token` owns it. Another visitor's conversation and a conversation that
 /// does not exist look the same: not found.
 fn owned(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Conversation, ChatError> {
-    conversation::owned_by_visitor(ctx.db, conversation_id, &token.hash())?.ok_or(ChatError::NotFound("conversation"))
+    conversation::owned_by_visitor(ctx.db, conversation_id, &token.hash())?
+        .ok_or(ChatError::NotFound("conversation"))
 }
 
 pub fn load(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Snapshot, ChatError> {
@@ -96,13 +130,28 @@ pub fn load(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Snapsh
         let conversation = owned(ctx, token, conversation_id)?;
         let cursor = event::latest_cursor(ctx.db, Audience::Visitor { conversation_id })?;
         let messages = message::latest(ctx.db, conversation_id, HISTORY_LIMIT)?;
-        Ok(Snapshot { conversation, messages, cursor })
+        Ok(Snapshot {
+            conversation,
+            messages,
+            cursor,
+        })
     })
 }
 
-pub fn post(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, request: &PostMessageRequest) -> Result<(Message, bool), ChatError> {
+pub fn post(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+    request: &PostMessageRequest,
+) -> Result<(Message, bool), ChatError> {
     // Ownership is checked inside the insert itself: one statement, no separate lookup.
-    chat::post_message(ctx, conversation_id, Speaker::Visitor, Some(&token.hash()), request)
+    chat::post_message(
+        ctx,
+        conversation_id,
+        Speaker::Visitor,
+        Some(&token.hash()),
+        request,
+    )
 }
 
 pub fn typing(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<(), ChatError> {
@@ -110,19 +159,32 @@ pub fn typing(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<(), 
     chat::typing(ctx, conversation_id, Speaker::Visitor)
 }
 
-pub fn read(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, request: &ReadRequest) -> Result<(), ChatError> {
+pub fn read(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+    request: &ReadRequest,
+) -> Result<(), ChatError> {
     owned(ctx, token, conversation_id)?;
     chat::mark_read(ctx, conversation_id, Speaker::Visitor, request)
 }
 
-pub fn events(ctx: &Ctx<'_>, token: &Token, conversation_id: i64, query: EventsQuery) -> Result<EventsPage, ChatError> {
+pub fn events(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+    query: EventsQuery,
+) -> Result<EventsPage, ChatError> {
     owned(ctx, token, conversation_id)?;
     chat::events(ctx, Audience::Visitor { conversation_id }, query)
 }
 
 /// Parses the bearer token of a widget request; absent or malformed means unauthenticated.
 pub fn bearer_token(authorization: Option<&str>) -> Result<Token, ChatError> {
-    authorization.and_then(crate::secret::bearer).and_then(Token::parse).ok_or(ChatError::Unauthenticated)
+    authorization
+        .and_then(crate::secret::bearer)
+        .and_then(Token::parse)
+        .ok_or(ChatError::Unauthenticated)
 }
 
 /// Parses an optional bearer token: absent is fine, malformed is not.
@@ -133,15 +195,23 @@ pub fn optional_bearer_token(authorization: Option<&str>) -> Result<Option<Token
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::host::Clock;
     use crate::testing::TestHost;
 
-    fn say(host: &TestHost, token: &Token, id: i64, body: &str, client_id: Option<&str>) -> Result<(Message, bool), ChatError> {
-        let request = PostMessageRequest { body: body.into(), client_id: client_id.map(Into::into) };
+    fn say(
+        host: &TestHost,
+        token: &Token,
+        id: i64,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> Result<(Message, bool), ChatError> {
+        let request = PostMessageRequest {
+            body: body.into(),
+            client_id: client_id.map(Into::into),
+        };
         post(&host.ctx(), token, id, &request)
     }
 
@@ -155,15 +225,36 @@ mod tests {
         let other_token = Token::parse(other.visitor_token.as_deref().unwrap()).unwrap();
 
         say(&host, &token, started.conversation.id, "hello", None).unwrap();
-        assert!(matches!(load(&ctx, &other_token, started.conversation.id), Err(ChatError::NotFound(_))));
-        assert!(matches!(say(&host, &other_token, started.conversation.id, "x", None), Err(ChatError::NotFound(_))));
+        assert!(matches!(
+            load(&ctx, &other_token, started.conversation.id),
+            Err(ChatError::NotFound(_))
+        ));
+        assert!(matches!(
+            say(&host, &other_token, started.conversation.id, "x", None),
+            Err(ChatError::NotFound(_))
+        ));
         let snapshot = load(&ctx, &token, started.conversation.id).unwrap();
         assert_eq!(snapshot.messages.len(), 1);
 
         // What is stored is the token's SHA-256, never the token itself.
-        let stored = ctx.db.execute("SELECT token_hash FROM visitor_tokens WHERE contact_id = 1", &[]).unwrap();
-        assert_eq!(stored.rows, vec![vec![crate::store::SqlValue::Blob(token.hash().0.to_vec())]]);
-        let anywhere = ctx.db.execute("SELECT COUNT(*) AS n FROM visitor_tokens WHERE CAST(token_hash AS TEXT) = ?1", &[token.as_str().into()]).unwrap();
+        let stored = ctx
+            .db
+            .execute(
+                "SELECT token_hash FROM visitor_tokens WHERE contact_id = 1",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            stored.rows,
+            vec![vec![crate::store::SqlValue::Blob(token.hash().0.to_vec())]]
+        );
+        let anywhere = ctx
+            .db
+            .execute(
+                "SELECT COUNT(*) AS n FROM visitor_tokens WHERE CAST(token_hash AS TEXT) = ?1",
+                &[token.as_str().into()],
+            )
+            .unwrap();
         assert_eq!(anywhere.first().unwrap().i64("n").unwrap(), 0);
     }
 
@@ -178,8 +269,23 @@ mod tests {
         let (again, created_again) = say(&host, &token, id, "once", Some("c1")).unwrap();
         assert!(created && !created_again);
         assert_eq!(first.id, again.id);
-        let page = events(&ctx, &token, id, EventsQuery { after: 0, wait_ms: 0 }).unwrap();
-        assert_eq!(page.events.iter().filter(|e| e.kind == "message.created").count(), 1);
+        let page = events(
+            &ctx,
+            &token,
+            id,
+            EventsQuery {
+                after: 0,
+                wait_ms: 0,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            page.events
+                .iter()
+                .filter(|e| e.kind == "message.created")
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -189,7 +295,16 @@ mod tests {
         let started = start(&ctx, None, &StartRequest::default()).unwrap();
         let token = Token::parse(started.visitor_token.as_deref().unwrap()).unwrap();
         let before = host.clock.now_ms();
-        let page = events(&ctx, &token, started.conversation.id, EventsQuery { after: 0, wait_ms: 3_000 }).unwrap();
+        let page = events(
+            &ctx,
+            &token,
+            started.conversation.id,
+            EventsQuery {
+                after: 0,
+                wait_ms: 3_000,
+            },
+        )
+        .unwrap();
         // The only event so far is the internal conversation.created, which visitors never see.
         assert!(page.events.is_empty());
         assert!(host.clock.now_ms() - before >= 3_000);
@@ -199,9 +314,18 @@ mod tests {
     fn start_rejects_bad_fields_and_unknown_tokens() {
         let host = TestHost::new();
         let ctx = host.ctx();
-        let bad = StartRequest { email: Some("nope".into()), ..Default::default() };
-        assert!(matches!(start(&ctx, None, &bad), Err(ChatError::Invalid(_))));
+        let bad = StartRequest {
+            email: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            start(&ctx, None, &bad),
+            Err(ChatError::Invalid(_))
+        ));
         let stranger = Token::parse(&"a".repeat(43)).unwrap();
-        assert!(matches!(start(&ctx, Some(&stranger), &StartRequest::default()), Err(ChatError::Unauthenticated)));
+        assert!(matches!(
+            start(&ctx, Some(&stranger), &StartRequest::default()),
+            Err(ChatError::Unauthenticated)
+        ));
     }
 }

@@ -95,13 +95,19 @@ fn first_admin() -> FirstAdmin {
 }
 
 fn session_ttl_ms() -> i64 {
-    let hours = spin_host::variable("session_ttl_hours", "12").parse::<i64>().unwrap_or(12).clamp(1, 24 * 30);
+    let hours = spin_host::variable("session_ttl_hours", "12")
+        .parse::<i64>()
+        .unwrap_or(12)
+        .clamp(1, 24 * 30);
     hours * 3_600_000
 }
 
 /// The session token: the cookie for the console, a bearer token for API clients.
 fn session_token(request: &ApiRequest) -> Option<&str> {
-    request.header("authorization").and_then(shared::secret::bearer).or_else(|| request.cookie(SESSION_COOKIE))
+    request
+        .header("authorization")
+        .and_then(shared::secret::bearer)
+        .or_else(|| request.cookie(SESSION_COOKIE))
 }
 
 /// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
@@ -111,7 +117,10 @@ fn client_address(request: &ApiRequest) -> &str {
 
 /// `host:port` or `ip:port` (IPv6 in brackets) without the port.
 fn without_port(address: &str) -> &str {
-    address.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(address, |(host, _)| host)
+    address
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(address, |(host, _)| host)
 }
 
 fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
@@ -136,7 +145,9 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
         _ => {}
     }
-    if request.method == Method::Post && !shared::api::is_json_content_type(request.header("content-type")) {
+    if request.method == Method::Post
+        && !shared::api::is_json_content_type(request.header("content-type"))
+    {
         return Err(ApiError::unsupported_media_type());
     }
     let access = match command {
@@ -149,35 +160,72 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     // Commands that need no session.
     match command {
         Command::Setup => {
-            let operator = inbox::setup(&ctx, &first_admin(), &request.json::<SetupRequest>()?, client_address(&request))?;
-            return Ok(spin_host::json(201, &Me { operator: &operator }));
+            let operator = inbox::setup(
+                &ctx,
+                &first_admin(),
+                &request.json::<SetupRequest>()?,
+                client_address(&request),
+            )?;
+            return Ok(spin_host::json(
+                201,
+                &Me {
+                    operator: &operator,
+                },
+            ));
         }
         Command::Login => {
             let ttl = session_ttl_ms();
-            let signed_in = inbox::login(&ctx, &first_admin(), &request.json::<LoginRequest>()?, ttl, client_address(&request))?;
+            let signed_in = inbox::login(
+                &ctx,
+                &first_admin(),
+                &request.json::<LoginRequest>()?,
+                ttl,
+                client_address(&request),
+            )?;
             let cookie = session_cookie(&request, &signed_in.token, ttl / 1000);
-            return Ok(spin_host::json_with_headers(200, &signed_in, &[("set-cookie", cookie)]));
+            return Ok(spin_host::json_with_headers(
+                200,
+                &signed_in,
+                &[("set-cookie", cookie)],
+            ));
         }
         Command::Logout => {
             inbox::logout(&ctx, session_token(&request))?;
-            return Ok(spin_host::no_content_with_headers(&[("set-cookie", session_cookie(&request, "", 0))]));
+            return Ok(spin_host::no_content_with_headers(&[(
+                "set-cookie",
+                session_cookie(&request, "", 0),
+            )]));
         }
         _ => {}
     }
 
     let operator = inbox::authenticate(&ctx, session_token(&request))?;
     Ok(match command {
-        Command::Me => spin_host::json(200, &Me { operator: &operator }),
+        Command::Me => spin_host::json(
+            200,
+            &Me {
+                operator: &operator,
+            },
+        ),
         Command::List => {
-            let status = query_param(&request.query, "status").unwrap_or("open");
-            let filter = StatusFilter::parse(status)
-                .ok_or_else(|| ApiError::new(400, "invalid_input", "status: must be open, resolved or all"))?;
+            let status = shared::api::query_param(&request.query, "status").unwrap_or("open");
+            let filter = StatusFilter::parse(status).ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "invalid_input",
+                    "status: must be open, resolved or all",
+                )
+            })?;
             spin_host::json(200, &inbox::list(&ctx, &operator, filter)?)
         }
         Command::Thread(id) => spin_host::json(200, &inbox::thread(&ctx, &operator, id)?),
         Command::Reply(id) => {
-            let (message, created) = inbox::reply(&ctx, &operator, id, &request.json::<PostMessageRequest>()?)?;
-            spin_host::json(if created { 201 } else { 200 }, &Posted { message: &message })
+            let (message, created) =
+                inbox::reply(&ctx, &operator, id, &request.json::<PostMessageRequest>()?)?;
+            spin_host::json(
+                if created { 201 } else { 200 },
+                &Posted { message: &message },
+            )
         }
         Command::Typing(id) => {
             inbox::typing(&ctx, &operator, id)?;
@@ -187,15 +235,18 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             inbox::read(&ctx, &operator, id, &request.json::<ReadRequest>()?)?;
             spin_host::no_content()
         }
-        Command::Events => spin_host::json(200, &inbox::events(&ctx, &operator, EventsQuery::parse(&request.query)?)?),
-        Command::Setup | Command::Login | Command::Logout | Command::WrongMethod(_) | Command::Unknown => {
+        Command::Events => spin_host::json(
+            200,
+            &inbox::events(&ctx, &operator, EventsQuery::parse(&request.query)?)?,
+        ),
+        Command::Setup
+        | Command::Login
+        | Command::Logout
+        | Command::WrongMethod(_)
+        | Command::Unknown => {
             return Err(ApiError::not_found_route());
         }
     })
-}
-
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -205,12 +256,27 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(Command::route(&Method::Post, &["login"]), Command::Login);
-        assert_eq!(Command::route(&Method::Get, &["login"]), Command::WrongMethod("POST"));
-        assert_eq!(Command::route(&Method::Get, &["conversations"]), Command::List);
-        assert_eq!(Command::route(&Method::Get, &["conversations", "3"]), Command::Thread(3));
-        assert_eq!(Command::route(&Method::Post, &["conversations", "3", "messages"]), Command::Reply(3));
+        assert_eq!(
+            Command::route(&Method::Get, &["login"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations"]),
+            Command::List
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "3"]),
+            Command::Thread(3)
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["conversations", "3", "messages"]),
+            Command::Reply(3)
+        );
         assert_eq!(Command::route(&Method::Get, &["events"]), Command::Events);
-        assert_eq!(Command::route(&Method::Get, &["conversations", "0"]), Command::Unknown);
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "0"]),
+            Command::Unknown
+        );
         assert_eq!(Command::route(&Method::Get, &["admin"]), Command::Unknown);
     }
 

@@ -56,7 +56,10 @@ impl Database for SpinDb {
                     .collect()
             })
             .collect();
-        Ok(Rows { columns: result.columns, rows })
+        Ok(Rows {
+            columns: result.columns,
+            rows,
+        })
     }
 }
 
@@ -68,7 +71,9 @@ impl KeyValue for SpinKv {
         self.0.get(key).map_err(|e| KvError(format!("{e:?}")))
     }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.0.set(key, value).map_err(|e| KvError(format!("{e:?}")))
+        self.0
+            .set(key, value)
+            .map_err(|e| KvError(format!("{e:?}")))
     }
 }
 
@@ -108,22 +113,32 @@ impl SpinHost {
     /// Opens the default database and key-value store, sets the connection settings `access`
     /// needs, and brings the schema up to date.
     pub fn open(access: Access) -> Result<SpinHost, ApiError> {
-        let connection = sqlite::Connection::open_default().map_err(|e| ApiError::internal(format!("sqlite open: {e:?}")))?;
+        let connection = sqlite::Connection::open_default()
+            .map_err(|e| ApiError::internal(format!("sqlite open: {e:?}")))?;
         let db = SpinDb(connection);
         shared::store::configure_connection(&db, access).map_err(ApiError::internal)?;
         shared::migrations::migrate(&db).map_err(ApiError::internal)?;
-        let kv = key_value::Store::open_default().map_err(|e| ApiError::internal(format!("key-value open: {e:?}")))?;
+        let kv = key_value::Store::open_default()
+            .map_err(|e| ApiError::internal(format!("key-value open: {e:?}")))?;
         Ok(SpinHost { db, kv: SpinKv(kv) })
     }
 
     pub fn ctx(&self) -> Ctx<'_> {
-        Ctx { db: &self.db, kv: &self.kv, clock: &SystemClock, entropy: &SystemEntropy }
+        Ctx {
+            db: &self.db,
+            kv: &self.kv,
+            clock: &SystemClock,
+            entropy: &SystemEntropy,
+        }
     }
 }
 
 /// A Spin variable, or `default` when it is unset or empty.
 pub fn variable(name: &str, default: &str) -> String {
-    variables::get(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    variables::get(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// An incoming request, read into plain parts.
@@ -143,12 +158,22 @@ impl ApiRequest {
         let headers = request.headers().entries();
         let path_with_query = request.path_with_query().unwrap_or_default();
         let header = |name: &str| {
-            headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok())
         };
-        let query = path_with_query.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+        let query = path_with_query
+            .split_once('?')
+            .map(|(_, q)| q.to_owned())
+            .unwrap_or_default();
         let path = match header("spin-path-info") {
             Some(info) => info.to_owned(),
-            None => path_with_query.split('?').next().unwrap_or_default().to_owned(),
+            None => path_with_query
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
         };
         let declared = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
         if declared.is_some_and(|len| len > max_body) {
@@ -157,13 +182,21 @@ impl ApiRequest {
         let mut body = Vec::new();
         let mut stream = request.into_body_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| ApiError::new(400, "invalid_body", "the request body could not be read"))?;
+            let chunk = chunk.map_err(|_| {
+                ApiError::new(400, "invalid_body", "the request body could not be read")
+            })?;
             if body.len() + chunk.len() > max_body {
                 return Err(ApiError::payload_too_large(max_body));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(ApiRequest { method, path, query, headers, body })
+        Ok(ApiRequest {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -216,7 +249,11 @@ pub fn json(status: u16, value: &impl Serialize) -> Response {
 }
 
 /// A JSON response with extra headers (e.g. `set-cookie`).
-pub fn json_with_headers(status: u16, value: &impl Serialize, headers: &[(&str, String)]) -> Response {
+pub fn json_with_headers(
+    status: u16,
+    value: &impl Serialize,
+    headers: &[(&str, String)],
+) -> Response {
     let mut builder = api_response(status, api::to_json(value));
     for (name, value) in headers {
         builder.header(*name, value.as_str());

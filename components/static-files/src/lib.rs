@@ -17,7 +17,11 @@ fn handle(request: Request) -> Response {
         Method::Head => true,
         _ => return text(405, "method not allowed", &[("allow", "GET, HEAD")]),
     };
-    let path = request.header("spin-path-info").and_then(|v| v.as_str()).unwrap_or(request.path()).to_owned();
+    let path = request
+        .header("spin-path-info")
+        .and_then(|v| v.as_str())
+        .unwrap_or(request.path())
+        .to_owned();
     let file = match policy::resolve(&path) {
         Resolution::File(file) => file,
         Resolution::Redirect(location) => return text(308, "moved", &[("location", &location)]),
@@ -26,7 +30,10 @@ fn handle(request: Request) -> Response {
     let Ok(bytes) = std::fs::read(&file) else {
         return not_found();
     };
-    let if_none_match = request.header("if-none-match").and_then(|v| v.as_str()).map(str::to_owned);
+    let if_none_match = request
+        .header("if-none-match")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     let plan = ServePlan::new(&file, &bytes, if_none_match.as_deref());
     let mut builder = Response::builder();
     builder.status(plan.status);

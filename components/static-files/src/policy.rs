@@ -27,7 +27,10 @@ pub fn resolve(path: &str) -> Resolution {
     }
     let joined = segments.join("/");
     if path.ends_with('/') || segments.is_empty() {
-        return Resolution::File(format!("/{joined}{}index.html", if joined.is_empty() { "" } else { "/" }));
+        return Resolution::File(format!(
+            "/{joined}{}index.html",
+            if joined.is_empty() { "" } else { "/" }
+        ));
     }
     match segments.last() {
         Some(last) if !last.contains('.') => Resolution::Redirect(format!("/{joined}/")),
@@ -36,7 +39,11 @@ pub fn resolve(path: &str) -> Resolution {
 }
 
 pub fn content_type(file: &str) -> &'static str {
-    match file.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).as_deref() {
+    match file
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("html") => "text/html; charset=utf-8",
         Some("js" | "mjs") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
@@ -71,8 +78,17 @@ pub struct ServePlan {
 impl ServePlan {
     pub fn new(file: &str, bytes: &[u8], if_none_match: Option<&str>) -> ServePlan {
         let digest = Sha256::digest(bytes);
-        let etag = format!("\"{}\"", digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let fresh = if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+        let etag = format!(
+            "\"{}\"",
+            digest[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let fresh = if_none_match.is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+        });
         let mut headers = vec![
             ("content-type", content_type(file).to_owned()),
             ("etag", etag),
@@ -80,7 +96,10 @@ impl ServePlan {
             // that a 304 without a body.
             ("cache-control", "no-cache".to_owned()),
             ("x-content-type-options", "nosniff".to_owned()),
-            ("referrer-policy", "strict-origin-when-cross-origin".to_owned()),
+            (
+                "referrer-policy",
+                "strict-origin-when-cross-origin".to_owned(),
+            ),
         ];
         if file.ends_with(".html") {
             let csp = if file.starts_with("/console/") {
@@ -97,7 +116,10 @@ impl ServePlan {
             // Customers' pages load the loader and the frame's assets cross-origin.
             headers.push(("cross-origin-resource-policy", "cross-origin".to_owned()));
         }
-        ServePlan { status: if fresh { 304 } else { 200 }, headers }
+        ServePlan {
+            status: if fresh { 304 } else { 200 },
+            headers,
+        }
     }
 }
 
@@ -108,11 +130,30 @@ mod tests {
     #[test]
     fn resolves_paths_inside_the_mount_only() {
         assert_eq!(resolve("/"), Resolution::File("/index.html".into()));
-        assert_eq!(resolve("/console/"), Resolution::File("/console/index.html".into()));
-        assert_eq!(resolve("/console"), Resolution::Redirect("/console/".into()));
-        assert_eq!(resolve("/widget/loader.js"), Resolution::File("/widget/loader.js".into()));
-        assert_eq!(resolve("/widget//loader.js"), Resolution::File("/widget/loader.js".into()));
-        for bad in ["/../etc/passwd", "/widget/../../x.js", "/.git/config", "/a\\b.js", "relative.js", "/x\0.js"] {
+        assert_eq!(
+            resolve("/console/"),
+            Resolution::File("/console/index.html".into())
+        );
+        assert_eq!(
+            resolve("/console"),
+            Resolution::Redirect("/console/".into())
+        );
+        assert_eq!(
+            resolve("/widget/loader.js"),
+            Resolution::File("/widget/loader.js".into())
+        );
+        assert_eq!(
+            resolve("/widget//loader.js"),
+            Resolution::File("/widget/loader.js".into())
+        );
+        for bad in [
+            "/../etc/passwd",
+            "/widget/../../x.js",
+            "/.git/config",
+            "/a\\b.js",
+            "relative.js",
+            "/x\0.js",
+        ] {
             assert_eq!(resolve(bad), Resolution::NotFound, "{bad}");
         }
     }
@@ -125,25 +166,39 @@ mod tests {
     }
 
     fn header<'a>(plan: &'a ServePlan, name: &str) -> Option<&'a str> {
-        plan.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        plan.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn etags_answer_304_when_unchanged() {
         let plan = ServePlan::new("/a.js", b"x", None);
-        let etag = header(&plan, "etag").unwrap().to_owned();
+        let etag = header(&plan, "etag").map(str::to_owned);
         assert_eq!(plan.status, 200);
-        assert_eq!(ServePlan::new("/a.js", b"x", Some(&etag)).status, 304);
-        assert_eq!(ServePlan::new("/a.js", b"y", Some(&etag)).status, 200);
+        assert!(
+            etag.as_deref()
+                .is_some_and(|e| e.starts_with('"') && e.ends_with('"')),
+            "{etag:?}"
+        );
+        assert_eq!(ServePlan::new("/a.js", b"x", etag.as_deref()).status, 304);
+        assert_eq!(ServePlan::new("/a.js", b"y", etag.as_deref()).status, 200);
     }
 
     #[test]
     fn console_is_locked_down_and_widget_frame_is_frameable() {
         let console = ServePlan::new("/console/index.html", b"", None);
-        assert!(header(&console, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert!(
+            header(&console, "content-security-policy")
+                .is_some_and(|csp| csp.contains("frame-ancestors 'none'"))
+        );
         assert_eq!(header(&console, "x-frame-options"), Some("DENY"));
         let frame = ServePlan::new("/widget/frame.html", b"", None);
-        assert!(header(&frame, "content-security-policy").unwrap().contains("frame-ancestors *"));
+        assert!(
+            header(&frame, "content-security-policy")
+                .is_some_and(|csp| csp.contains("frame-ancestors *"))
+        );
         assert_eq!(header(&frame, "x-frame-options"), None);
         assert_eq!(header(&frame, "x-content-type-options"), Some("nosniff"));
     }

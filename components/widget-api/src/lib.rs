@@ -82,7 +82,9 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::Unknown => return Err(ApiError::not_found_route()),
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
         Command::Config => {
-            let config = WidgetConfig { business_name: spin_host::variable("business_name", "Support") };
+            let config = WidgetConfig {
+                business_name: spin_host::variable("business_name", "Support"),
+            };
             return Ok(spin_host::json(200, &config));
         }
         Command::Load(_) | Command::Events(_) => SpinHost::open(Access::Read)?,
@@ -93,14 +95,25 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     Ok(match command {
         Command::Start => {
             let token = visitor::optional_bearer_token(authorization)?;
-            let body: StartRequest = if request.body.is_empty() { StartRequest::default() } else { request.json()? };
+            let body: StartRequest = if request.body.is_empty() {
+                StartRequest::default()
+            } else {
+                request.json()?
+            };
             spin_host::json(201, &visitor::start(&ctx, token.as_ref(), &body)?)
         }
-        Command::Load(id) => spin_host::json(200, &visitor::load(&ctx, &visitor::bearer_token(authorization)?, id)?),
+        Command::Load(id) => spin_host::json(
+            200,
+            &visitor::load(&ctx, &visitor::bearer_token(authorization)?, id)?,
+        ),
         Command::PostMessage(id) => {
             let token = visitor::bearer_token(authorization)?;
-            let (message, created) = visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
-            spin_host::json(if created { 201 } else { 200 }, &Posted { message: &message })
+            let (message, created) =
+                visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
+            spin_host::json(
+                if created { 201 } else { 200 },
+                &Posted { message: &message },
+            )
         }
         Command::Typing(id) => {
             visitor::typing(&ctx, &visitor::bearer_token(authorization)?, id)?;
@@ -116,7 +129,9 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let query = EventsQuery::parse(&request.query)?;
             spin_host::json(200, &visitor::events(&ctx, &token, id, query)?)
         }
-        Command::Config | Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
+        Command::Config | Command::WrongMethod(_) | Command::Unknown => {
+            return Err(ApiError::not_found_route());
+        }
     })
 }
 
@@ -127,13 +142,34 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(Command::route(&Method::Get, &["config"]), Command::Config);
-        assert_eq!(Command::route(&Method::Post, &["conversations"]), Command::Start);
-        assert_eq!(Command::route(&Method::Get, &["conversations", "5"]), Command::Load(5));
-        assert_eq!(Command::route(&Method::Post, &["conversations", "5", "messages"]), Command::PostMessage(5));
-        assert_eq!(Command::route(&Method::Get, &["conversations", "5", "events"]), Command::Events(5));
-        assert_eq!(Command::route(&Method::Get, &["conversations", "x"]), Command::Unknown);
-        assert_eq!(Command::route(&Method::Get, &["conversations", "-1"]), Command::Unknown);
-        assert_eq!(Command::route(&Method::Delete, &["conversations", "5", "messages"]), Command::WrongMethod("POST"));
+        assert_eq!(
+            Command::route(&Method::Post, &["conversations"]),
+            Command::Start
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "5"]),
+            Command::Load(5)
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["conversations", "5", "messages"]),
+            Command::PostMessage(5)
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "5", "events"]),
+            Command::Events(5)
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "x"]),
+            Command::Unknown
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "-1"]),
+            Command::Unknown
+        );
+        assert_eq!(
+            Command::route(&Method::Delete, &["conversations", "5", "messages"]),
+            Command::WrongMethod("POST")
+        );
         assert_eq!(Command::route(&Method::Get, &["nope"]), Command::Unknown);
     }
 }

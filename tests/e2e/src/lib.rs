@@ -22,12 +22,19 @@ pub const SETUP_TOKEN: &str = "test-setup-token-0123456789";
 
 /// The workspace root (where `spin.toml` lives).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("../.."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("../.."))
 }
 
 enum Runtime {
-    TestHost { _server: spin_test_host::ServerHandle },
-    Spin { child: tokio::process::Child },
+    TestHost {
+        _server: spin_test_host::ServerHandle,
+    },
+    Spin {
+        child: tokio::process::Child,
+    },
 }
 
 /// A running app with its own data directory.
@@ -70,38 +77,76 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
     variables.extend(settings.variables);
 
     let use_spin = std::env::var("LIVECHAT_TEST_RUNTIME").is_ok_and(|v| v == "spin");
-    let (base, runtime) = if use_spin { start_spin(&root, data.path(), &variables).await } else { start_test_host(&root, data.path(), variables).await };
+    let (base, runtime) = if use_spin {
+        start_spin(&root, data.path(), &variables).await
+    } else {
+        start_test_host(&root, data.path(), variables).await
+    };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)
         .build()
         .expect("an HTTP client");
-    TestApp { base, http, _runtime: runtime, _data: data }
+    TestApp {
+        base,
+        http,
+        _runtime: runtime,
+        _data: data,
+    }
 }
 
-async fn start_test_host(root: &Path, data: &Path, variables: HashMap<String, String>) -> (String, Runtime) {
+async fn start_test_host(
+    root: &Path,
+    data: &Path,
+    variables: HashMap<String, String>,
+) -> (String, Runtime) {
     let mut options = spin_test_host::HostOptions::new(root.join("spin.toml"), data);
     options.variables = variables;
-    let app = spin_test_host::App::load(options).await.expect("the test host loads spin.toml and the components");
-    let server = app.serve("127.0.0.1:0".parse().expect("a socket address")).await.expect("the test host serves");
-    (format!("http://{}", server.addr), Runtime::TestHost { _server: server })
+    let app = spin_test_host::App::load(options)
+        .await
+        .expect("the test host loads spin.toml and the components");
+    let server = app
+        .serve("127.0.0.1:0".parse().expect("a socket address"))
+        .await
+        .expect("the test host serves");
+    (
+        format!("http://{}", server.addr),
+        Runtime::TestHost { _server: server },
+    )
 }
 
-async fn start_spin(root: &Path, data: &Path, variables: &HashMap<String, String>) -> (String, Runtime) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+async fn start_spin(
+    root: &Path,
+    data: &Path,
+    variables: &HashMap<String, String>,
+) -> (String, Runtime) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let mut command = tokio::process::Command::new("spin");
     command
         .current_dir(root)
-        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
+        .args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+        ])
         .arg(data)
         .kill_on_drop(true);
     for (name, value) in variables {
         command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
     }
-    let child = command.spawn().expect("`spin up` starts (is spin on PATH?)");
+    let child = command
+        .spawn()
+        .expect("`spin up` starts (is spin on PATH?)");
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
-        if reqwest::get(format!("{base}/api/widget/config")).await.is_ok() {
+        if reqwest::get(format!("{base}/api/widget/config"))
+            .await
+            .is_ok()
+        {
             return (base, Runtime::Spin { child });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -132,18 +177,34 @@ impl Reply {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// The error code of the envelope; panics if the body is not an envelope.
     pub fn error_code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error envelope: {} {}", self.status, self.text))
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {} {}", self.status, self.text))
     }
 
     /// Asserts this is a 4xx with a well-formed error envelope, and returns its code.
     pub fn assert_client_error(&self) -> &str {
-        assert!((400..500).contains(&self.status), "expected a 4xx, got {} {}", self.status, self.text);
-        assert!(self.body["error"]["message"].is_string(), "no message in {}", self.text);
+        assert!(
+            (400..500).contains(&self.status),
+            "expected a 4xx, got {} {}",
+            self.status,
+            self.text
+        );
+        assert!(
+            self.body["error"]["message"].is_string(),
+            "no message in {}",
+            self.text
+        );
         self.error_code()
     }
 
@@ -158,12 +219,29 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        Reply::from(self.http.get(self.url(path)).send().await.expect("GET reaches the app")).await
+        Reply::from(
+            self.http
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("GET reaches the app"),
+        )
+        .await
     }
 
     /// POSTs raw bytes with the given content type.
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>, bearer: Option<&str>) -> Reply {
-        let mut request = self.http.post(self.url(path)).header("content-type", content_type).body(body);
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        bearer: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
@@ -172,32 +250,55 @@ impl TestApp {
 
     /// A new visitor who has started a conversation.
     pub async fn visitor(&self) -> Visitor {
-        let reply = self.post_raw("/api/widget/conversations", "application/json", b"{}".to_vec(), None).await;
+        let reply = self
+            .post_raw(
+                "/api/widget/conversations",
+                "application/json",
+                b"{}".to_vec(),
+                None,
+            )
+            .await;
         assert_eq!(reply.status, 201, "start conversation: {}", reply.text);
         Visitor {
             app_base: self.base.clone(),
             http: self.http.clone(),
-            token: reply.body["visitor_token"].as_str().expect("a visitor token").to_owned(),
-            conversation_id: reply.body["conversation"]["id"].as_i64().expect("a conversation id"),
+            token: reply.body["visitor_token"]
+                .as_str()
+                .expect("a visitor token")
+                .to_owned(),
+            conversation_id: reply.body["conversation"]["id"]
+                .as_i64()
+                .expect("a conversation id"),
         }
     }
 
     /// The bootstrap admin, signed in.
     pub async fn operator(&self) -> Operator {
-        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("the bootstrap admin signs in")
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("the bootstrap admin signs in")
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Operator, Reply> {
-        let body = serde_json::to_vec(&json!({ "email": email, "password": password })).expect("JSON");
-        let reply = self.post_raw("/api/inbox/login", "application/json", body, None).await;
+        let body =
+            serde_json::to_vec(&json!({ "email": email, "password": password })).expect("JSON");
+        let reply = self
+            .post_raw("/api/inbox/login", "application/json", body, None)
+            .await;
         if reply.status != 200 {
             return Err(reply);
         }
         Ok(Operator {
             app_base: self.base.clone(),
             http: self.http.clone(),
-            token: reply.body["token"].as_str().expect("a session token").to_owned(),
-            name: reply.body["operator"]["name"].as_str().unwrap_or_default().to_owned(),
+            token: reply.body["token"]
+                .as_str()
+                .expect("a session token")
+                .to_owned(),
+            name: reply.body["operator"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         })
     }
 }
@@ -213,7 +314,10 @@ pub struct Visitor {
 
 impl Visitor {
     fn url(&self, tail: &str) -> String {
-        format!("{}/api/widget/conversations/{}{tail}", self.app_base, self.conversation_id)
+        format!(
+            "{}/api/widget/conversations/{}{tail}",
+            self.app_base, self.conversation_id
+        )
     }
 
     pub async fn say(&self, body: &str) -> Reply {
@@ -225,26 +329,49 @@ impl Visitor {
         if let Some(id) = client_id {
             payload["client_id"] = json!(id);
         }
-        let request = self.http.post(self.url("/messages")).bearer_auth(&self.token).json(&payload);
+        let request = self
+            .http
+            .post(self.url("/messages"))
+            .bearer_auth(&self.token)
+            .json(&payload);
         Reply::from(request.send().await.expect("POST message")).await
     }
 
     pub async fn load(&self) -> Reply {
-        Reply::from(self.http.get(self.url("")).bearer_auth(&self.token).send().await.expect("GET conversation")).await
+        Reply::from(
+            self.http
+                .get(self.url(""))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("GET conversation"),
+        )
+        .await
     }
 
     pub async fn typing(&self) -> Reply {
-        let request = self.http.post(self.url("/typing")).bearer_auth(&self.token).json(&json!({}));
+        let request = self
+            .http
+            .post(self.url("/typing"))
+            .bearer_auth(&self.token)
+            .json(&json!({}));
         Reply::from(request.send().await.expect("POST typing")).await
     }
 
     pub async fn read(&self, message_id: i64) -> Reply {
-        let request = self.http.post(self.url("/read")).bearer_auth(&self.token).json(&json!({ "message_id": message_id }));
+        let request = self
+            .http
+            .post(self.url("/read"))
+            .bearer_auth(&self.token)
+            .json(&json!({ "message_id": message_id }));
         Reply::from(request.send().await.expect("POST read")).await
     }
 
     pub async fn events(&self, after: i64, wait_s: u64) -> Reply {
-        let request = self.http.get(self.url(&format!("/events?after={after}&wait={wait_s}"))).bearer_auth(&self.token);
+        let request = self
+            .http
+            .get(self.url(&format!("/events?after={after}&wait={wait_s}")))
+            .bearer_auth(&self.token);
         Reply::from(request.send().await.expect("GET events")).await
     }
 }
@@ -264,31 +391,55 @@ impl Operator {
     }
 
     pub async fn get(&self, tail: &str) -> Reply {
-        Reply::from(self.http.get(self.url(tail)).bearer_auth(&self.token).send().await.expect("GET inbox")).await
+        Reply::from(
+            self.http
+                .get(self.url(tail))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("GET inbox"),
+        )
+        .await
     }
 
     pub async fn post(&self, tail: &str, body: Value) -> Reply {
-        let request = self.http.post(self.url(tail)).bearer_auth(&self.token).json(&body);
+        let request = self
+            .http
+            .post(self.url(tail))
+            .bearer_auth(&self.token)
+            .json(&body);
         Reply::from(request.send().await.expect("POST inbox")).await
     }
 
     pub async fn reply(&self, conversation_id: i64, body: &str) -> Reply {
-        self.post(&format!("/conversations/{conversation_id}/messages"), json!({ "body": body })).await
+        self.post(
+            &format!("/conversations/{conversation_id}/messages"),
+            json!({ "body": body }),
+        )
+        .await
     }
 
     pub async fn events(&self, after: i64, wait_s: u64) -> Reply {
-        self.get(&format!("/events?after={after}&wait={wait_s}")).await
+        self.get(&format!("/events?after={after}&wait={wait_s}"))
+            .await
     }
 
     /// The cursor of "now": the newest event, from the inbox listing.
     pub async fn cursor(&self) -> i64 {
         let listing = self.get("/conversations?status=all").await;
-        listing.body["cursor"].as_i64().unwrap_or_else(|| panic!("no cursor in {}", listing.text))
+        listing.body["cursor"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no cursor in {}", listing.text))
     }
 }
 
 /// Reads events until `done` says the collected ones are enough, or `timeout` passes.
-pub async fn collect_events<F, Fut>(mut next: F, mut cursor: i64, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> (Vec<Value>, i64)
+pub async fn collect_events<F, Fut>(
+    mut next: F,
+    mut cursor: i64,
+    timeout: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> (Vec<Value>, i64)
 where
     F: FnMut(i64) -> Fut,
     Fut: std::future::Future<Output = Reply>,

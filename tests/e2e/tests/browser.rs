@@ -23,5 +23,8 @@ async fn the_widget_and_the_console_work_in_a_real_browser() {
         .status()
         .await
         .expect("node runs (is Node.js installed?)");
-    assert!(status.success(), "browser tests failed; screenshots in tests/browser/artifacts/");
+    assert!(
+        status.success(),
+        "browser tests failed; screenshots in tests/browser/artifacts/"
+    );
 }

@@ -42,7 +42,8 @@ fn parse_options() -> Result<Options> {
         base_url: "http://127.0.0.1:3000".into(),
         clients: 16,
         duration: Duration::from_secs(10),
-        admin_email: std::env::var("SPIN_VARIABLE_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into()),
+        admin_email: std::env::var("SPIN_VARIABLE_ADMIN_EMAIL")
+            .unwrap_or_else(|_| "admin@example.com".into()),
         admin_password: std::env::var("SPIN_VARIABLE_ADMIN_PASSWORD").unwrap_or_default(),
         idle_waiters: 0,
         host_pid: None,
@@ -59,8 +60,12 @@ fn parse_options() -> Result<Options> {
             "--idle-waiters" => options.idle_waiters = value()?.parse()?,
             "--host-pid" => options.host_pid = Some(value()?.parse()?),
             "--help" | "-h" => {
-                println!("usage: bench [--base-url URL] [--clients N] [--duration SECONDS] [--admin-email E] [--admin-password P]");
-                println!("       bench --idle-waiters N --host-pid PID [--base-url URL] [--duration SECONDS]   (CPU cost of waiting)");
+                println!(
+                    "usage: bench [--base-url URL] [--clients N] [--duration SECONDS] [--admin-email E] [--admin-password P]"
+                );
+                println!(
+                    "       bench --idle-waiters N --host-pid PID [--base-url URL] [--duration SECONDS]   (CPU cost of waiting)"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -98,7 +103,13 @@ impl Endpoint {
         }
     }
 
-    fn request(self, http: &reqwest::Client, base: &str, client: &Client, n: u64) -> reqwest::RequestBuilder {
+    fn request(
+        self,
+        http: &reqwest::Client,
+        base: &str,
+        client: &Client,
+        n: u64,
+    ) -> reqwest::RequestBuilder {
         let conversation = format!("{base}/api/widget/conversations/{}", client.conversation);
         match self {
             Endpoint::Config => http.get(format!("{base}/api/widget/config")),
@@ -107,14 +118,24 @@ impl Endpoint {
                 .bearer_auth(&client.visitor_token)
                 .json(&json!({ "body": format!("benchmark message {n}") })),
             // From a recent cursor, as a reconnecting client would: a page of events, no waiting.
-            Endpoint::VisitorEvents => http.get(format!("{conversation}/events?after=0&wait=0")).bearer_auth(&client.visitor_token),
-            Endpoint::InboxList => http.get(format!("{base}/api/inbox/conversations")).bearer_auth(&client.operator_token),
+            Endpoint::VisitorEvents => http
+                .get(format!("{conversation}/events?after=0&wait=0"))
+                .bearer_auth(&client.visitor_token),
+            Endpoint::InboxList => http
+                .get(format!("{base}/api/inbox/conversations"))
+                .bearer_auth(&client.operator_token),
         }
     }
 }
 
 async fn setup_client(http: &reqwest::Client, options: &Options) -> Result<Client> {
-    let started: Value = http.post(format!("{}/api/widget/conversations", options.base_url)).json(&json!({})).send().await?.json().await?;
+    let started: Value = http
+        .post(format!("{}/api/widget/conversations", options.base_url))
+        .json(&json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
     let login: Value = http
         .post(format!("{}/api/inbox/login", options.base_url))
         .json(&json!({ "email": options.admin_email, "password": options.admin_password }))
@@ -123,9 +144,17 @@ async fn setup_client(http: &reqwest::Client, options: &Options) -> Result<Clien
         .json()
         .await?;
     Ok(Client {
-        visitor_token: started["visitor_token"].as_str().context("no visitor token")?.to_owned(),
-        conversation: started["conversation"]["id"].as_i64().context("no conversation id")?,
-        operator_token: login["token"].as_str().with_context(|| format!("login failed: {login}; pass --admin-email/--admin-password"))?.to_owned(),
+        visitor_token: started["visitor_token"]
+            .as_str()
+            .context("no visitor token")?
+            .to_owned(),
+        conversation: started["conversation"]["id"]
+            .as_i64()
+            .context("no conversation id")?,
+        operator_token: login["token"]
+            .as_str()
+            .with_context(|| format!("login failed: {login}; pass --admin-email/--admin-password"))?
+            .to_owned(),
     })
 }
 
@@ -136,15 +165,26 @@ struct Measured {
     failures: u64,
 }
 
-async fn measure(endpoint: Endpoint, http: &reqwest::Client, options: &Options, clients: &[Client]) -> Measured {
+async fn measure(
+    endpoint: Endpoint,
+    http: &reqwest::Client,
+    options: &Options,
+    clients: &[Client],
+) -> Measured {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for client in clients.iter().cloned() {
-        let (http, base, stop, ok, failures, latencies) =
-            (http.clone(), options.base_url.clone(), stop.clone(), ok.clone(), failures.clone(), latencies.clone());
+        let (http, base, stop, ok, failures, latencies) = (
+            http.clone(),
+            options.base_url.clone(),
+            stop.clone(),
+            ok.clone(),
+            failures.clone(),
+            latencies.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             let mut n = 0u64;
@@ -153,7 +193,9 @@ async fn measure(endpoint: Endpoint, http: &reqwest::Client, options: &Options, 
                 let started = Instant::now();
                 let response = endpoint.request(&http, &base, &client, n).send().await;
                 let success = match response {
-                    Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                    Ok(response) => {
+                        response.status().is_success() && response.bytes().await.is_ok()
+                    }
                     Err(_) => false,
                 };
                 if success {
@@ -175,17 +217,32 @@ async fn measure(endpoint: Endpoint, http: &reqwest::Client, options: &Options, 
     let elapsed = started.elapsed().as_secs_f64();
     let mut samples = latencies.lock().await.clone();
     samples.sort_by(|a, b| a.total_cmp(b));
-    let at = |p: f64| samples.get(((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize - 1).copied().unwrap_or(f64::NAN);
-    Measured { per_second: ok.load(Ordering::Relaxed) as f64 / elapsed, p50: at(50.0), p99: at(99.0), failures: failures.load(Ordering::Relaxed) }
+    let at = |p: f64| {
+        samples
+            .get(((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Measured {
+        per_second: ok.load(Ordering::Relaxed) as f64 / elapsed,
+        p50: at(50.0),
+        p99: at(99.0),
+        failures: failures.load(Ordering::Relaxed),
+    }
 }
 
 /// CPU time (user + system) of a local process so far, in seconds, from /proc.
 fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("no process {pid}"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("no process {pid}"))?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
-    let after = stat.rsplit_once(')').context("unexpected /proc stat format")?.1;
+    let after = stat
+        .rsplit_once(')')
+        .context("unexpected /proc stat format")?
+        .1;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).context("no utime")?.parse::<f64>()? + fields.get(12).context("no stime")?.parse::<f64>()?;
+    let ticks: f64 = fields.get(11).context("no utime")?.parse::<f64>()?
+        + fields.get(12).context("no stime")?.parse::<f64>()?;
     Ok(ticks / 100.0)
 }
 
@@ -195,9 +252,20 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 async fn idle_cost(http: &reqwest::Client, options: &Options, pid: u32) -> Result<()> {
     let mut clients = Vec::new();
     for _ in 0..options.idle_waiters {
-        let started: Value = http.post(format!("{}/api/widget/conversations", options.base_url)).json(&json!({})).send().await?.json().await?;
-        let token = started["visitor_token"].as_str().context("no visitor token")?.to_owned();
-        let conversation = started["conversation"]["id"].as_i64().context("no conversation id")?;
+        let started: Value = http
+            .post(format!("{}/api/widget/conversations", options.base_url))
+            .json(&json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = started["visitor_token"]
+            .as_str()
+            .context("no visitor token")?
+            .to_owned();
+        let conversation = started["conversation"]["id"]
+            .as_i64()
+            .context("no conversation id")?;
         clients.push((token, conversation));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -208,7 +276,12 @@ async fn idle_cost(http: &reqwest::Client, options: &Options, pid: u32) -> Resul
             let url = format!("{base}/api/widget/conversations/{conversation}");
             let mut cursor = 0;
             while !stop.load(Ordering::Relaxed) {
-                let page: Value = match http.get(format!("{url}/events?after={cursor}&wait=25")).bearer_auth(&token).send().await {
+                let page: Value = match http
+                    .get(format!("{url}/events?after={cursor}&wait=25"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                {
                     Ok(response) => response.json().await.unwrap_or(Value::Null),
                     Err(_) => Value::Null,
                 };
@@ -218,11 +291,14 @@ async fn idle_cost(http: &reqwest::Client, options: &Options, pid: u32) -> Resul
     }
     // Make every conversation hot with one message each, then let the waiters settle.
     for (token, conversation) in &clients {
-        http.post(format!("{}/api/widget/conversations/{conversation}/messages", options.base_url))
-            .bearer_auth(token)
-            .json(&json!({ "body": "hello" }))
-            .send()
-            .await?;
+        http.post(format!(
+            "{}/api/widget/conversations/{conversation}/messages",
+            options.base_url
+        ))
+        .bearer_auth(token)
+        .json(&json!({ "body": "hello" }))
+        .send()
+        .await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let window = options.duration.min(Duration::from_secs(20));
@@ -240,11 +316,23 @@ async fn idle_cost(http: &reqwest::Client, options: &Options, pid: u32) -> Resul
     for task in tasks {
         task.abort();
     }
-    println!("livechat bench: CPU cost of {} idle long-polls (host pid {pid}, {} s windows)", options.idle_waiters, window.as_secs());
-    println!("method: each waiter holds GET .../events?wait=25 on a quiet conversation and re-issues it when it returns;");
-    println!("        CPU = host process user+system time from /proc over the window, as % of one core.");
-    println!("  hot  (event in the last 30 s, marker checked every 40 ms):  {hot:>5.1}% of one core");
-    println!("  cold (no event for 30 s, marker checked every 250 ms):     {cold:>5.1}% of one core");
+    println!(
+        "livechat bench: CPU cost of {} idle long-polls (host pid {pid}, {} s windows)",
+        options.idle_waiters,
+        window.as_secs()
+    );
+    println!(
+        "method: each waiter holds GET .../events?wait=25 on a quiet conversation and re-issues it when it returns;"
+    );
+    println!(
+        "        CPU = host process user+system time from /proc over the window, as % of one core."
+    );
+    println!(
+        "  hot  (event in the last 30 s, marker checked every 40 ms):  {hot:>5.1}% of one core"
+    );
+    println!(
+        "  cold (no event for 30 s, marker checked every 250 ms):     {cold:>5.1}% of one core"
+    );
     Ok(())
 }
 
@@ -252,11 +340,19 @@ async fn idle_cost(http: &reqwest::Client, options: &Options, pid: u32) -> Resul
 async fn main() -> Result<()> {
     let options = parse_options()?;
     if options.idle_waiters > 0 {
-        let pid = options.host_pid.context("--idle-waiters needs --host-pid (the server must run on this machine)")?;
-        let http = reqwest::Client::builder().pool_max_idle_per_host(options.idle_waiters + 8).timeout(Duration::from_secs(40)).build()?;
+        let pid = options
+            .host_pid
+            .context("--idle-waiters needs --host-pid (the server must run on this machine)")?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(options.idle_waiters + 8)
+            .timeout(Duration::from_secs(40))
+            .build()?;
         return idle_cost(&http, &options, pid).await;
     }
-    let http = reqwest::Client::builder().pool_max_idle_per_host(options.clients * 2).timeout(Duration::from_secs(30)).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.clients * 2)
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let mut clients = Vec::new();
     for _ in 0..options.clients {
         clients.push(setup_client(&http, &options).await?);
@@ -264,14 +360,32 @@ async fn main() -> Result<()> {
     // Each conversation gets some history, so reads return real pages.
     for client in &clients {
         for n in 0..20 {
-            Endpoint::PostMessage.request(&http, &options.base_url, client, n).send().await?.error_for_status()?;
+            Endpoint::PostMessage
+                .request(&http, &options.base_url, client, n)
+                .send()
+                .await?
+                .error_for_status()?;
         }
     }
-    println!("livechat bench: {} clients, {} s per endpoint, against {}", options.clients, options.duration.as_secs(), options.base_url);
-    println!("method: closed loop, keep-alive, back to back; req/s counts 2xx; latency per request in this process;");
-    println!("        share = req/s / baseline req/s (the baseline touches no store; DESIGN.md section 6: no-op ~5,500-5,900/s on real Spin).");
+    println!(
+        "livechat bench: {} clients, {} s per endpoint, against {}",
+        options.clients,
+        options.duration.as_secs(),
+        options.base_url
+    );
+    println!(
+        "method: closed loop, keep-alive, back to back; req/s counts 2xx; latency per request in this process;"
+    );
+    println!(
+        "        share = req/s / baseline req/s (the baseline touches no store; DESIGN.md section 6: no-op ~5,500-5,900/s on real Spin)."
+    );
     let mut baseline = f64::NAN;
-    for endpoint in [Endpoint::Config, Endpoint::PostMessage, Endpoint::VisitorEvents, Endpoint::InboxList] {
+    for endpoint in [
+        Endpoint::Config,
+        Endpoint::PostMessage,
+        Endpoint::VisitorEvents,
+        Endpoint::InboxList,
+    ] {
         let m = measure(endpoint, &http, &options, &clients).await;
         if matches!(endpoint, Endpoint::Config) {
             baseline = m.per_second;

@@ -41,7 +41,8 @@ fn parse_options() -> Result<Options> {
         operators: 5,
         duration: Duration::from_secs(30),
         think: Duration::ZERO,
-        admin_email: std::env::var("SPIN_VARIABLE_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into()),
+        admin_email: std::env::var("SPIN_VARIABLE_ADMIN_EMAIL")
+            .unwrap_or_else(|_| "admin@example.com".into()),
         admin_password: std::env::var("SPIN_VARIABLE_ADMIN_PASSWORD").unwrap_or_default(),
     };
     let mut args = std::env::args().skip(1);
@@ -56,7 +57,9 @@ fn parse_options() -> Result<Options> {
             "--admin-email" => options.admin_email = value()?,
             "--admin-password" => options.admin_password = value()?,
             "--help" | "-h" => {
-                println!("usage: load [--base-url URL] [--visitors N] [--operators M] [--duration SECONDS] [--think-ms MS] [--admin-email E] [--admin-password P]");
+                println!(
+                    "usage: load [--base-url URL] [--visitors N] [--operators M] [--duration SECONDS] [--think-ms MS] [--admin-email E] [--admin-password P]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -80,20 +83,32 @@ struct Stats {
 
 impl Stats {
     async fn sending(&self, client_id: &str) {
-        self.sent_at.lock().await.insert(client_id.to_owned(), Instant::now());
+        self.sent_at
+            .lock()
+            .await
+            .insert(client_id.to_owned(), Instant::now());
     }
 
     async fn delivered(&self, client_id: &str, to_operator: bool) {
         if let Some(sent) = self.sent_at.lock().await.remove(client_id) {
             let ms = sent.elapsed().as_secs_f64() * 1000.0;
-            let samples = if to_operator { &self.to_operator_ms } else { &self.to_visitor_ms };
+            let samples = if to_operator {
+                &self.to_operator_ms
+            } else {
+                &self.to_visitor_ms
+            };
             samples.lock().await.push(ms);
         }
     }
 }
 
 async fn post(http: &reqwest::Client, url: &str, bearer: &str, body: Value) -> Result<Value> {
-    let response = http.post(url).bearer_auth(bearer).json(&body).send().await?;
+    let response = http
+        .post(url)
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .await?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -113,10 +128,23 @@ async fn get(http: &reqwest::Client, url: &str, bearer: &str) -> Result<Value> {
 }
 
 fn message_events(page: &Value) -> impl Iterator<Item = &Value> {
-    page["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "message.created").map(|e| &e["data"]["message"])
+    page["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "message.created")
+        .map(|e| &e["data"]["message"])
 }
 
-async fn run_operator(index: usize, count: usize, base: String, token: String, http: reqwest::Client, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
+async fn run_operator(
+    index: usize,
+    count: usize,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) {
     // Start from now: the inbox listing's cursor is the newest event, not the oldest.
     let mut cursor = match get(&http, &format!("{base}/api/inbox/conversations"), &token).await {
         Ok(page) => page["cursor"].as_i64().unwrap_or(0),
@@ -124,7 +152,13 @@ async fn run_operator(index: usize, count: usize, base: String, token: String, h
     };
     let mut replies = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let page = match get(&http, &format!("{base}/api/inbox/events?after={cursor}&wait=5"), &token).await {
+        let page = match get(
+            &http,
+            &format!("{base}/api/inbox/events?after={cursor}&wait=5"),
+            &token,
+        )
+        .await
+        {
             Ok(page) => page,
             Err(_) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -138,15 +172,25 @@ async fn run_operator(index: usize, count: usize, base: String, token: String, h
             if message["author"] != "visitor" || conversation as usize % count != index {
                 continue;
             }
-            let Some(client_id) = message["client_id"].as_str() else { continue };
+            let Some(client_id) = message["client_id"].as_str() else {
+                continue;
+            };
             stats.delivered(client_id, true).await;
             replies += 1;
             let reply_id = format!("o{index}-{replies}");
-            let (http, base, token, stats) = (http.clone(), base.clone(), token.clone(), stats.clone());
+            let (http, base, token, stats) =
+                (http.clone(), base.clone(), token.clone(), stats.clone());
             tokio::spawn(async move {
                 stats.sending(&reply_id).await;
                 let url = format!("{base}/api/inbox/conversations/{conversation}/messages");
-                match post(&http, &url, &token, json!({ "body": "Thanks, looking into it.", "client_id": reply_id })).await {
+                match post(
+                    &http,
+                    &url,
+                    &token,
+                    json!({ "body": "Thanks, looking into it.", "client_id": reply_id }),
+                )
+                .await
+                {
                     Ok(_) => stats.acknowledged.fetch_add(1, Ordering::Relaxed),
                     Err(_) => stats.errors.fetch_add(1, Ordering::Relaxed),
                 };
@@ -155,19 +199,44 @@ async fn run_operator(index: usize, count: usize, base: String, token: String, h
     }
 }
 
-async fn run_visitor(index: usize, base: String, http: reqwest::Client, stats: Arc<Stats>, stop: Arc<AtomicBool>, think: Duration) -> Result<()> {
-    let response = http.post(format!("{base}/api/widget/conversations")).json(&json!({})).send().await?;
+async fn run_visitor(
+    index: usize,
+    base: String,
+    http: reqwest::Client,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    think: Duration,
+) -> Result<()> {
+    let response = http
+        .post(format!("{base}/api/widget/conversations"))
+        .json(&json!({}))
+        .send()
+        .await?;
     let started: Value = response.json().await?;
-    let token = started["visitor_token"].as_str().context("no visitor token")?.to_owned();
-    let conversation = started["conversation"]["id"].as_i64().context("no conversation id")?;
+    let token = started["visitor_token"]
+        .as_str()
+        .context("no visitor token")?
+        .to_owned();
+    let conversation = started["conversation"]["id"]
+        .as_i64()
+        .context("no conversation id")?;
     let url = format!("{base}/api/widget/conversations/{conversation}");
-    let mut cursor = get(&http, &url, &token).await?["cursor"].as_i64().unwrap_or(0);
+    let mut cursor = get(&http, &url, &token).await?["cursor"]
+        .as_i64()
+        .unwrap_or(0);
     let mut sequence = 0u64;
     while !stop.load(Ordering::Relaxed) {
         sequence += 1;
         let client_id = format!("v{index}-{sequence}");
         stats.sending(&client_id).await;
-        match post(&http, &format!("{url}/messages"), &token, json!({ "body": format!("question {sequence}"), "client_id": client_id })).await {
+        match post(
+            &http,
+            &format!("{url}/messages"),
+            &token,
+            json!({ "body": format!("question {sequence}"), "client_id": client_id }),
+        )
+        .await
+        {
             Ok(_) => stats.acknowledged.fetch_add(1, Ordering::Relaxed),
             Err(_) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -176,7 +245,13 @@ async fn run_visitor(index: usize, base: String, http: reqwest::Client, stats: A
         };
         // Wait for the operator's answer on this conversation's own stream.
         'answer: while !stop.load(Ordering::Relaxed) {
-            let page = match get(&http, &format!("{url}/events?after={cursor}&wait=5"), &token).await {
+            let page = match get(
+                &http,
+                &format!("{url}/events?after={cursor}&wait=5"),
+                &token,
+            )
+            .await
+            {
                 Ok(page) => page,
                 Err(_) => {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -240,13 +315,23 @@ async fn main() -> Result<()> {
             .context("login request")?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let token = body["token"].as_str().with_context(|| format!("login failed ({status}): {body}; pass --admin-email/--admin-password"))?;
+        let token = body["token"].as_str().with_context(|| {
+            format!("login failed ({status}): {body}; pass --admin-email/--admin-password")
+        })?;
         operator_tokens.push(token.to_owned());
     }
 
     let mut tasks = Vec::new();
     for (index, token) in operator_tokens.into_iter().enumerate() {
-        let task = run_operator(index, options.operators, options.base_url.clone(), token, http.clone(), stats.clone(), stop.clone());
+        let task = run_operator(
+            index,
+            options.operators,
+            options.base_url.clone(),
+            token,
+            http.clone(),
+            stats.clone(),
+            stop.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             task.await;
             Ok::<(), anyhow::Error>(())
@@ -256,7 +341,14 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     for index in 0..options.visitors {
-        tasks.push(tokio::spawn(run_visitor(index, options.base_url.clone(), http.clone(), stats.clone(), stop.clone(), options.think)));
+        tasks.push(tokio::spawn(run_visitor(
+            index,
+            options.base_url.clone(),
+            http.clone(),
+            stats.clone(),
+            stop.clone(),
+            options.think,
+        )));
     }
     tokio::time::sleep(options.duration).await;
     stop.store(true, Ordering::Relaxed);
@@ -271,13 +363,34 @@ async fn main() -> Result<()> {
     let in_flight = stats.sent_at.lock().await.len();
     let mut to_operator = stats.to_operator_ms.lock().await.clone();
     let mut to_visitor = stats.to_visitor_ms.lock().await.clone();
-    let mut all: Vec<f64> = to_operator.iter().chain(to_visitor.iter()).copied().collect();
+    let mut all: Vec<f64> = to_operator
+        .iter()
+        .chain(to_visitor.iter())
+        .copied()
+        .collect();
 
-    println!("livechat load: {} visitors, {} operators, {:.1} s against {}", options.visitors, options.operators, elapsed.as_secs_f64(), options.base_url);
-    println!("method: closed loop; each visitor posts, waits for its operator's answer on its own long-poll, repeats (think {} ms).", options.think.as_millis());
-    println!("        latency = POST sent -> message returned by the receiver's long-poll, one clock, this process.");
-    println!("messages acknowledged (2xx): {acknowledged}  ->  {:.1} messages/s", acknowledged as f64 / elapsed.as_secs_f64());
-    println!("errors: {}   in flight at the end (not lost, not counted): {in_flight}", stats.errors.load(Ordering::Relaxed));
+    println!(
+        "livechat load: {} visitors, {} operators, {:.1} s against {}",
+        options.visitors,
+        options.operators,
+        elapsed.as_secs_f64(),
+        options.base_url
+    );
+    println!(
+        "method: closed loop; each visitor posts, waits for its operator's answer on its own long-poll, repeats (think {} ms).",
+        options.think.as_millis()
+    );
+    println!(
+        "        latency = POST sent -> message returned by the receiver's long-poll, one clock, this process."
+    );
+    println!(
+        "messages acknowledged (2xx): {acknowledged}  ->  {:.1} messages/s",
+        acknowledged as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "errors: {}   in flight at the end (not lost, not counted): {in_flight}",
+        stats.errors.load(Ordering::Relaxed)
+    );
     println!("post-to-delivery latency:");
     summary("visitor -> operator", &mut to_operator);
     summary("operator -> visitor", &mut to_visitor);
