@@ -24,6 +24,8 @@ pub struct ApiError {
     allow: Option<&'static str>,
     /// For 429: seconds until a retry may succeed (the `Retry-After` header).
     retry_after: Option<i64>,
+    /// For 409 `stale_version`: the conversation as it is now, sent as `error.conversation`.
+    conversation: Option<Box<serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -35,6 +37,8 @@ struct Envelope<'a> {
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -46,6 +50,7 @@ impl ApiError {
             cause: None,
             allow: None,
             retry_after: None,
+            conversation: None,
         }
     }
 
@@ -93,6 +98,7 @@ impl ApiError {
             cause: Some(cause.to_string()),
             allow: None,
             retry_after: None,
+            conversation: None,
         }
     }
 
@@ -124,6 +130,7 @@ impl ApiError {
             error: Body {
                 code: self.code,
                 message: &self.message,
+                conversation: self.conversation.as_deref(),
             },
         };
         serde_json::to_vec(&envelope)
@@ -147,7 +154,11 @@ impl From<ChatError> for ApiError {
             ChatError::BadCredentials => ApiError::new(401, "invalid_credentials", e.to_string()),
             ChatError::Forbidden(why) => ApiError::new(403, "forbidden", why),
             ChatError::NotFound(_) => ApiError::new(404, "not_found", e.to_string()),
-            ChatError::Conflict(code, message) => ApiError::new(409, code, message),
+            ChatError::Conflict(code, ref message) => ApiError::new(409, code, message.clone()),
+            ChatError::Stale(ref current) => ApiError {
+                conversation: serde_json::to_value(current).ok().map(Box::new),
+                ..ApiError::new(409, "stale_version", e.to_string())
+            },
             ChatError::RateLimited(seconds) => ApiError {
                 retry_after: Some(seconds),
                 ..ApiError::new(429, "too_many_requests", e.to_string())
@@ -190,6 +201,33 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The value of `name` in a query string, percent-decoded (and `+` as space), for free text
+/// such as a search. `None` when absent or not valid UTF-8 once decoded.
+pub fn query_text(query: &str, name: &str) -> Option<String> {
+    let raw = query_param(query, name)?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Whether a `Content-Type` header value names JSON.
 pub fn is_json_content_type(value: Option<&str>) -> bool {
     value.is_some_and(|v| {
@@ -207,6 +245,18 @@ pub fn to_json(value: &impl Serialize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_text_is_percent_decoded() {
+        assert_eq!(
+            query_text("a=1&q=caf%C3%A9+refund%21&z", "q").as_deref(),
+            Some("café refund!")
+        );
+        assert_eq!(query_text("q=100%", "q").as_deref(), Some("100%"));
+        assert_eq!(query_text("q=%ZZ", "q").as_deref(), Some("%ZZ"));
+        assert_eq!(query_text("q=%FF", "q"), None);
+        assert_eq!(query_text("x=1", "q"), None);
+    }
     use proptest::prelude::*;
 
     #[derive(serde::Deserialize, Debug)]

@@ -32,8 +32,13 @@ pub enum ChatError {
     /// The thing does not exist, or the caller may not know that it does.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The request contradicts the current state; the code says how (`email_taken`...).
     #[error("{1}")]
-    Conflict(&'static str, &'static str),
+    Conflict(&'static str, String),
+    /// The conversation changed since the caller loaded it (another operator acted first).
+    /// Carries the current state so the caller can show it.
+    #[error("this conversation changed since you loaded it; here is its current state")]
+    Stale(Box<crate::conversation::ConversationSummary>),
     /// Too many failed attempts; try again after this many seconds.
     #[error("too many failed attempts; try again in {0} s")]
     RateLimited(i64),
@@ -121,13 +126,30 @@ pub fn post_message(
         body: &body,
         client_id: client_id.as_ref(),
     };
-    match message::insert(ctx.db, &new, owner, ctx.clock.now_ms())? {
+    let restricted_to = match speaker {
+        Speaker::Operator(operator) if !operator.acts_on_any_conversation() => Some(operator.id),
+        _ => None,
+    };
+    match message::insert(ctx.db, &new, owner, restricted_to, ctx.clock.now_ms())? {
         Inserted::Created(stored) => {
             event::announce(ctx, conversation_id, &format!("m{}", stored.id));
             Ok((stored, true))
         }
         Inserted::Duplicate(stored) => Ok((stored, false)),
-        Inserted::Refused => Err(ChatError::NotFound("conversation")),
+        Inserted::Refused => match speaker {
+            // Refused for an operator while the conversation exists: someone else has it (they
+            // may have claimed it a moment ago by replying first).
+            Speaker::Operator(operator) => {
+                let current = conversation::summary(ctx.db, conversation_id)?
+                    .ok_or(ChatError::NotFound("conversation"))?;
+                crate::workflow::may_act(operator, &current)?;
+                Err(ChatError::Conflict(
+                    "assigned_elsewhere",
+                    "someone else took this conversation; reload it".into(),
+                ))
+            }
+            Speaker::Visitor => Err(ChatError::NotFound("conversation")),
+        },
     }
 }
 

@@ -23,6 +23,14 @@ pub enum EventKind {
     MessageCreated,
     Typing,
     Read,
+    ConversationStatus,
+    ConversationAssigned,
+    ConversationTransferred,
+    ConversationTagged,
+    ConversationUntagged,
+    NoteCreated,
+    ContactUpdated,
+    ContactMerged,
 }
 
 impl EventKind {
@@ -32,6 +40,14 @@ impl EventKind {
             EventKind::MessageCreated => "message.created",
             EventKind::Typing => "typing",
             EventKind::Read => "read",
+            EventKind::ConversationStatus => "conversation.status",
+            EventKind::ConversationAssigned => "conversation.assigned",
+            EventKind::ConversationTransferred => "conversation.transferred",
+            EventKind::ConversationTagged => "conversation.tagged",
+            EventKind::ConversationUntagged => "conversation.untagged",
+            EventKind::NoteCreated => "note.created",
+            EventKind::ContactUpdated => "contact.updated",
+            EventKind::ContactMerged => "contact.merged",
         }
     }
 }
@@ -143,6 +159,29 @@ pub fn after(db: &dyn Database, audience: Audience, cursor: i64) -> Result<Vec<E
         Audience::Operators => db.execute(FOR_OPERATORS, &[cursor.into(), PAGE_SIZE.into()])?,
     };
     rows.iter().map(|row| Event::from_row(&row)).collect()
+}
+
+/// What a conversation's timeline shows besides messages.
+const TIMELINE: &str = "SELECT id, conversation_id, kind, data, created_at FROM (
+        SELECT id, conversation_id, kind, data, created_at FROM events
+         WHERE conversation_id = ?1
+           AND kind IN ('note.created', 'conversation.status', 'conversation.assigned',
+                        'conversation.transferred', 'conversation.tagged',
+                        'conversation.untagged', 'contact.merged')
+         ORDER BY id DESC LIMIT ?2)
+     ORDER BY id";
+
+/// The newest `limit` timeline events of a conversation (notes, status, assignment, transfer,
+/// tags, merges), oldest first. Operators only.
+pub fn timeline(
+    db: &dyn Database,
+    conversation_id: i64,
+    limit: i64,
+) -> Result<Vec<Event>, DbError> {
+    db.execute(TIMELINE, &[conversation_id.into(), limit.into()])?
+        .iter()
+        .map(|row| Event::from_row(&row))
+        .collect()
 }
 
 /// The cursor a client starts from after loading a snapshot: the newest event it may see.

@@ -1,20 +1,30 @@
-//! The operator's side: signing in, the inbox list, a thread, replying, typing, receipts and
-//! the inbox-wide event stream. Every use case but sign-in takes an authenticated [`Operator`].
+//! The operator's side: signing in (and accepting an invitation), the inbox list with its
+//! filters and search, a thread with its timeline, replying, typing, receipts, the inbox-wide
+//! event stream, contacts (history, edits, merging), canned responses, mentions and presence.
+//! Every use case but sign-in takes an authenticated [`Operator`]; conversation actions
+//! (status, assignment, transfer, tags, notes) are in [`crate::workflow`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{query_param, query_text};
+use crate::canned::{self, Canned, CannedFields, CannedRequest, Placeholders};
 use crate::chat::{
     self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker,
 };
-use crate::contact::{EmailAddress, PersonName};
-use crate::conversation::{self, ConversationSummary, StatusFilter};
-use crate::event::{self, Audience};
+use crate::contact::{self, Contact, ContactChanges, ContactPatch, EmailAddress, PersonName};
+use crate::conversation::{
+    self, AssigneeFilter, ConversationSummary, ListFilter, SearchTerms, StatusFilter, TagRef,
+};
+use crate::event::{self, Audience, Event, EventKind, Visibility};
 use crate::host::Ctx;
+use crate::input::InvalidInput;
 use crate::message::{self, Message};
-use crate::operator::{self, NewOperator, Operator, Password, Role};
+use crate::note::{self, Mention, Note};
+use crate::operator::{self, NewOperator, Operator, OperatorProfile, Password, Presence, Role};
 use crate::secret::{Token, secrets_match};
-use crate::store::read_transaction;
-use crate::throttle;
+use crate::store::{read_transaction, transaction};
+use crate::team::{self, Team};
+use crate::{tag, throttle};
 
 /// Most conversations one inbox listing returns.
 pub const LIST_LIMIT: i64 = 200;
@@ -65,8 +75,65 @@ pub struct Listing {
 pub struct Thread {
     pub conversation: ConversationSummary,
     pub messages: Vec<Message>,
+    /// Notes, status changes, assignments, transfers and tags, oldest first.
+    pub timeline: Vec<Event>,
     pub cursor: i64,
 }
+
+/// `POST /invites/accept` body.
+#[derive(Debug, Deserialize)]
+pub struct AcceptInviteRequest {
+    pub token: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /presence` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    pub presence: Presence,
+}
+
+/// `POST /contacts/:id/merge` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub from_contact_id: i64,
+}
+
+/// `POST /mentions/read` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MentionsReadRequest {
+    pub note_id: i64,
+}
+
+/// A contact with everything the team knows: every conversation, on every channel, and the
+/// latest notes.
+#[derive(Debug, Serialize)]
+pub struct ContactView {
+    pub contact: Contact,
+    pub conversations: Vec<ConversationSummary>,
+    pub notes: Vec<Note>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Mentions {
+    pub mentions: Vec<Mention>,
+    pub unread_count: i64,
+}
+
+/// Most conversations a contact view lists, and notes it shows.
+pub const CONTACT_HISTORY_LIMIT: i64 = 100;
+pub const CONTACT_NOTES_LIMIT: i64 = 20;
+/// Most results a contact search returns.
+pub const CONTACT_SEARCH_LIMIT: i64 = 20;
+/// Most mentions one read returns.
+pub const MENTIONS_LIMIT: i64 = 50;
+/// How long an invitation link lives.
+pub const INVITE_TTL_MS: i64 = 7 * 24 * 3_600_000;
 
 fn client_key(client: &str) -> String {
     format!("throttle:signin:client:{client}")
@@ -101,7 +168,7 @@ pub fn setup(
     let hash = new.password.hash(ctx.entropy)?;
     operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?.ok_or(ChatError::Conflict(
         "already_set_up",
-        "an operator already exists; sign in instead",
+        "an operator already exists; sign in instead".into(),
     ))
 }
 
@@ -126,8 +193,9 @@ pub fn login(
     bootstrap_admin(ctx, config)?;
     let found = operator::credentials(ctx.db, request.email.trim())?;
     let password_ok = match &found {
-        Some((_, hash)) => operator::verify_password(&request.password, hash),
-        None => {
+        Some((_, hash)) if !hash.is_empty() => operator::verify_password(&request.password, hash),
+        // Unknown, or invited and no password chosen yet.
+        _ => {
             // Same cost as a wrong password, so response time does not reveal which emails exist.
             operator::verify_password(&request.password, operator::DECOY_HASH);
             false
@@ -188,12 +256,58 @@ pub fn logout(ctx: &Ctx<'_>, token: Option<&str>) -> Result<(), ChatError> {
     Ok(())
 }
 
+/// Reads the inbox filters from a query string (`status`, `assignee`, `tag`, `team`, `q`).
+pub fn list_filter(query: &str, operator: &Operator) -> Result<ListFilter, InvalidInput> {
+    let id = |name: &'static str| -> Result<Option<i64>, InvalidInput> {
+        query_param(query, name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| InvalidInput::new(name, "must be a positive id"))
+            })
+            .transpose()
+    };
+    let status = query_param(query, "status")
+        .filter(|v| !v.is_empty())
+        .unwrap_or("open");
+    let status = StatusFilter::parse(status).ok_or_else(|| {
+        InvalidInput::new("status", "must be open, pending, snoozed, resolved or all")
+    })?;
+    let assignee = match query_param(query, "assignee").filter(|v| !v.is_empty()) {
+        None | Some("any") => AssigneeFilter::Any,
+        Some("me") => AssigneeFilter::Operator(operator.id),
+        Some("unassigned") => AssigneeFilter::Unassigned,
+        Some(other) => {
+            AssigneeFilter::Operator(other.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(
+                || InvalidInput::new("assignee", "must be any, me, unassigned or an operator id"),
+            )?)
+        }
+    };
+    let search = match query_text(query, "q") {
+        Some(text) if !text.trim().is_empty() => Some(SearchTerms::parse(&text)?),
+        Some(_) | None if query_param(query, "q").is_some_and(|v| !v.is_empty()) => {
+            return Err(InvalidInput::new("q", "must be valid UTF-8 text"));
+        }
+        _ => None,
+    };
+    Ok(ListFilter {
+        status,
+        assignee,
+        tag_id: id("tag")?,
+        team_id: id("team")?,
+        search,
+    })
+}
+
 pub fn list(
     ctx: &Ctx<'_>,
     _operator: &Operator,
-    filter: StatusFilter,
+    filter: &ListFilter,
 ) -> Result<Listing, ChatError> {
     let db = ctx.db;
+    wake_snoozed(ctx)?;
     read_transaction(db, || {
         let cursor = event::latest_cursor(db, Audience::Operators)?;
         let conversations = conversation::list(db, filter, LIST_LIMIT)?;
@@ -202,6 +316,14 @@ pub fn list(
             cursor,
         })
     })
+}
+
+/// Wakes due snoozes and tells waiting consoles.
+fn wake_snoozed(ctx: &Ctx<'_>) -> Result<(), ChatError> {
+    for id in conversation::wake_snoozed(ctx.db, ctx.clock.now_ms())? {
+        event::announce(ctx, id, &format!("w{id}:{}", ctx.clock.now_ms()));
+    }
+    Ok(())
 }
 
 pub fn thread(
@@ -215,9 +337,11 @@ pub fn thread(
             .ok_or(ChatError::NotFound("conversation"))?;
         let cursor = event::latest_cursor(db, Audience::Operators)?;
         let messages = message::latest(db, conversation_id, HISTORY_LIMIT)?;
+        let timeline = event::timeline(db, conversation_id, HISTORY_LIMIT)?;
         Ok(Thread {
             conversation,
             messages,
+            timeline,
             cursor,
         })
     })
@@ -265,6 +389,311 @@ pub fn events(
     query: EventsQuery,
 ) -> Result<EventsPage, ChatError> {
     chat::events(ctx, Audience::Operators, query)
+}
+
+/// Signs in with an invitation link, choosing a password (and optionally a display name).
+pub fn accept_invite(
+    ctx: &Ctx<'_>,
+    request: &AcceptInviteRequest,
+    session_ttl_ms: i64,
+    client: &str,
+) -> Result<SignedIn, ChatError> {
+    let client = client_key(client);
+    if let Some(seconds) = throttle::blocked_for(ctx, &client, throttle::PER_CLIENT) {
+        return Err(ChatError::RateLimited(seconds));
+    }
+    let password = Password::parse(&request.password)?;
+    let name = request
+        .name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| PersonName::parse("name", n))
+        .transpose()?;
+    let Some(token) = Token::parse(&request.token) else {
+        throttle::record_failure(ctx, &client, throttle::PER_CLIENT);
+        return Err(ChatError::NotFound("invite"));
+    };
+    let hash = password.hash(ctx.entropy)?;
+    let now = ctx.clock.now_ms();
+    let session = Token::generate(ctx.entropy);
+    let expires_at = now + session_ttl_ms;
+    let operator = transaction(ctx.db, || {
+        let operator = operator::accept_invite(ctx.db, &token.hash(), &hash, name.as_ref(), now)?
+            .ok_or(ChatError::NotFound("invite"))?;
+        operator::insert_session(ctx.db, &session.hash(), operator.id, now, expires_at)?;
+        Ok(operator)
+    })
+    .inspect_err(|e| {
+        if matches!(e, ChatError::NotFound(_)) {
+            throttle::record_failure(ctx, &client, throttle::PER_CLIENT);
+        }
+    })?;
+    Ok(SignedIn {
+        operator,
+        token: session.as_str().to_owned(),
+        expires_at,
+    })
+}
+
+/// The signed-in operator's full profile.
+pub fn me(ctx: &Ctx<'_>, operator: &Operator) -> Result<OperatorProfile, ChatError> {
+    operator::profile(ctx.db, operator.id, ctx.clock.now_ms())?.ok_or(ChatError::Unauthenticated)
+}
+
+/// Sets presence (and counts as a heartbeat).
+pub fn set_presence(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    request: &PresenceRequest,
+) -> Result<OperatorProfile, ChatError> {
+    operator::set_presence(ctx.db, operator.id, request.presence, ctx.clock.now_ms())?;
+    me(ctx, operator)
+}
+
+/// The console checking in; also the moment due snoozes wake.
+pub fn heartbeat(ctx: &Ctx<'_>, operator: &Operator) -> Result<(), ChatError> {
+    operator::heartbeat(ctx.db, operator.id, ctx.clock.now_ms())?;
+    wake_snoozed(ctx)
+}
+
+/// Active operators, for transfer and @mention pickers.
+pub fn operators(ctx: &Ctx<'_>, _operator: &Operator) -> Result<Vec<OperatorProfile>, ChatError> {
+    Ok(operator::profiles(ctx.db, false, ctx.clock.now_ms())?)
+}
+
+pub fn teams(ctx: &Ctx<'_>, _operator: &Operator) -> Result<Vec<Team>, ChatError> {
+    Ok(team::list(ctx.db)?)
+}
+
+pub fn tags(ctx: &Ctx<'_>, _operator: &Operator) -> Result<Vec<TagRef>, ChatError> {
+    Ok(tag::list(ctx.db)?)
+}
+
+pub fn contact_view(
+    ctx: &Ctx<'_>,
+    _operator: &Operator,
+    contact_id: i64,
+) -> Result<ContactView, ChatError> {
+    read_transaction(ctx.db, || {
+        let contact = contact::by_id(ctx.db, contact_id)?.ok_or(ChatError::NotFound("contact"))?;
+        Ok(ContactView {
+            conversations: conversation::of_contact(ctx.db, contact.id, CONTACT_HISTORY_LIMIT)?,
+            notes: note::of_contact(ctx.db, contact.id, CONTACT_NOTES_LIMIT)?,
+            contact,
+        })
+    })
+}
+
+pub fn search_contacts(
+    ctx: &Ctx<'_>,
+    _operator: &Operator,
+    query: &str,
+) -> Result<Vec<Contact>, ChatError> {
+    let text = query_text(query, "q").unwrap_or_default();
+    let escaped: String = crate::input::bounded_text("q", &text, 1, SearchTerms::MAX_CHARS)?
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Ok(contact::search(
+        ctx.db,
+        &format!("%{escaped}%"),
+        CONTACT_SEARCH_LIMIT,
+    )?)
+}
+
+#[derive(Serialize)]
+struct ContactChanged<'a> {
+    contact: &'a Contact,
+    by: conversation::Named,
+}
+
+#[derive(Serialize)]
+struct ContactsMerged<'a> {
+    from_contact_id: i64,
+    contact: &'a Contact,
+    by: conversation::Named,
+}
+
+fn by_named(operator: &Operator) -> conversation::Named {
+    conversation::Named {
+        id: operator.id,
+        name: operator.name.clone(),
+    }
+}
+
+/// Edits a contact; each of their conversations' timelines records it.
+pub fn update_contact(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    contact_id: i64,
+    patch: &ContactPatch,
+) -> Result<Contact, ChatError> {
+    let changes = ContactChanges::parse(patch)?;
+    let now = ctx.clock.now_ms();
+    let (contact, touched) = transaction(ctx.db, || {
+        let contact = contact::update(ctx.db, contact_id, &changes, now)?
+            .ok_or(ChatError::NotFound("contact"))?;
+        let conversations = conversation::of_contact(ctx.db, contact.id, CONTACT_HISTORY_LIMIT)?;
+        let mut touched = Vec::new();
+        for c in &conversations {
+            let event_id = event::append(
+                ctx.db,
+                c.conversation.id,
+                EventKind::ContactUpdated,
+                Visibility::Internal,
+                &ContactChanged {
+                    contact: &contact,
+                    by: by_named(operator),
+                },
+                now,
+            )?;
+            touched.push((c.conversation.id, event_id));
+        }
+        Ok::<_, ChatError>((contact, touched))
+    })?;
+    for (id, event_id) in touched {
+        event::announce(ctx, id, &format!("e{event_id}"));
+    }
+    Ok(contact)
+}
+
+/// Merges another contact into this one (supervisors and admins): every conversation and
+/// message moves, nothing is lost.
+pub fn merge_contacts(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    into: i64,
+    request: &MergeRequest,
+) -> Result<Contact, ChatError> {
+    operator.require(Role::Supervisor)?;
+    if request.from_contact_id == into {
+        return Err(InvalidInput::new("from_contact_id", "must be another contact").into());
+    }
+    let now = ctx.clock.now_ms();
+    let (contact, touched) = transaction(ctx.db, || {
+        let moved = contact::merge(ctx.db, request.from_contact_id, into, now)?
+            .ok_or(ChatError::NotFound("contact"))?;
+        let contact = contact::by_id(ctx.db, into)?.ok_or(ChatError::NotFound("contact"))?;
+        let mut touched = Vec::new();
+        for id in moved {
+            let event_id = event::append(
+                ctx.db,
+                id,
+                EventKind::ContactMerged,
+                Visibility::Internal,
+                &ContactsMerged {
+                    from_contact_id: request.from_contact_id,
+                    contact: &contact,
+                    by: by_named(operator),
+                },
+                now,
+            )?;
+            touched.push((id, event_id));
+        }
+        Ok::<_, ChatError>((contact, touched))
+    })?;
+    for (id, event_id) in touched {
+        event::announce(ctx, id, &format!("e{event_id}"));
+    }
+    Ok(contact)
+}
+
+/// Canned responses `operator` can use matching `query`; with a conversation, each is rendered
+/// for it (placeholders filled).
+pub fn search_canned(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    query: &str,
+    conversation_id: Option<i64>,
+    business_name: &str,
+) -> Result<Vec<Canned>, ChatError> {
+    let mut found = canned::search(ctx.db, operator.id, query)?;
+    if let Some(conversation_id) = conversation_id {
+        let summary = conversation::summary(ctx.db, conversation_id)?
+            .ok_or(ChatError::NotFound("conversation"))?;
+        let values = Placeholders {
+            contact_name: summary.contact.name.clone(),
+            contact_email: summary.contact.email.clone(),
+            contact_phone: summary.contact.phone.clone(),
+            operator_name: operator.name.clone(),
+            conversation_id,
+            business_name: business_name.to_owned(),
+        };
+        for item in &mut found {
+            item.rendered = Some(canned::render(&item.body, &values));
+        }
+    }
+    Ok(found)
+}
+
+/// Creates a canned response: the operator's own, or (`team` and an admin) team-wide.
+pub fn create_canned(
+    ctx: &Ctx<'_>,
+    owner: Option<i64>,
+    request: &CannedRequest,
+) -> Result<Canned, ChatError> {
+    let fields = CannedFields::parse(request, true)?;
+    let (Some(shortcut), Some(title), Some(body)) = (&fields.shortcut, &fields.title, &fields.body)
+    else {
+        return Err(InvalidInput::new("shortcut", "shortcut, title and body are required").into());
+    };
+    canned::insert(ctx.db, owner, shortcut, title, body, ctx.clock.now_ms())?.ok_or_else(|| {
+        ChatError::Conflict("shortcut_taken", "that shortcut is already in use".into())
+    })
+}
+
+/// Updates a canned response within `owner`'s scope (None: team-wide).
+pub fn update_canned(
+    ctx: &Ctx<'_>,
+    owner: Option<i64>,
+    id: i64,
+    request: &CannedRequest,
+) -> Result<Canned, ChatError> {
+    let fields = CannedFields::parse(request, false)?;
+    transaction(ctx.db, || {
+        if let Some(shortcut) = &fields.shortcut
+            && canned::shortcut_taken(ctx.db, owner, shortcut, id)?
+        {
+            return Err(ChatError::Conflict(
+                "shortcut_taken",
+                "that shortcut is already in use".into(),
+            ));
+        }
+        canned::update(ctx.db, id, owner, &fields, ctx.clock.now_ms())?
+            .ok_or(ChatError::NotFound("canned response"))
+    })
+}
+
+pub fn delete_canned(ctx: &Ctx<'_>, owner: Option<i64>, id: i64) -> Result<(), ChatError> {
+    if canned::delete(ctx.db, id, owner)? {
+        Ok(())
+    } else {
+        Err(ChatError::NotFound("canned response"))
+    }
+}
+
+pub fn mentions(ctx: &Ctx<'_>, operator: &Operator) -> Result<Mentions, ChatError> {
+    let (mentions, unread_count) = note::mentions_of(ctx.db, operator.id, MENTIONS_LIMIT)?;
+    Ok(Mentions {
+        mentions,
+        unread_count,
+    })
+}
+
+pub fn read_mentions(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    request: &MentionsReadRequest,
+) -> Result<(), ChatError> {
+    Ok(note::read_mentions(
+        ctx.db,
+        operator.id,
+        request.note_id,
+        ctx.clock.now_ms(),
+    )?)
 }
 
 #[cfg(test)]
@@ -456,7 +885,15 @@ mod tests {
         let (asked, _) = visitor::post(&ctx, &token, id, &question).unwrap();
         visitor::post(&ctx, &token, id, &question).unwrap();
 
-        let listing = list(&ctx, &operator, StatusFilter::All).unwrap();
+        let listing = list(
+            &ctx,
+            &operator,
+            &ListFilter {
+                status: StatusFilter::All,
+                ..ListFilter::default()
+            },
+        )
+        .unwrap();
         assert_eq!(listing.conversations[0].unread_count, 2);
         read(
             &ctx,

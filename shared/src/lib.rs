@@ -10,16 +10,23 @@
 //! - [`store`]: the database seam ([`store::Database`]), connection settings, transactions.
 //! - [`migrations`]: the append-only schema and the concurrency-safe `migrate()`.
 //! - Domain, one module per aggregate, each with its SQL next to its types:
-//!   [`contact`], [`conversation`], [`message`], [`operator`], [`event`], [`channel`].
-//! - Use cases: [`visitor`] (the widget's side), [`inbox`] (the operator's side), and [`chat`]
-//!   (what both sides share: posting, typing, read receipts, the event stream).
+//!   [`contact`], [`conversation`], [`message`], [`note`], [`operator`] (roles, presence,
+//!   invitations), [`team`], [`tag`], [`canned`] (saved replies and their placeholders),
+//!   [`settings`], [`event`], [`channel`].
+//! - Use cases: [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
+//!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
+//!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
+//!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
+//!   typing, read receipts, the event stream).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`input`]: field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
+pub mod canned;
 pub mod channel;
 pub mod chat;
 pub mod contact;
@@ -30,11 +37,16 @@ pub mod inbox;
 pub mod input;
 pub mod message;
 pub mod migrations;
+pub mod note;
 pub mod operator;
 pub mod secret;
+pub mod settings;
 pub mod store;
+pub mod tag;
+pub mod team;
 pub mod throttle;
 pub mod visitor;
+pub mod workflow;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -115,13 +115,17 @@ pub struct NewMessage<'a> {
 }
 
 /// Inserts a message only if the conversation exists and, for a visitor, belongs to the
-/// visitor holding token hash `?8` (`NULL` skips that check for operators), and only if its
-/// client id is new. Ownership, idempotency and publishing (the `messages_publish` trigger) are
-/// all decided inside this one statement.
+/// visitor holding token hash `?8` (`NULL` skips that check for operators); for an operator
+/// who may act only on their own or unassigned conversations (`?9`, their id), only if it is
+/// one of those; and only if its client id is new. Ownership, the assignment race (two
+/// operators replying at once to an unassigned conversation: the first claims it, the second is
+/// refused), idempotency and publishing (the `messages_publish` trigger) are all decided inside
+/// this one statement.
 const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at)
      SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations c
       WHERE c.id = ?1
         AND (?8 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
+        AND (?9 IS NULL OR c.assignee_id IS NULL OR c.assignee_id = ?9)
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
      RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id";
 
@@ -146,16 +150,20 @@ pub enum Inserted {
     Created(Message),
     /// A retry: the message stored by the first attempt, nothing new published.
     Duplicate(Message),
-    /// The conversation does not exist or does not belong to this visitor.
+    /// The conversation does not exist, does not belong to this visitor, or is assigned to
+    /// someone other than the restricted operator.
     Refused,
 }
 
 /// Stores and publishes `new` in one statement; see [`INSERT`]. `owner` is the visitor's token
-/// hash, or `None` for operators. `operator_name` is filled in from `new.operator_name`.
+/// hash, or `None` for operators; `restricted_to` is the id of an operator who may only write
+/// in their own or unassigned conversations. `operator_name` is filled in from
+/// `new.operator_name`.
 pub fn insert(
     db: &dyn Database,
     new: &NewMessage<'_>,
     owner: Option<&TokenHash>,
+    restricted_to: Option<i64>,
     now: i64,
 ) -> Result<Inserted, DbError> {
     let owner: SqlValue = owner
@@ -172,6 +180,7 @@ pub fn insert(
             new.client_id.map(ClientId::as_str).into(),
             now.into(),
             owner.clone(),
+            restricted_to.into(),
         ],
     )?;
     if let Some(row) = rows.first() {

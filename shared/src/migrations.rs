@@ -6,7 +6,10 @@
 use crate::store::{Database, DbError, SqlValue};
 
 /// Migration scripts in order; migration `n` (1-based) is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_operator_inbox.sql"),
+];
 
 /// The schema version this build expects.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

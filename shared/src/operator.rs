@@ -1,9 +1,11 @@
-//! Operators (the business's people), their passwords and their sessions.
+//! Operators (the business's people): roles and what each may do, passwords, sessions,
+//! invitations, presence and capacity, skills and languages.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::chat::ChatError;
 use crate::contact::{EmailAddress, PersonName};
 use crate::host::Entropy;
 use crate::input::InvalidInput;
@@ -26,13 +28,28 @@ impl Role {
             Role::Operator => "operator",
         }
     }
-    fn from_db(text: &str) -> Result<Role, DbError> {
+    pub fn parse(text: &str) -> Option<Role> {
         match text {
-            "admin" => Ok(Role::Admin),
-            "supervisor" => Ok(Role::Supervisor),
-            "operator" => Ok(Role::Operator),
-            other => Err(DbError::Decode(format!("unknown role {other}"))),
+            "admin" => Some(Role::Admin),
+            "supervisor" => Some(Role::Supervisor),
+            "operator" => Some(Role::Operator),
+            _ => None,
         }
+    }
+    fn from_db(text: &str) -> Result<Role, DbError> {
+        Role::parse(text).ok_or_else(|| DbError::Decode(format!("unknown role {text}")))
+    }
+    /// Roles are nested: an admin may do whatever a supervisor may, who may do whatever an
+    /// operator may.
+    fn rank(self) -> u8 {
+        match self {
+            Role::Operator => 0,
+            Role::Supervisor => 1,
+            Role::Admin => 2,
+        }
+    }
+    pub fn includes(self, least: Role) -> bool {
+        self.rank() >= least.rank()
     }
 }
 
@@ -45,6 +62,24 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// 403 unless this operator's role includes `least`.
+    pub fn require(&self, least: Role) -> Result<(), ChatError> {
+        if self.role.includes(least) {
+            return Ok(());
+        }
+        Err(ChatError::Forbidden(match least {
+            Role::Admin => "only admins may do this",
+            Role::Supervisor => "only supervisors and admins may do this",
+            Role::Operator => "operators only",
+        }))
+    }
+
+    /// Supervisors and admins act on any conversation; operators on their own and unassigned
+    /// ones.
+    pub fn acts_on_any_conversation(&self) -> bool {
+        self.role.includes(Role::Supervisor)
+    }
+
     fn from_row(row: &Row<'_>) -> Result<Operator, DbError> {
         Ok(Operator {
             id: row.i64("id")?,
@@ -83,6 +118,182 @@ impl Password {
             .map(|hash| hash.to_string())
             .map_err(|e| DbError::Decode(format!("argon2: {e}")))
     }
+}
+
+/// What an operator chose to be. Whether it counts also depends on their console checking in:
+/// see [`PRESENCE_GRACE_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Available,
+    Away,
+    Offline,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Available => "available",
+            Presence::Away => "away",
+            Presence::Offline => "offline",
+        }
+    }
+    fn from_db(text: &str) -> Result<Presence, DbError> {
+        match text {
+            "available" => Ok(Presence::Available),
+            "away" => Ok(Presence::Away),
+            "offline" => Ok(Presence::Offline),
+            other => Err(DbError::Decode(format!("unknown presence {other}"))),
+        }
+    }
+}
+
+/// The console sends a heartbeat every 30 s. An operator whose last one is older than this is
+/// not online: a laptop lid closed for a minute changes nothing (their conversations stay theirs),
+/// but someone gone for good stops counting as available for new conversations after two minutes.
+pub const PRESENCE_GRACE_MS: i64 = 120_000;
+/// Heartbeats closer together than this do not write (they would only cost write locks).
+pub const HEARTBEAT_MIN_INTERVAL_MS: i64 = 10_000;
+
+/// A skill with a level, 1 (basic) to 5 (expert), for skills-based routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skill {
+    pub skill: String,
+    pub level: i64,
+}
+
+/// An operator as the console and admins see them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperatorProfile {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    /// Invited and not yet chosen a password.
+    pub invited: bool,
+    pub capacity: i64,
+    /// Conversations counting against capacity now (open or pending, assigned to them).
+    pub load: i64,
+    pub presence: Presence,
+    /// A heartbeat within [`PRESENCE_GRACE_MS`].
+    pub online: bool,
+    /// Presence `available` and online: may receive new conversations.
+    pub available: bool,
+    pub last_seen_at: Option<i64>,
+    pub skills: Vec<Skill>,
+    pub languages: Vec<String>,
+    pub team_ids: Vec<i64>,
+}
+
+impl OperatorProfile {
+    fn from_row(row: &Row<'_>, now: i64) -> Result<OperatorProfile, DbError> {
+        let json = |column: &str| -> Result<serde_json::Value, DbError> {
+            serde_json::from_str(row.str(column)?)
+                .map_err(|e| DbError::Decode(format!("{column}: {e}")))
+        };
+        let decode = |e: serde_json::Error| DbError::Decode(format!("profile: {e}"));
+        let presence = Presence::from_db(row.str("presence")?)?;
+        let last_seen_at = row.opt_i64("last_seen_at")?;
+        let online = last_seen_at.is_some_and(|at| now - at <= PRESENCE_GRACE_MS);
+        let active = row.i64("active")? == 1;
+        Ok(OperatorProfile {
+            id: row.i64("id")?,
+            email: row.str("email")?.to_owned(),
+            name: row.str("name")?.to_owned(),
+            role: Role::from_db(row.str("role")?)?,
+            active,
+            invited: row.i64("invited")? == 1,
+            capacity: row.i64("capacity")?,
+            load: row.i64("load")?,
+            presence,
+            online,
+            available: active && online && presence == Presence::Available,
+            last_seen_at,
+            skills: serde_json::from_value(json("skills_json")?).map_err(decode)?,
+            languages: serde_json::from_value(json("languages_json")?).map_err(decode)?,
+            team_ids: serde_json::from_value(json("teams_json")?).map_err(decode)?,
+        })
+    }
+}
+
+const PROFILE: &str = "SELECT o.id, o.email, o.name, o.role, o.active, o.capacity, o.presence,
+            o.last_seen_at, o.password_hash = '' AS invited,
+            (SELECT COUNT(*) FROM conversations l
+              WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) AS load,
+            (SELECT json_group_array(json_object('skill', s.skill, 'level', s.level))
+               FROM operator_skills s WHERE s.operator_id = o.id) AS skills_json,
+            (SELECT json_group_array(g.language) FROM operator_languages g
+              WHERE g.operator_id = o.id) AS languages_json,
+            (SELECT json_group_array(m.team_id) FROM team_members m
+              WHERE m.operator_id = o.id) AS teams_json
+       FROM operators o";
+
+pub fn profile(db: &dyn Database, id: i64, now: i64) -> Result<Option<OperatorProfile>, DbError> {
+    let rows = db.execute(&format!("{PROFILE} WHERE o.id = ?1"), &[id.into()])?;
+    rows.first()
+        .map(|row| OperatorProfile::from_row(&row, now))
+        .transpose()
+}
+
+/// Every operator (with `include_inactive`) or the active ones, by name.
+pub fn profiles(
+    db: &dyn Database,
+    include_inactive: bool,
+    now: i64,
+) -> Result<Vec<OperatorProfile>, DbError> {
+    let filter = if include_inactive {
+        ""
+    } else {
+        "WHERE o.active = 1"
+    };
+    let rows = db.execute(
+        &format!("{PROFILE} {filter} ORDER BY o.name COLLATE NOCASE, o.id"),
+        &[],
+    )?;
+    rows.iter()
+        .map(|row| OperatorProfile::from_row(&row, now))
+        .collect()
+}
+
+const SET_PRESENCE: &str =
+    "UPDATE operators SET presence = ?2, last_seen_at = ?3 WHERE id = ?1 AND active = 1";
+const HEARTBEAT: &str = "UPDATE operators SET last_seen_at = ?2
+      WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?2 - ?3)";
+
+pub fn set_presence(
+    db: &dyn Database,
+    id: i64,
+    presence: Presence,
+    now: i64,
+) -> Result<(), DbError> {
+    db.execute(
+        SET_PRESENCE,
+        &[id.into(), presence.as_str().into(), now.into()],
+    )?;
+    Ok(())
+}
+
+/// Records that the operator's console is open. Writes at most every
+/// [`HEARTBEAT_MIN_INTERVAL_MS`]; a read first keeps the common case free of write locks.
+pub fn heartbeat(db: &dyn Database, id: i64, now: i64) -> Result<(), DbError> {
+    let rows = db.execute(
+        "SELECT last_seen_at FROM operators WHERE id = ?1",
+        &[id.into()],
+    )?;
+    let recent = rows
+        .first()
+        .map(|row| row.opt_i64("last_seen_at"))
+        .transpose()?
+        .flatten()
+        .is_some_and(|at| now - at < HEARTBEAT_MIN_INTERVAL_MS);
+    if !recent {
+        db.execute(
+            HEARTBEAT,
+            &[id.into(), now.into(), HEARTBEAT_MIN_INTERVAL_MS.into()],
+        )?;
+    }
+    Ok(())
 }
 
 /// Checks `password` against a stored PHC hash. A malformed hash never verifies.
@@ -206,6 +417,200 @@ pub fn by_session(
 pub fn delete_session(db: &dyn Database, hash: &TokenHash) -> Result<(), DbError> {
     db.execute(DELETE_SESSION, &[SqlValue::Blob(hash.0.to_vec())])?;
     Ok(())
+}
+
+/// An operator added by an admin: no password until they accept their invitation.
+const INSERT_INVITED: &str =
+    "INSERT INTO operators (email, name, role, capacity, password_hash, created_at)
+     VALUES (?1, ?2, ?3, ?4, '', ?5) ON CONFLICT (email) DO NOTHING RETURNING id";
+const DELETE_INVITES: &str =
+    "DELETE FROM operator_invites WHERE operator_id = ?1 OR expires_at <= ?2";
+const INSERT_INVITE: &str =
+    "INSERT INTO operator_invites (token_hash, operator_id, created_at, expires_at)
+     VALUES (?1, ?2, ?3, ?4)";
+/// Using an invitation is one statement: it sets the password only while the link is live, and
+/// the link dies with it (below), so a link works once.
+const ACCEPT_INVITE: &str = "UPDATE operators SET password_hash = ?2, name = COALESCE(?3, name)
+      WHERE active = 1 AND id = (SELECT operator_id FROM operator_invites
+                                  WHERE token_hash = ?1 AND expires_at > ?4)
+  RETURNING id, email, name, role";
+const DELETE_OPERATOR_INVITES: &str = "DELETE FROM operator_invites WHERE operator_id = ?1";
+
+/// Changes an operator's settings; an absent (NULL) field keeps its value. The last active admin
+/// can be neither demoted nor deactivated: the guard counts admins in the same statement.
+const UPDATE_SETTINGS: &str = "UPDATE operators
+        SET name = COALESCE(?2, name), role = COALESCE(?3, role),
+            capacity = COALESCE(?4, capacity), active = COALESCE(?5, active)
+      WHERE id = ?1
+        AND ((COALESCE(?3, role) = 'admin' AND COALESCE(?5, active) = 1)
+             OR role != 'admin' OR active = 0
+             OR (SELECT COUNT(*) FROM operators WHERE role = 'admin' AND active = 1) > 1)
+  RETURNING id";
+const DELETE_SKILLS: &str = "DELETE FROM operator_skills WHERE operator_id = ?1";
+const INSERT_SKILL: &str =
+    "INSERT INTO operator_skills (operator_id, skill, level) VALUES (?1, ?2, ?3)";
+const DELETE_LANGUAGES: &str = "DELETE FROM operator_languages WHERE operator_id = ?1";
+const INSERT_LANGUAGE: &str =
+    "INSERT INTO operator_languages (operator_id, language) VALUES (?1, ?2)";
+const DELETE_MEMBERSHIPS: &str = "DELETE FROM team_members WHERE operator_id = ?1";
+const INSERT_MEMBERSHIP: &str = "INSERT INTO team_members (team_id, operator_id)
+     SELECT id, ?2 FROM teams WHERE id = ?1";
+const DELETE_ALL_SESSIONS: &str = "DELETE FROM operator_sessions WHERE operator_id = ?1";
+/// A deactivated operator's open work goes back to the queue, each with its timeline entry.
+const RECORD_RELEASES: &str =
+    "INSERT INTO events (conversation_id, kind, visibility, data, created_at)
+     SELECT c.id, 'conversation.assigned', 'internal',
+            json_object('from', json_object('id', o.id, 'name', o.name), 'to', NULL,
+                        'by', json_object('id', ?2, 'name', ?3),
+                        'reason', 'operator deactivated'), ?4
+       FROM conversations c JOIN operators o ON o.id = c.assignee_id
+      WHERE c.assignee_id = ?1 AND c.status IN ('open', 'pending', 'snoozed')";
+const RELEASE_CONVERSATIONS: &str = "UPDATE conversations
+        SET assignee_id = NULL, assigned_at = NULL, version = version + 1,
+            waiting_since = CASE WHEN status = 'open' THEN ?2 END
+      WHERE assignee_id = ?1 AND status IN ('open', 'pending', 'snoozed') RETURNING id";
+
+/// A new operator as an admin adds them.
+pub struct Invitation {
+    pub email: EmailAddress,
+    pub name: PersonName,
+    pub role: Role,
+    pub capacity: i64,
+}
+
+/// Adds an invited operator; `None` if the email is taken.
+pub fn insert_invited(
+    db: &dyn Database,
+    invitation: &Invitation,
+    now: i64,
+) -> Result<Option<i64>, DbError> {
+    let rows = db.execute(
+        INSERT_INVITED,
+        &[
+            invitation.email.as_str().into(),
+            invitation.name.as_str().into(),
+            invitation.role.as_str().into(),
+            invitation.capacity.into(),
+            now.into(),
+        ],
+    )?;
+    rows.first().map(|row| row.i64("id")).transpose()
+}
+
+/// Replaces the operator's invitation link (older links die) and sweeps expired ones.
+pub fn replace_invite(
+    db: &dyn Database,
+    operator_id: i64,
+    hash: &TokenHash,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    db.execute(DELETE_INVITES, &[operator_id.into(), now.into()])?;
+    db.execute(
+        INSERT_INVITE,
+        &[
+            SqlValue::Blob(hash.0.to_vec()),
+            operator_id.into(),
+            now.into(),
+            expires_at.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sets the password of the operator a live invitation belongs to and ends the invitation.
+/// Call inside a transaction. `None` if the link is unknown, used or expired.
+pub fn accept_invite(
+    db: &dyn Database,
+    hash: &TokenHash,
+    password_hash: &str,
+    name: Option<&PersonName>,
+    now: i64,
+) -> Result<Option<Operator>, DbError> {
+    let rows = db.execute(
+        ACCEPT_INVITE,
+        &[
+            SqlValue::Blob(hash.0.to_vec()),
+            password_hash.into(),
+            name.map(PersonName::as_str).into(),
+            now.into(),
+        ],
+    )?;
+    let Some(operator) = rows
+        .first()
+        .map(|row| Operator::from_row(&row))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    db.execute(DELETE_OPERATOR_INVITES, &[operator.id.into()])?;
+    Ok(Some(operator))
+}
+
+/// What an admin may change about an operator; `None` keeps a field.
+#[derive(Debug, Default)]
+pub struct OperatorChanges {
+    pub name: Option<PersonName>,
+    pub role: Option<Role>,
+    pub capacity: Option<i64>,
+    pub active: Option<bool>,
+    pub skills: Option<Vec<Skill>>,
+    pub languages: Option<Vec<String>>,
+    pub team_ids: Option<Vec<i64>>,
+}
+
+/// Applies `changes`. Call inside a transaction. `Ok(false)` when the guard refused: the
+/// operator does not exist, or the change would leave no active admin.
+pub fn update(
+    db: &dyn Database,
+    id: i64,
+    changes: &OperatorChanges,
+    by: &Operator,
+    now: i64,
+) -> Result<bool, DbError> {
+    let updated = db.execute(
+        UPDATE_SETTINGS,
+        &[
+            id.into(),
+            changes.name.as_ref().map(PersonName::as_str).into(),
+            changes.role.map(Role::as_str).into(),
+            changes.capacity.into(),
+            changes.active.map(i64::from).into(),
+        ],
+    )?;
+    if updated.is_empty() {
+        return Ok(false);
+    }
+    if let Some(skills) = &changes.skills {
+        db.execute(DELETE_SKILLS, &[id.into()])?;
+        for skill in skills {
+            db.execute(
+                INSERT_SKILL,
+                &[id.into(), skill.skill.as_str().into(), skill.level.into()],
+            )?;
+        }
+    }
+    if let Some(languages) = &changes.languages {
+        db.execute(DELETE_LANGUAGES, &[id.into()])?;
+        for language in languages {
+            db.execute(INSERT_LANGUAGE, &[id.into(), language.as_str().into()])?;
+        }
+    }
+    if let Some(team_ids) = &changes.team_ids {
+        db.execute(DELETE_MEMBERSHIPS, &[id.into()])?;
+        for team_id in team_ids {
+            db.execute(INSERT_MEMBERSHIP, &[(*team_id).into(), id.into()])?;
+        }
+    }
+    if changes.active == Some(false) {
+        db.execute(DELETE_ALL_SESSIONS, &[id.into()])?;
+        db.execute(
+            RECORD_RELEASES,
+            &[id.into(), by.id.into(), by.name.as_str().into(), now.into()],
+        )?;
+        db.execute(RELEASE_CONVERSATIONS, &[id.into(), now.into()])?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

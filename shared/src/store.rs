@@ -101,6 +101,18 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// A number (integer or real), or `None` for NULL: aggregates like AVG give either.
+    pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, DbError> {
+        match self.value(column)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Integer(v) => Ok(Some(*v as f64)),
+            SqlValue::Real(v) => Ok(Some(*v)),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected a number, got {other:?}"
+            ))),
+        }
+    }
+
     pub fn str(&self, column: &str) -> Result<&'a str, DbError> {
         match self.value(column)? {
             SqlValue::Text(v) => Ok(v),

@@ -1,0 +1,387 @@
+//! Admin use cases: operators (invite, roles, capacity, skills, languages, teams, deactivation),
+//! teams, the tag list, team-wide canned responses and business settings. Every function checks
+//! the admin role first.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canned::{Canned, CannedRequest};
+use crate::chat::ChatError;
+use crate::contact::{EmailAddress, PersonName};
+use crate::host::Ctx;
+use crate::inbox::{self, INVITE_TTL_MS};
+use crate::input::InvalidInput;
+use crate::operator::{self, Invitation, Operator, OperatorChanges, OperatorProfile, Role, Skill};
+use crate::secret::Token;
+use crate::settings::{self, Settings, SettingsPatch};
+use crate::store::transaction;
+use crate::tag::{self, Color, Tag, TagName, TagRequest};
+use crate::team::{self, Team, TeamName, TeamRequest};
+
+/// Most skills and languages one operator can have.
+pub const MAX_SKILLS: usize = 30;
+pub const MAX_LANGUAGES: usize = 20;
+/// The most conversations one operator can be given at once.
+pub const MAX_CAPACITY: i64 = 50;
+
+/// `POST /operators` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    #[serde(default)]
+    pub capacity: Option<i64>,
+}
+
+/// `PATCH /operators/:id` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPatch {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub capacity: Option<i64>,
+    pub skills: Option<Vec<Skill>>,
+    pub languages: Option<Vec<String>>,
+    pub team_ids: Option<Vec<i64>>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Invited {
+    pub operator: OperatorProfile,
+    pub invite_url: String,
+    pub invite_expires_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InviteLink {
+    pub invite_url: String,
+    pub invite_expires_at: i64,
+}
+
+fn role(text: &str) -> Result<Role, InvalidInput> {
+    Role::parse(text)
+        .ok_or_else(|| InvalidInput::new("role", "must be admin, supervisor or operator"))
+}
+
+fn capacity(value: i64) -> Result<i64, InvalidInput> {
+    if (0..=MAX_CAPACITY).contains(&value) {
+        Ok(value)
+    } else {
+        Err(InvalidInput::new(
+            "capacity",
+            format!("must be 0 to {MAX_CAPACITY}"),
+        ))
+    }
+}
+
+fn skills(list: &[Skill]) -> Result<Vec<Skill>, InvalidInput> {
+    if list.len() > MAX_SKILLS {
+        return Err(InvalidInput::new("skills", format!("at most {MAX_SKILLS}")));
+    }
+    let mut parsed: Vec<Skill> = Vec::new();
+    for skill in list {
+        let name = crate::input::bounded_text("skills", &skill.skill, 1, 40)?.to_lowercase();
+        if !(1..=5).contains(&skill.level) {
+            return Err(InvalidInput::new("skills", "level must be 1 to 5"));
+        }
+        if parsed.iter().any(|s| s.skill == name) {
+            return Err(InvalidInput::new(
+                "skills",
+                format!("{name} is listed twice"),
+            ));
+        }
+        parsed.push(Skill {
+            skill: name,
+            level: skill.level,
+        });
+    }
+    Ok(parsed)
+}
+
+/// Language tags like `en`, `pt-BR`: 2-3 letters, then optional `-` parts; stored as given
+/// (matching is case-insensitive).
+fn languages(list: &[String]) -> Result<Vec<String>, InvalidInput> {
+    if list.len() > MAX_LANGUAGES {
+        return Err(InvalidInput::new(
+            "languages",
+            format!("at most {MAX_LANGUAGES}"),
+        ));
+    }
+    let mut parsed: Vec<String> = Vec::new();
+    for tag in list {
+        let tag = tag.trim();
+        let mut parts = tag.split('-');
+        let primary_ok = parts.next().is_some_and(|p| {
+            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
+        });
+        let rest_ok = parts
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !primary_ok || !rest_ok {
+            return Err(InvalidInput::new(
+                "languages",
+                format!("{tag:?} is not a language tag like en or pt-BR"),
+            ));
+        }
+        if !parsed.iter().any(|p| p.eq_ignore_ascii_case(tag)) {
+            parsed.push(tag.to_owned());
+        }
+    }
+    Ok(parsed)
+}
+
+fn invite_link(ctx: &Ctx<'_>, operator_id: i64, origin: &str) -> Result<InviteLink, ChatError> {
+    let token = Token::generate(ctx.entropy);
+    let now = ctx.clock.now_ms();
+    let expires_at = now + INVITE_TTL_MS;
+    operator::replace_invite(ctx.db, operator_id, &token.hash(), now, expires_at)?;
+    Ok(InviteLink {
+        invite_url: format!("{origin}/console/#invite={}", token.as_str()),
+        invite_expires_at: expires_at,
+    })
+}
+
+fn profile(ctx: &Ctx<'_>, id: i64) -> Result<OperatorProfile, ChatError> {
+    operator::profile(ctx.db, id, ctx.clock.now_ms())?.ok_or(ChatError::NotFound("operator"))
+}
+
+pub fn operators(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<OperatorProfile>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(operator::profiles(ctx.db, true, ctx.clock.now_ms())?)
+}
+
+/// Adds an operator and returns their one-time link to choose a password. `origin` is where
+/// the console is served (`https://chat.example.com`).
+pub fn invite(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    request: &InviteRequest,
+    origin: &str,
+) -> Result<Invited, ChatError> {
+    admin.require(Role::Admin)?;
+    let invitation = Invitation {
+        email: EmailAddress::parse("email", &request.email)?,
+        name: PersonName::parse("name", &request.name)?,
+        role: role(&request.role)?,
+        capacity: capacity(request.capacity.unwrap_or(3))?,
+    };
+    transaction(ctx.db, || {
+        let id = operator::insert_invited(ctx.db, &invitation, ctx.clock.now_ms())?.ok_or_else(
+            || {
+                ChatError::Conflict(
+                    "email_taken",
+                    "an operator with that email already exists".into(),
+                )
+            },
+        )?;
+        let link = invite_link(ctx, id, origin)?;
+        Ok(Invited {
+            operator: profile(ctx, id)?,
+            invite_url: link.invite_url,
+            invite_expires_at: link.invite_expires_at,
+        })
+    })
+}
+
+/// A fresh invitation link (older ones die): for someone who lost theirs, or a password reset.
+pub fn reinvite(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    origin: &str,
+) -> Result<InviteLink, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        let target = profile(ctx, id)?;
+        if !target.active {
+            return Err(ChatError::Conflict(
+                "inactive_operator",
+                format!("{} is deactivated; reactivate them first", target.name),
+            ));
+        }
+        invite_link(ctx, id, origin)
+    })
+}
+
+pub fn update_operator(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    patch: &OperatorPatch,
+) -> Result<OperatorProfile, ChatError> {
+    admin.require(Role::Admin)?;
+    let changes = OperatorChanges {
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| PersonName::parse("name", n))
+            .transpose()?,
+        role: patch.role.as_deref().map(role).transpose()?,
+        capacity: patch.capacity.map(capacity).transpose()?,
+        active: patch.active,
+        skills: patch.skills.as_deref().map(skills).transpose()?,
+        languages: patch.languages.as_deref().map(languages).transpose()?,
+        team_ids: patch.team_ids.clone(),
+    };
+    let now = ctx.clock.now_ms();
+    transaction(ctx.db, || {
+        profile(ctx, id)?;
+        if !operator::update(ctx.db, id, &changes, admin, now)? {
+            return Err(ChatError::Conflict(
+                "last_admin",
+                "this is the last active admin; make someone else an admin first".into(),
+            ));
+        }
+        profile(ctx, id)
+    })
+}
+
+pub fn teams(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Team>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(team::list(ctx.db)?)
+}
+
+fn name_taken() -> ChatError {
+    ChatError::Conflict("name_taken", "that name is already in use".into())
+}
+
+pub fn create_team(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    request: &TeamRequest,
+) -> Result<Team, ChatError> {
+    admin.require(Role::Admin)?;
+    let name = TeamName::parse(request.name.as_deref().unwrap_or_default())?;
+    transaction(ctx.db, || {
+        let id = team::insert(ctx.db, &name, ctx.clock.now_ms())?.ok_or_else(name_taken)?;
+        if let Some(members) = &request.member_ids {
+            team::set_members(ctx.db, id, members)?;
+        }
+        team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))
+    })
+}
+
+pub fn update_team(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    request: &TeamRequest,
+) -> Result<Team, ChatError> {
+    admin.require(Role::Admin)?;
+    let name = request.name.as_deref().map(TeamName::parse).transpose()?;
+    transaction(ctx.db, || {
+        if !team::exists(ctx.db, id)? {
+            return Err(ChatError::NotFound("team"));
+        }
+        if let Some(name) = &name {
+            if team::name_taken(ctx.db, name, id)? {
+                return Err(name_taken());
+            }
+            team::rename(ctx.db, id, name)?;
+        }
+        if let Some(members) = &request.member_ids {
+            team::set_members(ctx.db, id, members)?;
+        }
+        team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))
+    })
+}
+
+pub fn delete_team(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        if team::delete(ctx.db, id)? {
+            Ok(())
+        } else {
+            Err(ChatError::NotFound("team"))
+        }
+    })
+}
+
+pub fn tags(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Tag>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(tag::list(ctx.db)?)
+}
+
+pub fn create_tag(ctx: &Ctx<'_>, admin: &Operator, request: &TagRequest) -> Result<Tag, ChatError> {
+    admin.require(Role::Admin)?;
+    let name = TagName::parse(request.name.as_deref().unwrap_or_default())?;
+    let color = request.color.as_deref().map(Color::parse).transpose()?;
+    tag::insert(ctx.db, &name, color.as_ref(), ctx.clock.now_ms())?.ok_or_else(name_taken)
+}
+
+pub fn update_tag(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    request: &TagRequest,
+) -> Result<Tag, ChatError> {
+    admin.require(Role::Admin)?;
+    let name = request.name.as_deref().map(TagName::parse).transpose()?;
+    let color = request.color.as_deref().map(Color::parse).transpose()?;
+    transaction(ctx.db, || {
+        if let Some(name) = &name
+            && tag::name_taken(ctx.db, name, id)?
+        {
+            return Err(name_taken());
+        }
+        tag::update(ctx.db, id, name.as_ref(), color.as_ref())?.ok_or(ChatError::NotFound("tag"))
+    })
+}
+
+pub fn delete_tag(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        if tag::delete(ctx.db, id)? {
+            Ok(())
+        } else {
+            Err(ChatError::NotFound("tag"))
+        }
+    })
+}
+
+pub fn team_canned(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Canned>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(crate::canned::list(ctx.db, None)?)
+}
+
+pub fn create_team_canned(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    request: &CannedRequest,
+) -> Result<Canned, ChatError> {
+    admin.require(Role::Admin)?;
+    inbox::create_canned(ctx, None, request)
+}
+
+pub fn update_team_canned(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    request: &CannedRequest,
+) -> Result<Canned, ChatError> {
+    admin.require(Role::Admin)?;
+    inbox::update_canned(ctx, None, id, request)
+}
+
+pub fn delete_team_canned(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
+    admin.require(Role::Admin)?;
+    inbox::delete_canned(ctx, None, id)
+}
+
+pub fn settings(ctx: &Ctx<'_>, admin: &Operator) -> Result<Settings, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(settings::load(ctx.db)?)
+}
+
+pub fn update_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    patch: &SettingsPatch,
+) -> Result<Settings, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        settings::save(ctx.db, patch)?;
+        Ok(settings::load(ctx.db)?)
+    })
+}
