@@ -107,7 +107,7 @@ pub fn start(
             },
             now,
         )?;
-        Ok((summary.conversation, event_id))
+        Ok((summary.conversation.for_visitor(), event_id))
     })?;
     event::announce(ctx, conversation.id, &format!("e{event_id}"));
     Ok(Started {
@@ -127,7 +127,7 @@ pub fn load(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Snapsh
     // One snapshot: the history and the cursor agree, so the events that follow neither repeat
     // nor skip a message.
     read_transaction(ctx.db, || {
-        let conversation = owned(ctx, token, conversation_id)?;
+        let conversation = owned(ctx, token, conversation_id)?.for_visitor();
         let cursor = event::latest_cursor(ctx.db, Audience::Visitor { conversation_id })?;
         let messages = message::latest(ctx.db, conversation_id, HISTORY_LIMIT)?;
         Ok(Snapshot {

@@ -1,20 +1,20 @@
 //! `inbox-api`: what the operator console calls, under `/api/inbox`.
 //!
 //! Thin by design: this file turns a request into a [`Command`], authenticates the operator,
-//! runs the matching use case from `shared::inbox`, and maps the result to a response. The API
-//! is documented in the README ("Inbox API").
+//! runs the matching use case from `shared` (`inbox`, `workflow`), and maps the result to a
+//! response. Roles are checked by the use cases. The API is documented in the README
+//! ("Inbox API").
 //!
 //! Sessions ride in an HttpOnly, `SameSite=Strict` cookie (or a bearer token for API clients).
-//! Every POST must be `application/json`, which a cross-site form cannot send: together these
-//! close CSRF without a token dance.
+//! Every POST/PATCH must be `application/json`, which a cross-site form cannot send: together
+//! these close CSRF without a token dance.
 
 use serde::Serialize;
-use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::api::{ApiError, MAX_JSON_BODY_BYTES, query_param};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
-use shared::conversation::StatusFilter;
-use shared::inbox::{self, FirstAdmin, LoginRequest, SESSION_COOKIE, SetupRequest};
-use shared::operator::Operator;
-use spin_host::{Access, ApiRequest, SpinHost};
+use shared::inbox::{self, FirstAdmin, LoginRequest, SetupRequest};
+use shared::{operator::OperatorProfile, workflow};
+use spin_host::{Access, ApiRequest, SpinHost, id};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 
@@ -26,12 +26,35 @@ enum Command {
     Setup,
     Login,
     Logout,
+    AcceptInvite,
     Me,
+    SetPresence,
+    Heartbeat,
+    Operators,
+    Teams,
+    Tags,
     List,
     Thread(i64),
     Reply(i64),
+    Note(i64),
     Typing(i64),
     Read(i64),
+    SetStatus(i64),
+    Transfer(i64),
+    Assign(i64),
+    AddTag(i64),
+    RemoveTag(i64, i64),
+    SearchContacts,
+    Contact(i64),
+    UpdateContact(i64),
+    MergeContacts(i64),
+    SearchCanned,
+    CreateCanned,
+    UpdateCanned(i64),
+    DeleteCanned(i64),
+    Mentions,
+    ReadMentions,
+    Queue,
     Events,
     WrongMethod(&'static str),
     Unknown,
@@ -39,43 +62,113 @@ enum Command {
 
 impl Command {
     fn route(method: &Method, segments: &[&str]) -> Command {
-        use Method::{Get, Post};
-        let id = |s: &str| s.parse::<i64>().ok().filter(|id| *id > 0);
+        use Command as C;
+        use Method::{Delete, Get, Patch, Post};
+        let wrong = C::WrongMethod;
         match (segments, method) {
-            (["setup"], Post) => Command::Setup,
-            (["login"], Post) => Command::Login,
-            (["logout"], Post) => Command::Logout,
-            (["setup" | "login" | "logout"], _) => Command::WrongMethod("POST"),
-            (["me"], Get) => Command::Me,
-            (["events"], Get) => Command::Events,
-            (["conversations"], Get) => Command::List,
-            (["me" | "events" | "conversations"], _) => Command::WrongMethod("GET"),
+            (["setup"], Post) => C::Setup,
+            (["login"], Post) => C::Login,
+            (["logout"], Post) => C::Logout,
+            (["invites", "accept"], Post) => C::AcceptInvite,
+            (["presence"], Post) => C::SetPresence,
+            (["heartbeat"], Post) => C::Heartbeat,
+            (["mentions", "read"], Post) => C::ReadMentions,
+            (
+                ["setup" | "login" | "logout" | "presence" | "heartbeat"]
+                | ["invites", "accept"]
+                | ["mentions", "read"],
+                _,
+            ) => wrong("POST"),
+            (["me"], Get) => C::Me,
+            (["operators"], Get) => C::Operators,
+            (["teams"], Get) => C::Teams,
+            (["tags"], Get) => C::Tags,
+            (["events"], Get) => C::Events,
+            (["conversations"], Get) => C::List,
+            (["contacts"], Get) => C::SearchContacts,
+            (["mentions"], Get) => C::Mentions,
+            (["queue"], Get) => C::Queue,
+            (
+                [
+                    "me" | "operators" | "teams" | "tags" | "events" | "conversations" | "contacts"
+                    | "mentions" | "queue",
+                ],
+                _,
+            ) => wrong("GET"),
+            (["canned"], Get) => C::SearchCanned,
+            (["canned"], Post) => C::CreateCanned,
+            (["canned"], _) => wrong("GET, POST"),
+            (["canned", c], m) => match (id(c), m) {
+                (None, _) => C::Unknown,
+                (Some(c), Patch) => C::UpdateCanned(c),
+                (Some(c), Delete) => C::DeleteCanned(c),
+                (Some(_), _) => wrong("PATCH, DELETE"),
+            },
+            (["contacts", c], m) => match (id(c), m) {
+                (None, _) => C::Unknown,
+                (Some(c), Get) => C::Contact(c),
+                (Some(c), Patch) => C::UpdateContact(c),
+                (Some(_), _) => wrong("GET, PATCH"),
+            },
+            (["contacts", c, "merge"], m) => match (id(c), m) {
+                (None, _) => C::Unknown,
+                (Some(c), Post) => C::MergeContacts(c),
+                (Some(_), _) => wrong("POST"),
+            },
             (["conversations", c], m) => match (id(c), m) {
-                (None, _) => Command::Unknown,
-                (Some(c), Get) => Command::Thread(c),
-                (Some(_), _) => Command::WrongMethod("GET"),
+                (None, _) => C::Unknown,
+                (Some(c), Get) => C::Thread(c),
+                (Some(_), _) => wrong("GET"),
             },
-            (["conversations", c, action], m) => match (id(c), *action, m) {
-                (None, _, _) => Command::Unknown,
-                (Some(c), "messages", Post) => Command::Reply(c),
-                (Some(c), "typing", Post) => Command::Typing(c),
-                (Some(c), "read", Post) => Command::Read(c),
-                (Some(_), "messages" | "typing" | "read", _) => Command::WrongMethod("POST"),
-                _ => Command::Unknown,
+            (["conversations", c, "tags", t], m) => match (id(c), id(t), m) {
+                (Some(c), Some(t), Delete) => C::RemoveTag(c, t),
+                (Some(_), Some(_), _) => wrong("DELETE"),
+                _ => C::Unknown,
             },
-            _ => Command::Unknown,
+            (["conversations", c, action], m) => {
+                let Some(c) = id(c) else {
+                    return C::Unknown;
+                };
+                let command = match *action {
+                    "messages" => C::Reply(c),
+                    "notes" => C::Note(c),
+                    "typing" => C::Typing(c),
+                    "read" => C::Read(c),
+                    "status" => C::SetStatus(c),
+                    "transfer" => C::Transfer(c),
+                    "assign" => C::Assign(c),
+                    "tags" => C::AddTag(c),
+                    _ => return C::Unknown,
+                };
+                if *m == Post { command } else { wrong("POST") }
+            }
+            _ => C::Unknown,
         }
+    }
+
+    /// Whether the command only reads (a reader connection is enough).
+    fn reads_only(&self) -> bool {
+        use Command as C;
+        matches!(
+            self,
+            C::Me
+                | C::Operators
+                | C::Teams
+                | C::Tags
+                | C::Thread(_)
+                | C::Events
+                | C::SearchContacts
+                | C::Contact(_)
+                | C::SearchCanned
+                | C::Mentions
+                | C::Queue
+        )
     }
 }
 
 #[derive(Serialize)]
-struct Me<'a> {
-    operator: &'a Operator,
-}
-
-#[derive(Serialize)]
-struct Posted<'a> {
-    message: &'a shared::message::Message,
+struct Me<'a, T: Serialize> {
+    operator: &'a T,
 }
 
 #[http_component]
@@ -102,39 +195,14 @@ fn session_ttl_ms() -> i64 {
     hours * 3_600_000
 }
 
-/// The session token: the cookie for the console, a bearer token for API clients.
-fn session_token(request: &ApiRequest) -> Option<&str> {
-    request
-        .header("authorization")
-        .and_then(shared::secret::bearer)
-        .or_else(|| request.cookie(SESSION_COOKIE))
-}
-
-/// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
-fn client_address(request: &ApiRequest) -> &str {
-    without_port(request.header("spin-client-addr").unwrap_or("unknown"))
-}
-
-/// `host:port` or `ip:port` (IPv6 in brackets) without the port.
-fn without_port(address: &str) -> &str {
-    address
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(address, |(host, _)| host)
-}
-
-fn session_cookie(request: &ApiRequest, value: &str, max_age_s: i64) -> String {
-    // `Secure` unless the browser is talking to this machine itself. Behind a TLS proxy Spin sees
-    // plain http, so the scheme cannot decide; the host name the browser used can.
-    // WASI HTTP hands the component no `host` header; Spin's `spin-full-url` is built from it.
-    let url = request.header("spin-full-url").unwrap_or_default();
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = without_port(after_scheme.split(['/', '?']).next().unwrap_or_default());
-    let secure = !matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    format!(
-        "{SESSION_COOKIE}={value}; Path=/api/inbox; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
-        if secure { "; Secure" } else { "" }
-    )
+/// `{"<key>": value}`.
+fn wrap(status: u16, key: &str, value: impl Serialize) -> Response {
+    let mut map = serde_json::Map::new();
+    map.insert(
+        key.to_owned(),
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+    );
+    spin_host::json(status, &map)
 }
 
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
@@ -145,14 +213,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
         _ => {}
     }
-    if request.method == Method::Post
-        && !shared::api::is_json_content_type(request.header("content-type"))
-    {
-        return Err(ApiError::unsupported_media_type());
-    }
-    let access = match command {
-        Command::Me | Command::List | Command::Thread(_) | Command::Events => Access::Read,
-        _ => Access::Write,
+    request.require_json_if_changing()?;
+    let access = if command.reads_only() {
+        Access::Read
+    } else {
+        Access::Write
     };
     let host = SpinHost::open(access)?;
     let ctx = host.ctx();
@@ -164,7 +229,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 &ctx,
                 &first_admin(),
                 &request.json::<SetupRequest>()?,
-                client_address(&request),
+                request.client_address(),
             )?;
             return Ok(spin_host::json(
                 201,
@@ -173,16 +238,20 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 },
             ));
         }
-        Command::Login => {
+        Command::Login | Command::AcceptInvite => {
             let ttl = session_ttl_ms();
-            let signed_in = inbox::login(
-                &ctx,
-                &first_admin(),
-                &request.json::<LoginRequest>()?,
-                ttl,
-                client_address(&request),
-            )?;
-            let cookie = session_cookie(&request, &signed_in.token, ttl / 1000);
+            let signed_in = if command == Command::Login {
+                inbox::login(
+                    &ctx,
+                    &first_admin(),
+                    &request.json::<LoginRequest>()?,
+                    ttl,
+                    request.client_address(),
+                )?
+            } else {
+                inbox::accept_invite(&ctx, &request.json()?, ttl, request.client_address())?
+            };
+            let cookie = request.session_cookie(&signed_in.token, ttl / 1000);
             return Ok(spin_host::json_with_headers(
                 200,
                 &signed_in,
@@ -190,42 +259,40 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             ));
         }
         Command::Logout => {
-            inbox::logout(&ctx, session_token(&request))?;
+            inbox::logout(&ctx, request.session_token())?;
             return Ok(spin_host::no_content_with_headers(&[(
                 "set-cookie",
-                session_cookie(&request, "", 0),
+                request.session_cookie("", 0),
             )]));
         }
         _ => {}
     }
 
-    let operator = inbox::authenticate(&ctx, session_token(&request))?;
+    let operator = spin_host::operator(&ctx, &request)?;
+    let me = |profile: OperatorProfile| spin_host::json(200, &Me { operator: &profile });
     Ok(match command {
-        Command::Me => spin_host::json(
-            200,
-            &Me {
-                operator: &operator,
-            },
-        ),
+        Command::Me => me(inbox::me(&ctx, &operator)?),
+        Command::SetPresence => me(inbox::set_presence(&ctx, &operator, &request.json()?)?),
+        Command::Heartbeat => {
+            inbox::heartbeat(&ctx, &operator)?;
+            spin_host::no_content()
+        }
+        Command::Operators => wrap(200, "operators", inbox::operators(&ctx, &operator)?),
+        Command::Teams => wrap(200, "teams", inbox::teams(&ctx, &operator)?),
+        Command::Tags => wrap(200, "tags", inbox::tags(&ctx, &operator)?),
         Command::List => {
-            let status = shared::api::query_param(&request.query, "status").unwrap_or("open");
-            let filter = StatusFilter::parse(status).ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "invalid_input",
-                    "status: must be open, resolved or all",
-                )
-            })?;
-            spin_host::json(200, &inbox::list(&ctx, &operator, filter)?)
+            let filter = inbox::list_filter(&request.query, &operator)?;
+            spin_host::json(200, &inbox::list(&ctx, &operator, &filter)?)
         }
         Command::Thread(id) => spin_host::json(200, &inbox::thread(&ctx, &operator, id)?),
         Command::Reply(id) => {
             let (message, created) =
                 inbox::reply(&ctx, &operator, id, &request.json::<PostMessageRequest>()?)?;
-            spin_host::json(
-                if created { 201 } else { 200 },
-                &Posted { message: &message },
-            )
+            wrap(if created { 201 } else { 200 }, "message", message)
+        }
+        Command::Note(id) => {
+            let (note, created) = workflow::add_note(&ctx, &operator, id, &request.json()?)?;
+            wrap(if created { 201 } else { 200 }, "note", note)
         }
         Command::Typing(id) => {
             inbox::typing(&ctx, &operator, id)?;
@@ -235,12 +302,101 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             inbox::read(&ctx, &operator, id, &request.json::<ReadRequest>()?)?;
             spin_host::no_content()
         }
+        Command::SetStatus(id) => wrap(
+            200,
+            "conversation",
+            workflow::set_status(&ctx, &operator, id, &request.json()?)?,
+        ),
+        Command::Transfer(id) => wrap(
+            200,
+            "conversation",
+            workflow::transfer(&ctx, &operator, id, &request.json()?)?,
+        ),
+        Command::Assign(id) => wrap(
+            200,
+            "conversation",
+            workflow::assign(&ctx, &operator, id, &request.json()?)?,
+        ),
+        Command::AddTag(id) => {
+            let body: workflow::TagRequest = request.json()?;
+            wrap(
+                200,
+                "tags",
+                workflow::add_tag(&ctx, &operator, id, body.tag_id)?,
+            )
+        }
+        Command::RemoveTag(id, tag_id) => wrap(
+            200,
+            "tags",
+            workflow::remove_tag(&ctx, &operator, id, tag_id)?,
+        ),
+        Command::SearchContacts => wrap(
+            200,
+            "contacts",
+            inbox::search_contacts(&ctx, &operator, &request.query)?,
+        ),
+        Command::Contact(id) => spin_host::json(200, &inbox::contact_view(&ctx, &operator, id)?),
+        Command::UpdateContact(id) => wrap(
+            200,
+            "contact",
+            inbox::update_contact(&ctx, &operator, id, &request.json()?)?,
+        ),
+        Command::MergeContacts(id) => wrap(
+            200,
+            "contact",
+            inbox::merge_contacts(&ctx, &operator, id, &request.json()?)?,
+        ),
+        Command::SearchCanned => {
+            let conversation_id = match query_param(&request.query, "conversation_id") {
+                None | Some("") => None,
+                Some(text) => Some(id(text).ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "invalid_input",
+                        "conversation_id: must be a positive id",
+                    )
+                })?),
+            };
+            let query = shared::api::query_text(&request.query, "q").unwrap_or_default();
+            wrap(
+                200,
+                "canned",
+                inbox::search_canned(
+                    &ctx,
+                    &operator,
+                    &query,
+                    conversation_id,
+                    &spin_host::variable("business_name", "Support"),
+                )?,
+            )
+        }
+        Command::CreateCanned => wrap(
+            201,
+            "canned",
+            inbox::create_canned(&ctx, Some(operator.id), &request.json()?)?,
+        ),
+        Command::UpdateCanned(id) => wrap(
+            200,
+            "canned",
+            inbox::update_canned(&ctx, Some(operator.id), id, &request.json()?)?,
+        ),
+        Command::DeleteCanned(id) => {
+            inbox::delete_canned(&ctx, Some(operator.id), id)?;
+            spin_host::no_content()
+        }
+        Command::Mentions => spin_host::json(200, &inbox::mentions(&ctx, &operator)?),
+        Command::ReadMentions => {
+            inbox::read_mentions(&ctx, &operator, &request.json()?)?;
+            spin_host::no_content()
+        }
+        Command::Queue => spin_host::json(200, &workflow::queue(&ctx, &operator)?),
         Command::Events => spin_host::json(
             200,
             &inbox::events(&ctx, &operator, EventsQuery::parse(&request.query)?)?,
         ),
         Command::Setup
         | Command::Login
+        | Command::AcceptInvite
         | Command::Logout
         | Command::WrongMethod(_)
         | Command::Unknown => {
@@ -255,35 +411,54 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(Command::route(&Method::Post, &["login"]), Command::Login);
+        use Method::{Delete, Get, Patch, Post, Put};
+        assert_eq!(Command::route(&Post, &["login"]), Command::Login);
         assert_eq!(
-            Command::route(&Method::Get, &["login"]),
+            Command::route(&Get, &["login"]),
             Command::WrongMethod("POST")
         );
+        assert_eq!(Command::route(&Get, &["conversations"]), Command::List);
         assert_eq!(
-            Command::route(&Method::Get, &["conversations"]),
-            Command::List
-        );
-        assert_eq!(
-            Command::route(&Method::Get, &["conversations", "3"]),
+            Command::route(&Get, &["conversations", "3"]),
             Command::Thread(3)
         );
         assert_eq!(
-            Command::route(&Method::Post, &["conversations", "3", "messages"]),
+            Command::route(&Post, &["conversations", "3", "messages"]),
             Command::Reply(3)
         );
-        assert_eq!(Command::route(&Method::Get, &["events"]), Command::Events);
         assert_eq!(
-            Command::route(&Method::Get, &["conversations", "0"]),
+            Command::route(&Post, &["conversations", "3", "transfer"]),
+            Command::Transfer(3)
+        );
+        assert_eq!(
+            Command::route(&Get, &["conversations", "3", "status"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(
+            Command::route(&Delete, &["conversations", "3", "tags", "9"]),
+            Command::RemoveTag(3, 9)
+        );
+        assert_eq!(
+            Command::route(&Patch, &["contacts", "4"]),
+            Command::UpdateContact(4)
+        );
+        assert_eq!(
+            Command::route(&Put, &["contacts", "4"]),
+            Command::WrongMethod("GET, PATCH")
+        );
+        assert_eq!(
+            Command::route(&Delete, &["canned", "2"]),
+            Command::DeleteCanned(2)
+        );
+        assert_eq!(Command::route(&Get, &["events"]), Command::Events);
+        assert_eq!(
+            Command::route(&Get, &["conversations", "0"]),
             Command::Unknown
         );
-        assert_eq!(Command::route(&Method::Get, &["admin"]), Command::Unknown);
-    }
-
-    #[test]
-    fn ports_are_stripped_from_addresses() {
-        assert_eq!(without_port("127.0.0.1:5000"), "127.0.0.1");
-        assert_eq!(without_port("[::1]:3000"), "[::1]");
-        assert_eq!(without_port("chat.example.com"), "chat.example.com");
+        assert_eq!(Command::route(&Get, &["admin"]), Command::Unknown);
+        assert_eq!(
+            Command::route(&Post, &["conversations", "3", "launch"]),
+            Command::Unknown
+        );
     }
 }

@@ -223,6 +223,62 @@ impl ApiRequest {
         self.path.split('/').filter(|s| !s.is_empty()).collect()
     }
 
+    /// The operator session token: the console's cookie, or a bearer token for API clients.
+    pub fn session_token(&self) -> Option<&str> {
+        self.header("authorization")
+            .and_then(shared::secret::bearer)
+            .or_else(|| self.cookie(shared::inbox::SESSION_COOKIE))
+    }
+
+    /// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
+    pub fn client_address(&self) -> &str {
+        without_port(self.header("spin-client-addr").unwrap_or("unknown"))
+    }
+
+    /// `scheme://host[:port]` as the browser addressed us (from Spin's `spin-full-url`), for
+    /// links we hand out such as invitations. Behind a TLS proxy Spin sees plain http; the
+    /// `x-forwarded-proto` the proxy sets tells the truth.
+    pub fn origin(&self) -> String {
+        let url = self.header("spin-full-url").unwrap_or_default();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let scheme = match self.header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => scheme,
+        };
+        format!("{scheme}://{host}")
+    }
+
+    /// Whether the browser talks to this machine itself (`localhost`, `127.0.0.1`, `[::1]`).
+    fn loopback_host(&self) -> bool {
+        // WASI HTTP hands the component no `host` header; Spin's `spin-full-url` is built from it.
+        let url = self.header("spin-full-url").unwrap_or_default();
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let host = without_port(after_scheme.split(['/', '?']).next().unwrap_or_default());
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Strict, for every `/api` component, and `Secure`
+    /// unless the browser is talking to this machine itself. Behind a TLS proxy Spin sees plain
+    /// http, so the scheme cannot decide; the host name the browser used can.
+    pub fn session_cookie(&self, value: &str, max_age_s: i64) -> String {
+        format!(
+            "{}={value}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
+            shared::inbox::SESSION_COOKIE,
+            if self.loopback_host() { "" } else { "; Secure" }
+        )
+    }
+
+    /// Requests that change things must send JSON (415 otherwise): a cross-site form cannot,
+    /// which with the SameSite cookie closes CSRF.
+    pub fn require_json_if_changing(&self) -> Result<(), ApiError> {
+        let changing = matches!(self.method, Method::Post | Method::Patch | Method::Put);
+        if changing && !api::is_json_content_type(self.header("content-type")) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        Ok(())
+    }
+
     /// Parses the JSON body into `T`, insisting on a JSON content type first.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         if !api::is_json_content_type(self.header("content-type")) {
@@ -230,6 +286,27 @@ impl ApiRequest {
         }
         api::parse_json(&self.body)
     }
+}
+
+/// `host:port` or `ip:port` (IPv6 in brackets) without the port.
+pub fn without_port(address: &str) -> &str {
+    address
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(address, |(host, _)| host)
+}
+
+/// The operator a request's session belongs to (401 without a live session).
+pub fn operator(
+    ctx: &Ctx<'_>,
+    request: &ApiRequest,
+) -> Result<shared::operator::Operator, ApiError> {
+    Ok(shared::inbox::authenticate(ctx, request.session_token())?)
+}
+
+/// A positive integer path segment (an id), or `None`.
+pub fn id(segment: &str) -> Option<i64> {
+    segment.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
 /// Headers every API response carries: JSON, never cached, never sniffed.

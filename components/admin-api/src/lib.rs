@@ -1,0 +1,222 @@
+//! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
+//! capacity, skills, languages, teams, deactivation), teams, the tag list, team-wide canned
+//! responses and business settings.
+//!
+//! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
+//! (or bearer token), and the use cases in `shared::admin`, each of which requires the admin
+//! role. The API is documented in the README ("Admin API").
+
+use serde::Serialize;
+use shared::admin;
+use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use spin_host::{Access, ApiRequest, SpinHost, id};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http_component;
+
+const COMPONENT: &str = "admin-api";
+
+/// The collections an admin manages; each has list/create and update/delete by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collection {
+    Operators,
+    Teams,
+    Tags,
+    Canned,
+}
+
+impl Collection {
+    fn parse(segment: &str) -> Option<Collection> {
+        match segment {
+            "operators" => Some(Collection::Operators),
+            "teams" => Some(Collection::Teams),
+            "tags" => Some(Collection::Tags),
+            "canned" => Some(Collection::Canned),
+            _ => None,
+        }
+    }
+}
+
+/// Every request the admin screens can make, decided before any I/O.
+#[derive(Debug, PartialEq)]
+enum Command {
+    List(Collection),
+    Create(Collection),
+    Update(Collection, i64),
+    Delete(Collection, i64),
+    Reinvite(i64),
+    Settings,
+    UpdateSettings,
+    WrongMethod(&'static str),
+    Unknown,
+}
+
+impl Command {
+    fn route(method: &Method, segments: &[&str]) -> Command {
+        use Method::{Delete, Get, Patch, Post};
+        match (segments, method) {
+            (["settings"], Get) => Command::Settings,
+            (["settings"], Patch) => Command::UpdateSettings,
+            (["settings"], _) => Command::WrongMethod("GET, PATCH"),
+            (["operators", o, "invite"], m) => match (id(o), m) {
+                (None, _) => Command::Unknown,
+                (Some(o), Post) => Command::Reinvite(o),
+                (Some(_), _) => Command::WrongMethod("POST"),
+            },
+            ([collection], m) => match (Collection::parse(collection), m) {
+                (None, _) => Command::Unknown,
+                (Some(c), Get) => Command::List(c),
+                (Some(c), Post) => Command::Create(c),
+                (Some(_), _) => Command::WrongMethod("GET, POST"),
+            },
+            ([collection, item], m) => match (Collection::parse(collection), id(item), m) {
+                (Some(c), Some(item), Patch) => Command::Update(c, item),
+                // Operators are deactivated (PATCH active=false), never deleted: their history stays.
+                (Some(Collection::Operators), Some(_), _) => Command::WrongMethod("PATCH"),
+                (Some(c), Some(item), Delete) => Command::Delete(c, item),
+                (Some(_), Some(_), _) => Command::WrongMethod("PATCH, DELETE"),
+                _ => Command::Unknown,
+            },
+            _ => Command::Unknown,
+        }
+    }
+}
+
+#[http_component]
+async fn handle(request: IncomingRequest) -> Response {
+    match serve(request).await {
+        Ok(response) => response,
+        Err(e) => spin_host::error(COMPONENT, e),
+    }
+}
+
+/// `{"<key>": value}`.
+fn wrap(status: u16, key: &str, value: impl Serialize) -> Response {
+    let mut map = serde_json::Map::new();
+    map.insert(
+        key.to_owned(),
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+    );
+    spin_host::json(status, &map)
+}
+
+async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+    let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
+    let command = Command::route(&request.method, &request.segments());
+    match command {
+        Command::Unknown => return Err(ApiError::not_found_route()),
+        Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
+        _ => {}
+    }
+    request.require_json_if_changing()?;
+    let access = match command {
+        Command::List(_) | Command::Settings => Access::Read,
+        _ => Access::Write,
+    };
+    let host = SpinHost::open(access)?;
+    let ctx = host.ctx();
+    let admin = spin_host::operator(&ctx, &request)?;
+    let origin = request.origin();
+    use Collection as C;
+    Ok(match command {
+        Command::List(C::Operators) => wrap(200, "operators", admin::operators(&ctx, &admin)?),
+        Command::List(C::Teams) => wrap(200, "teams", admin::teams(&ctx, &admin)?),
+        Command::List(C::Tags) => wrap(200, "tags", admin::tags(&ctx, &admin)?),
+        Command::List(C::Canned) => wrap(200, "canned", admin::team_canned(&ctx, &admin)?),
+        Command::Create(C::Operators) => spin_host::json(
+            201,
+            &admin::invite(&ctx, &admin, &request.json()?, &origin)?,
+        ),
+        Command::Create(C::Teams) => wrap(
+            201,
+            "team",
+            admin::create_team(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Create(C::Tags) => wrap(
+            201,
+            "tag",
+            admin::create_tag(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Create(C::Canned) => wrap(
+            201,
+            "canned",
+            admin::create_team_canned(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Update(C::Operators, id) => wrap(
+            200,
+            "operator",
+            admin::update_operator(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Update(C::Teams, id) => wrap(
+            200,
+            "team",
+            admin::update_team(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Update(C::Tags, id) => wrap(
+            200,
+            "tag",
+            admin::update_tag(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Update(C::Canned, id) => wrap(
+            200,
+            "canned",
+            admin::update_team_canned(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Delete(collection, id) => {
+            match collection {
+                C::Teams => admin::delete_team(&ctx, &admin, id)?,
+                C::Tags => admin::delete_tag(&ctx, &admin, id)?,
+                C::Canned => admin::delete_team_canned(&ctx, &admin, id)?,
+                C::Operators => return Err(ApiError::method_not_allowed("PATCH")),
+            }
+            spin_host::no_content()
+        }
+        Command::Reinvite(id) => spin_host::json(200, &admin::reinvite(&ctx, &admin, id, &origin)?),
+        Command::Settings => wrap(200, "settings", admin::settings(&ctx, &admin)?),
+        Command::UpdateSettings => wrap(
+            200,
+            "settings",
+            admin::update_settings(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        use Method::{Delete, Get, Patch, Post};
+        assert_eq!(
+            Command::route(&Get, &["operators"]),
+            Command::List(Collection::Operators)
+        );
+        assert_eq!(
+            Command::route(&Post, &["tags"]),
+            Command::Create(Collection::Tags)
+        );
+        assert_eq!(
+            Command::route(&Patch, &["teams", "2"]),
+            Command::Update(Collection::Teams, 2)
+        );
+        assert_eq!(
+            Command::route(&Delete, &["operators", "2"]),
+            Command::WrongMethod("PATCH")
+        );
+        assert_eq!(
+            Command::route(&Delete, &["canned", "5"]),
+            Command::Delete(Collection::Canned, 5)
+        );
+        assert_eq!(
+            Command::route(&Post, &["operators", "3", "invite"]),
+            Command::Reinvite(3)
+        );
+        assert_eq!(
+            Command::route(&Patch, &["settings"]),
+            Command::UpdateSettings
+        );
+        assert_eq!(Command::route(&Get, &["nothing"]), Command::Unknown);
+        assert_eq!(Command::route(&Get, &["tags", "x"]), Command::Unknown);
+    }
+}
