@@ -288,7 +288,11 @@ impl TestApp {
         if reply.status != 200 {
             return Err(reply);
         }
-        Ok(Operator {
+        Ok(self.signed_in(&reply))
+    }
+
+    fn signed_in(&self, reply: &Reply) -> Operator {
+        Operator {
             app_base: self.base.clone(),
             http: self.http.clone(),
             token: reply.body["token"]
@@ -299,8 +303,57 @@ impl TestApp {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
-        })
+            id: reply.body["operator"]["id"]
+                .as_i64()
+                .expect("an operator id"),
+        }
     }
+
+    /// A new team member with `role`, invited by the bootstrap admin and signed in through their
+    /// invitation link.
+    pub async fn staff(&self, role: &str, name: &str) -> Operator {
+        let admin = self.operator().await;
+        let email = format!(
+            "{}.{}@example.com",
+            name.to_lowercase().replace(' ', "."),
+            role
+        );
+        let invited = admin
+            .admin_post(
+                "/operators",
+                json!({ "email": email, "name": name, "role": role }),
+            )
+            .await;
+        assert_eq!(invited.status, 201, "invite: {}", invited.text);
+        let token = invite_token(&invited);
+        self.accept_invite(&token, STAFF_PASSWORD)
+            .await
+            .unwrap_or_else(|reply| panic!("accept invite: {}", reply.text))
+    }
+
+    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<Operator, Reply> {
+        let body =
+            serde_json::to_vec(&json!({ "token": token, "password": password })).expect("JSON");
+        let reply = self
+            .post_raw("/api/inbox/invites/accept", "application/json", body, None)
+            .await;
+        if reply.status != 200 {
+            return Err(reply);
+        }
+        Ok(self.signed_in(&reply))
+    }
+}
+
+/// The password invited staff choose in tests.
+pub const STAFF_PASSWORD: &str = "staff password 123";
+
+/// The token in an invitation answer's `invite_url` (`.../console/#invite=<token>`).
+pub fn invite_token(reply: &Reply) -> String {
+    reply.body["invite_url"]
+        .as_str()
+        .and_then(|url| url.split_once("#invite="))
+        .map(|(_, token)| token.to_owned())
+        .unwrap_or_else(|| panic!("no invite_url in {}", reply.text))
 }
 
 /// The widget's side of a conversation.
@@ -383,6 +436,7 @@ pub struct Operator {
     http: reqwest::Client,
     pub token: String,
     pub name: String,
+    pub id: i64,
 }
 
 impl Operator {
@@ -409,6 +463,45 @@ impl Operator {
             .bearer_auth(&self.token)
             .json(&body);
         Reply::from(request.send().await.expect("POST inbox")).await
+    }
+
+    /// Any method on any path under `/api` (e.g. `/admin/tags`), with an optional JSON body.
+    pub async fn call(&self, method: &str, api_path: &str, body: Option<Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self
+            .http
+            .request(method, format!("{}/api{api_path}", self.app_base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::from(request.send().await.expect("request reaches the app")).await
+    }
+
+    pub async fn patch(&self, tail: &str, body: Value) -> Reply {
+        self.call("PATCH", &format!("/inbox{tail}"), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, tail: &str) -> Reply {
+        self.call("DELETE", &format!("/inbox{tail}"), None).await
+    }
+
+    pub async fn admin_post(&self, tail: &str, body: Value) -> Reply {
+        self.call("POST", &format!("/admin{tail}"), Some(body))
+            .await
+    }
+
+    pub async fn admin_patch(&self, tail: &str, body: Value) -> Reply {
+        self.call("PATCH", &format!("/admin{tail}"), Some(body))
+            .await
+    }
+
+    /// The conversation as operators see it (summary), from its thread.
+    pub async fn conversation(&self, conversation_id: i64) -> Value {
+        let thread = self.get(&format!("/conversations/{conversation_id}")).await;
+        assert_eq!(thread.status, 200, "thread: {}", thread.text);
+        thread.body["conversation"].clone()
     }
 
     pub async fn reply(&self, conversation_id: i64, body: &str) -> Reply {
