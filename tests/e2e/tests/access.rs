@@ -109,16 +109,31 @@ async fn every_operator_route_needs_a_valid_session() {
     let app = spawn_app().await;
     let visitor = app.visitor().await;
     let c = visitor.conversation_id;
+    let thread = format!("/api/inbox/conversations/{c}");
     let gets = [
         "/api/inbox/me",
         "/api/inbox/conversations",
-        &format!("/api/inbox/conversations/{c}"),
+        &thread,
         "/api/inbox/events?wait=0",
+        "/api/inbox/queue",
+        "/api/inbox/operators",
+        "/api/inbox/contacts/1",
+        "/api/inbox/canned",
+        "/api/inbox/mentions",
+        "/api/admin/operators",
+        "/api/admin/settings",
     ];
     let posts = [
         format!("/api/inbox/conversations/{c}/messages"),
         format!("/api/inbox/conversations/{c}/typing"),
         format!("/api/inbox/conversations/{c}/read"),
+        format!("/api/inbox/conversations/{c}/notes"),
+        format!("/api/inbox/conversations/{c}/status"),
+        format!("/api/inbox/conversations/{c}/assign"),
+        "/api/inbox/presence".to_owned(),
+        "/api/inbox/heartbeat".to_owned(),
+        "/api/admin/tags".to_owned(),
+        "/api/admin/operators".to_owned(),
     ];
     for bearer in [None, Some("A".repeat(43)), Some(visitor.token.clone())] {
         for path in gets {
