@@ -37,7 +37,19 @@ pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
     // WAL persists in the file; it is set here, outside the transaction (the journal mode
     // cannot change inside one), before the first table exists.
     db.execute(crate::store::JOURNAL_MODE, &[])?;
-    crate::store::transaction(db, || {
+    // Rebuilding a table (the only way SQLite changes a constraint) drops the old one, which
+    // with foreign keys enforced would delete-check every row referring to it. SQLite's
+    // procedure: enforcement off for the migration (it cannot change inside a transaction),
+    // `foreign_key_check` before committing, enforcement back as it was.
+    let enforced = db
+        .execute("PRAGMA foreign_keys", &[])?
+        .first()
+        .map_or(Ok(0), |row| row.i64("foreign_keys"))?
+        == 1;
+    if enforced {
+        db.execute("PRAGMA foreign_keys = OFF", &[])?;
+    }
+    let migrated = crate::store::transaction(db, || {
         let current = user_version(db)?;
         for (index, script) in MIGRATIONS.iter().enumerate() {
             let version = index as i64 + 1;
@@ -48,10 +60,21 @@ pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
                 db.execute(&statement, &[])?;
             }
         }
+        let violations = db.execute("PRAGMA foreign_key_check", &[])?;
+        if !violations.is_empty() {
+            return Err(DbError::Decode(format!(
+                "migration would leave {} rows with dangling references",
+                violations.rows.len()
+            )));
+        }
         // PRAGMA takes no bound parameters; the value is our own constant.
         db.execute(&format!("PRAGMA user_version = {LATEST_VERSION}"), &[])?;
         Ok(())
-    })
+    });
+    if enforced {
+        db.execute("PRAGMA foreign_keys = ON", &[])?;
+    }
+    migrated
 }
 
 /// Splits a script into single statements, because a host's `execute` runs only one.
@@ -170,6 +193,70 @@ mod tests {
                 "missing {expected} in {names:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_version_1_database_upgrades_keeping_every_row() {
+        let db = TestDb::open_in_memory_unmigrated();
+        for statement in split_statements(MIGRATIONS[0]) {
+            db.execute(&statement, &[]).unwrap();
+        }
+        db.execute("PRAGMA user_version = 1", &[]).unwrap();
+        db.execute(
+            "INSERT INTO contacts (id, name, created_at) VALUES (1, 'Ada', 1)",
+            &[],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO conversations (id, contact_id, created_at, updated_at) VALUES (7, 1, 1, 1)",
+            &[],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO messages (conversation_id, author, body, created_at) VALUES (7, 'visitor', 'old parcel question', 2)",
+            &[],
+        )
+        .unwrap();
+        migrate(&db).unwrap();
+        assert_eq!(user_version(&db).unwrap(), LATEST_VERSION);
+        let summary = crate::conversation::summary(&db, 7).unwrap().unwrap();
+        assert_eq!(summary.contact.name.as_deref(), Some("Ada"));
+        assert_eq!(summary.last_message.unwrap().body, "old parcel question");
+        assert_eq!(summary.version, 1);
+        assert_eq!(
+            summary.waiting_since,
+            Some(1),
+            "an unanswered conversation waits"
+        );
+        // Old messages are searchable, and the rebuilt triggers still publish.
+        let filter = crate::conversation::ListFilter {
+            status: crate::conversation::StatusFilter::All,
+            search: Some(crate::conversation::SearchTerms::parse("parcel").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::conversation::list(&db, &filter, 10).unwrap().len(),
+            1
+        );
+        db.execute(
+            "INSERT INTO messages (conversation_id, author, body, created_at) VALUES (7, 'visitor', 'again', 3)",
+            &[],
+        )
+        .unwrap();
+        // One event from 0001's trigger, one from 0002's.
+        let events = db
+            .execute(
+                "SELECT COUNT(*) AS n FROM events WHERE kind = 'message.created'",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(events.first().unwrap().i64("n").unwrap(), 2);
+        let enforced = db.execute("PRAGMA foreign_keys", &[]).unwrap();
+        assert_eq!(
+            enforced.first().unwrap().i64("foreign_keys").unwrap(),
+            1,
+            "enforcement is back on after migrating"
+        );
     }
 
     #[test]

@@ -638,6 +638,51 @@ mod tests {
     }
 
     #[test]
+    fn presence_counts_only_within_the_heartbeat_grace_period() {
+        use crate::testing::TestHost;
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let new = NewOperator {
+            email: EmailAddress::parse("email", "ann@example.com").unwrap(),
+            name: PersonName::parse("name", "Ann").unwrap(),
+            role: Role::Operator,
+            password: Password::parse("a long password").unwrap(),
+        };
+        let ann = insert_first(ctx.db, &new, "x", 0).unwrap().unwrap();
+        let now = || ctx.clock.now_ms();
+        let seen = || profile(ctx.db, ann.id, now()).unwrap().unwrap();
+        assert!(!seen().online, "never checked in");
+        set_presence(ctx.db, ann.id, Presence::Available, now()).unwrap();
+        assert!(seen().available);
+        // A closed lid for a minute: still available, chats stay.
+        host.clock.advance(60_000);
+        assert!(seen().available);
+        heartbeat(ctx.db, ann.id, now()).unwrap();
+        host.clock.advance(PRESENCE_GRACE_MS);
+        assert!(seen().available, "exactly at the grace limit");
+        host.clock.advance(1);
+        let gone = seen();
+        assert!(!gone.online && !gone.available);
+        assert_eq!(
+            gone.presence,
+            Presence::Available,
+            "what they chose is kept"
+        );
+        heartbeat(ctx.db, ann.id, now()).unwrap();
+        assert!(seen().available, "back as soon as the console checks in");
+        set_presence(ctx.db, ann.id, Presence::Away, now()).unwrap();
+        assert!(seen().online && !seen().available);
+    }
+
+    #[test]
+    fn roles_are_nested() {
+        assert!(Role::Admin.includes(Role::Supervisor));
+        assert!(Role::Supervisor.includes(Role::Operator));
+        assert!(!Role::Operator.includes(Role::Supervisor));
+        assert!(!Role::Supervisor.includes(Role::Admin));
+    }
+
+    #[test]
     fn password_length_rules() {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(257)).is_err());

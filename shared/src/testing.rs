@@ -18,6 +18,11 @@ impl TestDb {
         db
     }
 
+    /// A fresh in-memory database without any schema.
+    pub fn open_in_memory_unmigrated() -> TestDb {
+        TestDb(rusqlite::Connection::open_in_memory().unwrap())
+    }
+
     /// A connection to a database file, without migrating.
     pub fn open(path: &Path) -> TestDb {
         TestDb(rusqlite::Connection::open(path).unwrap())
