@@ -81,6 +81,8 @@ pub struct ListFilter {
     pub tag_id: Option<i64>,
     pub team_id: Option<i64>,
     pub search: Option<SearchTerms>,
+    /// Keyset pagination: only conversations older than this `(updated_at, id)`.
+    pub before: Option<(i64, i64)>,
 }
 
 impl Default for ListFilter {
@@ -91,6 +93,7 @@ impl Default for ListFilter {
             tag_id: None,
             team_id: None,
             search: None,
+            before: None,
         }
     }
 }
@@ -405,40 +408,43 @@ pub fn summary(db: &dyn Database, id: i64) -> Result<Option<ConversationSummary>
 
 /// Conversations matching `filter`, by most recent activity, at most `limit`.
 ///
-/// Each condition is added only when asked for, rather than `?1 IS NULL OR ...`, which would
-/// stop SQLite from walking the (status, updated_at) or (assignee, status, updated_at) index
-/// and make it sort every conversation instead.
+/// Two steps in one statement: the inner query finds the page's ids walking an index, the outer
+/// one builds summaries (tags, unread counts, last message) for those ids only. Building them
+/// before the ORDER BY/LIMIT would compute every match's subqueries: 900 ms instead of
+/// milliseconds at 10,000 conversations. Each condition is added only when asked for, rather
+/// than `?1 IS NULL OR ...`, which would stop SQLite from walking the (status, updated_at) or
+/// (assignee, status, updated_at) index.
 pub fn list(
     db: &dyn Database,
     filter: &ListFilter,
     limit: i64,
 ) -> Result<Vec<ConversationSummary>, DbError> {
-    let mut sql = format!("{SUMMARY} WHERE 1 = 1");
+    let mut page = String::from("SELECT c.id FROM conversations c WHERE 1 = 1");
     let mut params: Vec<SqlValue> = Vec::new();
     if let StatusFilter::Only(status) = filter.status {
-        sql.push_str(" AND c.status = ?");
+        page.push_str(" AND c.status = ?");
         params.push(status.as_str().into());
     }
     match filter.assignee {
         AssigneeFilter::Any => {}
-        AssigneeFilter::Unassigned => sql.push_str(" AND c.assignee_id IS NULL"),
+        AssigneeFilter::Unassigned => page.push_str(" AND c.assignee_id IS NULL"),
         AssigneeFilter::Operator(id) => {
-            sql.push_str(" AND c.assignee_id = ?");
+            page.push_str(" AND c.assignee_id = ?");
             params.push(id.into());
         }
     }
     if let Some(team_id) = filter.team_id {
-        sql.push_str(" AND c.team_id = ?");
+        page.push_str(" AND c.team_id = ?");
         params.push(team_id.into());
     }
     if let Some(tag_id) = filter.tag_id {
-        sql.push_str(
-            " AND EXISTS (SELECT 1 FROM conversation_tags x WHERE x.conversation_id = c.id AND x.tag_id = ?)",
+        page.push_str(
+            " AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag_id = ?)",
         );
         params.push(tag_id.into());
     }
     if let Some(search) = &filter.search {
-        sql.push_str(
+        page.push_str(
             " AND (c.contact_id IN (SELECT id FROM contacts
                       WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR phone LIKE ? ESCAPE '\\')",
         );
@@ -446,16 +452,22 @@ pub fn list(
             params.push(search.like.clone().into());
         }
         if let Some(fts) = &search.fts {
-            sql.push_str(
+            page.push_str(
                 " OR c.id IN (SELECT m.conversation_id FROM messages_fts f
                                JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ?)",
             );
             params.push(fts.clone().into());
         }
-        sql.push(')');
+        page.push(')');
     }
-    sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
+    if let Some((updated_at, id)) = filter.before {
+        page.push_str(" AND (c.updated_at, c.id) < (?, ?)");
+        params.push(updated_at.into());
+        params.push(id.into());
+    }
+    page.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
     params.push(limit.into());
+    let sql = format!("{SUMMARY} WHERE c.id IN ({page}) ORDER BY c.updated_at DESC, c.id DESC");
     let rows = db.execute(&sql, &params)?;
     rows.iter()
         .map(|row| ConversationSummary::from_row(&row))
@@ -470,7 +482,9 @@ pub fn of_contact(
 ) -> Result<Vec<ConversationSummary>, DbError> {
     let rows = db.execute(
         &format!(
-            "{SUMMARY} WHERE c.contact_id = ?1 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2"
+            "{SUMMARY} WHERE c.id IN (SELECT c.id FROM conversations c WHERE c.contact_id = ?1
+                                        ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2)
+              ORDER BY c.updated_at DESC, c.id DESC"
         ),
         &[contact_id.into(), limit.into()],
     )?;
@@ -482,7 +496,11 @@ pub fn of_contact(
 /// The queue: open, unassigned conversations with a customer message, longest waiting first.
 pub fn waiting(db: &dyn Database, limit: i64) -> Result<Vec<ConversationSummary>, DbError> {
     let rows = db.execute(
-        &format!("{SUMMARY} WHERE {WAITING} ORDER BY c.waiting_since, c.id LIMIT ?1"),
+        &format!(
+            "{SUMMARY} WHERE c.id IN (SELECT c.id FROM conversations c WHERE {WAITING}
+                                        ORDER BY c.waiting_since, c.id LIMIT ?1)
+              ORDER BY c.waiting_since, c.id"
+        ),
         &[limit.into()],
     )?;
     rows.iter()

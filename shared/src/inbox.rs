@@ -26,7 +26,8 @@ use crate::store::{read_transaction, transaction};
 use crate::team::{self, Team};
 use crate::{tag, throttle};
 
-/// Most conversations one inbox listing returns.
+/// Conversations one inbox page returns by default, and at most (`limit`).
+pub const LIST_PAGE: i64 = 50;
 pub const LIST_LIMIT: i64 = 200;
 /// How much of a thread an operator loads at once.
 pub const HISTORY_LIMIT: i64 = 500;
@@ -69,6 +70,15 @@ pub struct SignedIn {
 pub struct Listing {
     pub conversations: Vec<ConversationSummary>,
     pub cursor: i64,
+    /// When the page is full: the `before` value that fetches the next (older) page.
+    pub next_before: Option<String>,
+}
+
+/// An inbox listing request: what to show and how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub filter: ListFilter,
+    pub limit: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -256,8 +266,9 @@ pub fn logout(ctx: &Ctx<'_>, token: Option<&str>) -> Result<(), ChatError> {
     Ok(())
 }
 
-/// Reads the inbox filters from a query string (`status`, `assignee`, `tag`, `team`, `q`).
-pub fn list_filter(query: &str, operator: &Operator) -> Result<ListFilter, InvalidInput> {
+/// Reads the inbox filters from a query string (`status`, `assignee`, `tag`, `team`, `q`,
+/// and the page: `limit`, `before`).
+pub fn list_request(query: &str, operator: &Operator) -> Result<ListRequest, InvalidInput> {
     let id = |name: &'static str| -> Result<Option<i64>, InvalidInput> {
         query_param(query, name)
             .filter(|v| !v.is_empty())
@@ -292,28 +303,53 @@ pub fn list_filter(query: &str, operator: &Operator) -> Result<ListFilter, Inval
         }
         _ => None,
     };
-    Ok(ListFilter {
-        status,
-        assignee,
-        tag_id: id("tag")?,
-        team_id: id("team")?,
-        search,
+    let limit = match query_param(query, "limit").filter(|v| !v.is_empty()) {
+        None => LIST_PAGE,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=LIST_LIMIT).contains(n))
+            .ok_or_else(|| InvalidInput::new("limit", format!("must be 1 to {LIST_LIMIT}")))?,
+    };
+    let before = match query_param(query, "before").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+                .ok_or_else(|| InvalidInput::new("before", "must be a next_before value"))?,
+        ),
+    };
+    Ok(ListRequest {
+        filter: ListFilter {
+            status,
+            assignee,
+            tag_id: id("tag")?,
+            team_id: id("team")?,
+            search,
+            before,
+        },
+        limit,
     })
 }
 
 pub fn list(
     ctx: &Ctx<'_>,
     _operator: &Operator,
-    filter: &ListFilter,
+    request: &ListRequest,
 ) -> Result<Listing, ChatError> {
     let db = ctx.db;
     wake_snoozed(ctx)?;
     read_transaction(db, || {
         let cursor = event::latest_cursor(db, Audience::Operators)?;
-        let conversations = conversation::list(db, filter, LIST_LIMIT)?;
+        let conversations = conversation::list(db, &request.filter, request.limit)?;
+        let next_before = (conversations.len() as i64 == request.limit)
+            .then(|| conversations.last())
+            .flatten()
+            .map(|c| format!("{}.{}", c.conversation.updated_at, c.conversation.id));
         Ok(Listing {
             conversations,
             cursor,
+            next_before,
         })
     })
 }
@@ -885,15 +921,14 @@ mod tests {
         let (asked, _) = visitor::post(&ctx, &token, id, &question).unwrap();
         visitor::post(&ctx, &token, id, &question).unwrap();
 
-        let listing = list(
-            &ctx,
-            &operator,
-            &ListFilter {
+        let everything = ListRequest {
+            filter: ListFilter {
                 status: StatusFilter::All,
                 ..ListFilter::default()
             },
-        )
-        .unwrap();
+            limit: LIST_PAGE,
+        };
+        let listing = list(&ctx, &operator, &everything).unwrap();
         assert_eq!(listing.conversations[0].unread_count, 2);
         read(
             &ctx,

@@ -281,8 +281,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::Teams => wrap(200, "teams", inbox::teams(&ctx, &operator)?),
         Command::Tags => wrap(200, "tags", inbox::tags(&ctx, &operator)?),
         Command::List => {
-            let filter = inbox::list_filter(&request.query, &operator)?;
-            spin_host::json(200, &inbox::list(&ctx, &operator, &filter)?)
+            let list = inbox::list_request(&request.query, &operator)?;
+            spin_host::json(200, &inbox::list(&ctx, &operator, &list)?)
         }
         Command::Thread(id) => spin_host::json(200, &inbox::thread(&ctx, &operator, id)?),
         Command::Reply(id) => {

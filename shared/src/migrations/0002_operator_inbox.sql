@@ -66,6 +66,8 @@ DROP TABLE conversations;
 ALTER TABLE conversations_rebuilt RENAME TO conversations;
 
 CREATE INDEX conversations_by_status_activity ON conversations (status, updated_at DESC, id DESC);
+-- "All conversations, newest first".
+CREATE INDEX conversations_by_activity ON conversations (updated_at DESC, id DESC);
 CREATE INDEX conversations_by_contact ON conversations (contact_id, updated_at DESC);
 -- Load per operator (capacity checks) and "assigned to me".
 CREATE INDEX conversations_by_assignee ON conversations (assignee_id, status, updated_at DESC);

@@ -57,7 +57,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
     let root = workspace_root();
-    for wasm in ["widget_api", "inbox_api", "static_files"] {
+    for wasm in ["widget_api", "inbox_api", "admin_api", "static_files"] {
         let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
         assert!(
             path.exists(),

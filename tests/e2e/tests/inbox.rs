@@ -665,6 +665,23 @@ async fn search_and_filters_find_conversations() {
         ids(&ann.get("/conversations?assignee=unassigned").await).len(),
         2
     );
+    // Pages: newest first, then older ones with the `next_before` of the last page.
+    let first = ann.get("/conversations?status=all&limit=1").await;
+    assert_eq!(ids(&first), [b.conversation_id]);
+    let before = first.body["next_before"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second = ann
+        .get(&format!(
+            "/conversations?status=all&limit=1&before={before}"
+        ))
+        .await;
+    assert_eq!(ids(&second), [a.conversation_id]);
+    assert_eq!(
+        ann.get("/conversations?limit=0").await.error_code(),
+        "invalid_input"
+    );
     assert_eq!(
         ann.get("/conversations?q=%22%29%28*").await.status,
         200,
