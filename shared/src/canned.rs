@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::input::{InvalidInput, bounded_text};
-use crate::store::{Database, DbError, Row};
+use crate::store::{Database, DbError, Row, like_escape};
 
 /// 1 to 32 characters from `a-z 0-9 _ -`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,15 +203,6 @@ const SHORTCUT_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM canned_responses
 
 /// Most results one search returns.
 pub const SEARCH_LIMIT: i64 = 20;
-
-fn like_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
-}
 
 /// What `operator_id` can use that matches `query` (empty: everything), best first.
 pub fn search(db: &dyn Database, operator_id: i64, query: &str) -> Result<Vec<Canned>, DbError> {

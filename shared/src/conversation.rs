@@ -119,17 +119,9 @@ impl SearchTerms {
             .take(8)
             .map(|w| format!("\"{w}\"*"))
             .collect();
-        // LIKE wildcards in the input are literal: escape them with '\'.
-        let escaped: String = text
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
         Ok(SearchTerms {
             fts: (!words.is_empty()).then(|| words.join(" ")),
-            like: format!("%{escaped}%"),
+            like: format!("%{}%", crate::store::like_escape(&text)),
         })
     }
 }

@@ -526,13 +526,8 @@ pub fn search_contacts(
     query: &str,
 ) -> Result<Vec<Contact>, ChatError> {
     let text = query_text(query, "q").unwrap_or_default();
-    let escaped: String = crate::input::bounded_text("q", &text, 1, SearchTerms::MAX_CHARS)?
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
+    let text = crate::input::bounded_text("q", &text, 1, SearchTerms::MAX_CHARS)?;
+    let escaped = crate::store::like_escape(&text);
     Ok(contact::search(
         ctx.db,
         &format!("%{escaped}%"),

@@ -6,6 +6,19 @@
 
 use thiserror::Error;
 
+/// `text` with LIKE's wildcards (`%`, `_`) and the escape character made literal, for
+/// patterns written with `ESCAPE '\'`.
+pub fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// A value bound to a statement parameter or read from a result column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {

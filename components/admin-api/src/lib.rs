@@ -6,7 +6,6 @@
 //! (or bearer token), and the use cases in `shared::admin`, each of which requires the admin
 //! role. The API is documented in the README ("Admin API").
 
-use serde::Serialize;
 use shared::admin;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use spin_host::{Access, ApiRequest, SpinHost, id};
@@ -89,16 +88,6 @@ async fn handle(request: IncomingRequest) -> Response {
     }
 }
 
-/// `{"<key>": value}`.
-fn wrap(status: u16, key: &str, value: impl Serialize) -> Response {
-    let mut map = serde_json::Map::new();
-    map.insert(
-        key.to_owned(),
-        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
-    );
-    spin_host::json(status, &map)
-}
-
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
     let command = Command::route(&request.method, &request.segments());
@@ -118,45 +107,49 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let origin = request.origin();
     use Collection as C;
     Ok(match command {
-        Command::List(C::Operators) => wrap(200, "operators", admin::operators(&ctx, &admin)?),
-        Command::List(C::Teams) => wrap(200, "teams", admin::teams(&ctx, &admin)?),
-        Command::List(C::Tags) => wrap(200, "tags", admin::tags(&ctx, &admin)?),
-        Command::List(C::Canned) => wrap(200, "canned", admin::team_canned(&ctx, &admin)?),
+        Command::List(C::Operators) => {
+            spin_host::json_field(200, "operators", admin::operators(&ctx, &admin)?)
+        }
+        Command::List(C::Teams) => spin_host::json_field(200, "teams", admin::teams(&ctx, &admin)?),
+        Command::List(C::Tags) => spin_host::json_field(200, "tags", admin::tags(&ctx, &admin)?),
+        Command::List(C::Canned) => {
+            spin_host::json_field(200, "canned", admin::team_canned(&ctx, &admin)?)
+        }
         Command::Create(C::Operators) => spin_host::json(
             201,
             &admin::invite(&ctx, &admin, &request.json()?, &origin)?,
         ),
-        Command::Create(C::Teams) => wrap(
+        Command::Create(C::Teams) => spin_host::json_field(
             201,
             "team",
             admin::create_team(&ctx, &admin, &request.json()?)?,
         ),
-        Command::Create(C::Tags) => wrap(
+        Command::Create(C::Tags) => spin_host::json_field(
             201,
             "tag",
             admin::create_tag(&ctx, &admin, &request.json()?)?,
         ),
-        Command::Create(C::Canned) => wrap(
+        Command::Create(C::Canned) => spin_host::json_field(
             201,
             "canned",
             admin::create_team_canned(&ctx, &admin, &request.json()?)?,
         ),
-        Command::Update(C::Operators, id) => wrap(
+        Command::Update(C::Operators, id) => spin_host::json_field(
             200,
             "operator",
             admin::update_operator(&ctx, &admin, id, &request.json()?)?,
         ),
-        Command::Update(C::Teams, id) => wrap(
+        Command::Update(C::Teams, id) => spin_host::json_field(
             200,
             "team",
             admin::update_team(&ctx, &admin, id, &request.json()?)?,
         ),
-        Command::Update(C::Tags, id) => wrap(
+        Command::Update(C::Tags, id) => spin_host::json_field(
             200,
             "tag",
             admin::update_tag(&ctx, &admin, id, &request.json()?)?,
         ),
-        Command::Update(C::Canned, id) => wrap(
+        Command::Update(C::Canned, id) => spin_host::json_field(
             200,
             "canned",
             admin::update_team_canned(&ctx, &admin, id, &request.json()?)?,
@@ -171,8 +164,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             spin_host::no_content()
         }
         Command::Reinvite(id) => spin_host::json(200, &admin::reinvite(&ctx, &admin, id, &origin)?),
-        Command::Settings => wrap(200, "settings", admin::settings(&ctx, &admin)?),
-        Command::UpdateSettings => wrap(
+        Command::Settings => spin_host::json_field(200, "settings", admin::settings(&ctx, &admin)?),
+        Command::UpdateSettings => spin_host::json_field(
             200,
             "settings",
             admin::update_settings(&ctx, &admin, &request.json()?)?,

@@ -195,16 +195,6 @@ fn session_ttl_ms() -> i64 {
     hours * 3_600_000
 }
 
-/// `{"<key>": value}`.
-fn wrap(status: u16, key: &str, value: impl Serialize) -> Response {
-    let mut map = serde_json::Map::new();
-    map.insert(
-        key.to_owned(),
-        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
-    );
-    spin_host::json(status, &map)
-}
-
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
     let command = Command::route(&request.method, &request.segments());
@@ -277,9 +267,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             inbox::heartbeat(&ctx, &operator)?;
             spin_host::no_content()
         }
-        Command::Operators => wrap(200, "operators", inbox::operators(&ctx, &operator)?),
-        Command::Teams => wrap(200, "teams", inbox::teams(&ctx, &operator)?),
-        Command::Tags => wrap(200, "tags", inbox::tags(&ctx, &operator)?),
+        Command::Operators => {
+            spin_host::json_field(200, "operators", inbox::operators(&ctx, &operator)?)
+        }
+        Command::Teams => spin_host::json_field(200, "teams", inbox::teams(&ctx, &operator)?),
+        Command::Tags => spin_host::json_field(200, "tags", inbox::tags(&ctx, &operator)?),
         Command::List => {
             let list = inbox::list_request(&request.query, &operator)?;
             spin_host::json(200, &inbox::list(&ctx, &operator, &list)?)
@@ -288,11 +280,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::Reply(id) => {
             let (message, created) =
                 inbox::reply(&ctx, &operator, id, &request.json::<PostMessageRequest>()?)?;
-            wrap(if created { 201 } else { 200 }, "message", message)
+            spin_host::json_field(if created { 201 } else { 200 }, "message", message)
         }
         Command::Note(id) => {
             let (note, created) = workflow::add_note(&ctx, &operator, id, &request.json()?)?;
-            wrap(if created { 201 } else { 200 }, "note", note)
+            spin_host::json_field(if created { 201 } else { 200 }, "note", note)
         }
         Command::Typing(id) => {
             inbox::typing(&ctx, &operator, id)?;
@@ -302,46 +294,46 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             inbox::read(&ctx, &operator, id, &request.json::<ReadRequest>()?)?;
             spin_host::no_content()
         }
-        Command::SetStatus(id) => wrap(
+        Command::SetStatus(id) => spin_host::json_field(
             200,
             "conversation",
             workflow::set_status(&ctx, &operator, id, &request.json()?)?,
         ),
-        Command::Transfer(id) => wrap(
+        Command::Transfer(id) => spin_host::json_field(
             200,
             "conversation",
             workflow::transfer(&ctx, &operator, id, &request.json()?)?,
         ),
-        Command::Assign(id) => wrap(
+        Command::Assign(id) => spin_host::json_field(
             200,
             "conversation",
             workflow::assign(&ctx, &operator, id, &request.json()?)?,
         ),
         Command::AddTag(id) => {
             let body: workflow::TagRequest = request.json()?;
-            wrap(
+            spin_host::json_field(
                 200,
                 "tags",
                 workflow::add_tag(&ctx, &operator, id, body.tag_id)?,
             )
         }
-        Command::RemoveTag(id, tag_id) => wrap(
+        Command::RemoveTag(id, tag_id) => spin_host::json_field(
             200,
             "tags",
             workflow::remove_tag(&ctx, &operator, id, tag_id)?,
         ),
-        Command::SearchContacts => wrap(
+        Command::SearchContacts => spin_host::json_field(
             200,
             "contacts",
             inbox::search_contacts(&ctx, &operator, &request.query)?,
         ),
         Command::Contact(id) => spin_host::json(200, &inbox::contact_view(&ctx, &operator, id)?),
-        Command::UpdateContact(id) => wrap(
+        Command::UpdateContact(id) => spin_host::json_field(
             200,
             "contact",
             inbox::update_contact(&ctx, &operator, id, &request.json()?)?,
         ),
-        Command::MergeContacts(id) => wrap(
+        Command::MergeContacts(id) => spin_host::json_field(
             200,
             "contact",
             inbox::merge_contacts(&ctx, &operator, id, &request.json()?)?,
@@ -358,7 +350,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 })?),
             };
             let query = shared::api::query_text(&request.query, "q").unwrap_or_default();
-            wrap(
+            spin_host::json_field(
                 200,
                 "canned",
                 inbox::search_canned(
@@ -370,12 +362,12 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 )?,
             )
         }
-        Command::CreateCanned => wrap(
+        Command::CreateCanned => spin_host::json_field(
             201,
             "canned",
             inbox::create_canned(&ctx, Some(operator.id), &request.json()?)?,
         ),
-        Command::UpdateCanned(id) => wrap(
+        Command::UpdateCanned(id) => spin_host::json_field(
             200,
             "canned",
             inbox::update_canned(&ctx, Some(operator.id), id, &request.json()?)?,

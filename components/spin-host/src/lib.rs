@@ -325,6 +325,16 @@ pub fn json(status: u16, value: &impl Serialize) -> Response {
     api_response(status, api::to_json(value)).build()
 }
 
+/// `{"<key>": value}`: the API names what every answer carries (`{"conversation": ...}`).
+pub fn json_field(status: u16, key: &str, value: impl Serialize) -> Response {
+    let mut map = serde_json::Map::new();
+    map.insert(
+        key.to_owned(),
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+    );
+    json(status, &map)
+}
+
 /// A JSON response with extra headers (e.g. `set-cookie`).
 pub fn json_with_headers(
     status: u16,
