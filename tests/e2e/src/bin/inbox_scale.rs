@@ -318,8 +318,13 @@ async fn main() -> Result<()> {
             Some(token.clone()),
         ),
         (
-            "search: message text (FTS5)",
+            "search: two common words (each in ~13 % of messages)",
             inbox("status=all&q=parcel%20refund"),
+            Some(token.clone()),
+        ),
+        (
+            "search: a rare term (one conversation's messages)",
+            inbox("status=all&q=4242"),
             Some(token.clone()),
         ),
         (
