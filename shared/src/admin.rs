@@ -22,6 +22,23 @@ pub const MAX_SKILLS: usize = 30;
 pub const MAX_LANGUAGES: usize = 20;
 /// The most conversations one operator can be given at once.
 pub const MAX_CAPACITY: i64 = 50;
+/// The most teams one operator belongs to, and members one team has.
+pub const MAX_TEAMS: usize = 50;
+pub const MAX_MEMBERS: usize = 500;
+
+/// Ids as given, without repeats, at most `max`.
+fn id_list(field: &'static str, ids: &[i64], max: usize) -> Result<Vec<i64>, InvalidInput> {
+    let mut unique: Vec<i64> = Vec::new();
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(*id);
+        }
+    }
+    if unique.len() > max {
+        return Err(InvalidInput::new(field, format!("at most {max}")));
+    }
+    Ok(unique)
+}
 
 /// `POST /operators` body.
 #[derive(Debug, Deserialize)]
@@ -222,19 +239,27 @@ pub fn update_operator(
         active: patch.active,
         skills: patch.skills.as_deref().map(skills).transpose()?,
         languages: patch.languages.as_deref().map(languages).transpose()?,
-        team_ids: patch.team_ids.clone(),
+        team_ids: patch
+            .team_ids
+            .as_deref()
+            .map(|ids| id_list("team_ids", ids, MAX_TEAMS))
+            .transpose()?,
     };
     let now = ctx.clock.now_ms();
-    transaction(ctx.db, || {
+    let (updated, released) = transaction(ctx.db, || {
         profile(ctx, id)?;
-        if !operator::update(ctx.db, id, &changes, admin, now)? {
-            return Err(ChatError::Conflict(
+        let released = operator::update(ctx.db, id, &changes, admin, now)?.ok_or_else(|| {
+            ChatError::Conflict(
                 "last_admin",
                 "this is the last active admin; make someone else an admin first".into(),
-            ));
-        }
-        profile(ctx, id)
-    })
+            )
+        })?;
+        Ok::<_, ChatError>((profile(ctx, id)?, released))
+    })?;
+    for conversation_id in released {
+        crate::event::announce(ctx, conversation_id, &format!("r{conversation_id}:{now}"));
+    }
+    Ok(updated)
 }
 
 pub fn teams(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Team>, ChatError> {
@@ -253,9 +278,14 @@ pub fn create_team(
 ) -> Result<Team, ChatError> {
     admin.require(Role::Admin)?;
     let name = TeamName::parse(request.name.as_deref().unwrap_or_default())?;
+    let members = request
+        .member_ids
+        .as_deref()
+        .map(|ids| id_list("member_ids", ids, MAX_MEMBERS))
+        .transpose()?;
     transaction(ctx.db, || {
         let id = team::insert(ctx.db, &name, ctx.clock.now_ms())?.ok_or_else(name_taken)?;
-        if let Some(members) = &request.member_ids {
+        if let Some(members) = &members {
             team::set_members(ctx.db, id, members)?;
         }
         team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))
@@ -270,6 +300,11 @@ pub fn update_team(
 ) -> Result<Team, ChatError> {
     admin.require(Role::Admin)?;
     let name = request.name.as_deref().map(TeamName::parse).transpose()?;
+    let members = request
+        .member_ids
+        .as_deref()
+        .map(|ids| id_list("member_ids", ids, MAX_MEMBERS))
+        .transpose()?;
     transaction(ctx.db, || {
         if !team::exists(ctx.db, id)? {
             return Err(ChatError::NotFound("team"));
@@ -280,7 +315,7 @@ pub fn update_team(
             }
             team::rename(ctx.db, id, name)?;
         }
-        if let Some(members) = &request.member_ids {
+        if let Some(members) = &members {
             team::set_members(ctx.db, id, members)?;
         }
         team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))

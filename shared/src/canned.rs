@@ -12,6 +12,9 @@ use crate::store::{Database, DbError, Row, like_escape};
 pub struct Shortcut(String);
 
 impl Shortcut {
+    /// The longest search text accepted (a shortcut, or words of a title or body).
+    pub const MAX_QUERY_CHARS: usize = 100;
+
     pub fn parse(text: &str) -> Result<Shortcut, InvalidInput> {
         let text = text.trim().trim_start_matches('/').to_lowercase();
         let ok = (1..=32).contains(&text.len())

@@ -137,20 +137,41 @@ pub fn post_message(
         }
         Inserted::Duplicate(stored) => Ok((stored, false)),
         Inserted::Refused => match speaker {
-            // Refused for an operator while the conversation exists: someone else has it (they
-            // may have claimed it a moment ago by replying first).
-            Speaker::Operator(operator) => {
-                let current = conversation::summary(ctx.db, conversation_id)?
-                    .ok_or(ChatError::NotFound("conversation"))?;
-                crate::workflow::may_act(operator, &current)?;
-                Err(ChatError::Conflict(
-                    "assigned_elsewhere",
-                    "someone else took this conversation; reload it".into(),
-                ))
-            }
+            Speaker::Operator(operator) => Err(why_refused(ctx, operator, conversation_id)?),
             Speaker::Visitor => Err(ChatError::NotFound("conversation")),
         },
     }
+}
+
+/// Why an operator's message was refused, read after the fact (the INSERT decided atomically;
+/// this only explains): the conversation is gone, someone else has it (perhaps they claimed it a
+/// moment ago by replying first), the operator is at capacity and cannot claim it, or the
+/// `client_id` belongs to another operator's message.
+fn why_refused(
+    ctx: &Ctx<'_>,
+    operator: &Operator,
+    conversation_id: i64,
+) -> Result<ChatError, ChatError> {
+    let current = conversation::summary(ctx.db, conversation_id)?
+        .ok_or(ChatError::NotFound("conversation"))?;
+    crate::workflow::may_act(operator, &current)?;
+    let profile = crate::operator::profile(ctx.db, operator.id, ctx.clock.now_ms())?;
+    let Some(profile) = profile.filter(|p| p.active) else {
+        return Ok(ChatError::Unauthenticated);
+    };
+    if current.assignee.is_none() && profile.load >= profile.capacity {
+        return Ok(ChatError::Conflict(
+            "at_capacity",
+            format!(
+                "you are at capacity ({} of {}): resolve or snooze one first, or ask a supervisor",
+                profile.load, profile.capacity
+            ),
+        ));
+    }
+    Ok(ChatError::Conflict(
+        "client_id_taken",
+        "another message in this conversation already uses that client_id".into(),
+    ))
 }
 
 /// Typing notifications are throttled to one per side per conversation per this many ms;

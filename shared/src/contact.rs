@@ -128,7 +128,13 @@ impl Attributes {
                 }
             }
         }
-        Ok(Attributes(map.clone()))
+        // Null means "no value": dropped, so a merge (JSON merge patch) cannot misread it.
+        Ok(Attributes(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ))
     }
 
     fn to_json(&self) -> String {
@@ -202,8 +208,8 @@ pub struct ContactPatch {
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch_field")]
     pub phone: Option<Option<String>>,
-    #[serde(default)]
-    pub attributes: Option<Value>,
+    #[serde(default, deserialize_with = "patch_field")]
+    pub attributes: Option<Option<Value>>,
 }
 
 /// A parsed [`ContactPatch`]: `None` keeps a field, `Some(None)` clears it.
@@ -232,11 +238,11 @@ impl ContactChanges {
             name: field(&patch.name, |t| PersonName::parse("name", t))?,
             email: field(&patch.email, |t| EmailAddress::parse("email", t))?,
             phone: field(&patch.phone, |t| PhoneNumber::parse("phone", t))?,
-            attributes: patch
-                .attributes
-                .as_ref()
-                .map(Attributes::parse)
-                .transpose()?,
+            attributes: match &patch.attributes {
+                None => None,
+                Some(None) => Some(Attributes(Map::new())),
+                Some(Some(value)) => Some(Attributes::parse(value)?),
+            },
         })
     }
 }
@@ -332,7 +338,9 @@ const MARK_MERGED: &str = "UPDATE contacts SET merged_into = ?2, updated_at = ?3
   RETURNING name, email, phone, attributes";
 const MOVE_CONVERSATIONS: &str =
     "UPDATE conversations SET contact_id = ?2 WHERE contact_id = ?1 RETURNING id";
-const MOVE_VISITOR_TOKENS: &str = "UPDATE visitor_tokens SET contact_id = ?2 WHERE contact_id = ?1";
+/// Contacts merged into `?1` earlier now point at `?2` directly: links never chain.
+const REPOINT_TOMBSTONES: &str = "UPDATE contacts SET merged_into = ?2 WHERE merged_into = ?1";
+const SURVIVOR: &str = "SELECT COALESCE(merged_into, id) AS id FROM contacts WHERE id = ?1";
 /// The survivor keeps what it has; the other record fills gaps (attributes: survivor wins).
 const FILL_GAPS: &str = "UPDATE contacts
         SET name = COALESCE(name, ?2), email = COALESCE(email, ?3), phone = COALESCE(phone, ?4),
@@ -399,10 +407,12 @@ pub fn update(
     rows.first().map(|row| Contact::from_row(&row)).transpose()
 }
 
-/// Merges contact `from` into `into`: conversations (and so every message) and widget sessions
-/// move, details fill gaps, `from` stays as a tombstone. Call inside a transaction. Returns the
-/// ids of the conversations that moved, or `None` if either contact is not live (or they are
-/// the same).
+/// Merges contact `from` into `into`: conversations (and so every message) move, details fill
+/// gaps, `from` stays as a tombstone. Widget sessions do NOT move: each browser keeps reading
+/// only the conversations its own contact started (`visitor_contact_id`), because a merge is an
+/// operator's guess about identity (a visitor can type anyone's email), never proof. Call inside
+/// a transaction. Returns the ids of the conversations that moved, or `None` if either contact is
+/// not live (or they are the same).
 pub fn merge(
     db: &dyn Database,
     from: i64,
@@ -424,13 +434,20 @@ pub fn merge(
             now.into(),
         ],
     )?;
-    db.execute(MOVE_VISITOR_TOKENS, &[from.into(), into.into()])?;
+    db.execute(REPOINT_TOMBSTONES, &[from.into(), into.into()])?;
     let moved = db.execute(MOVE_CONVERSATIONS, &[from.into(), into.into()])?;
     moved
         .iter()
         .map(|row| row.i64("id"))
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The live contact `id` was merged into, or `id` itself.
+pub fn survivor(db: &dyn Database, id: i64) -> Result<i64, DbError> {
+    db.execute(SURVIVOR, &[id.into()])?
+        .first()
+        .map_or(Ok(id), |row| row.i64("id"))
 }
 
 /// Live contacts whose name, email or phone contains `pattern` (a LIKE pattern), newest first.

@@ -250,9 +250,9 @@ impl ConversationSummary {
 
 const COLUMNS: &str = "c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to, c.operator_read_up_to";
 
-const INSERT: &str =
-    "INSERT INTO conversations (contact_id, channel, page_url, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id";
+const INSERT: &str = "INSERT INTO conversations
+        (contact_id, visitor_contact_id, channel, page_url, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id";
 
 const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to,
             c.operator_read_up_to, c.version, c.snoozed_until, c.waiting_since,
@@ -274,10 +274,11 @@ const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated
      LEFT JOIN messages m ON m.id = c.last_message_id
      LEFT JOIN operators o ON o.id = m.operator_id";
 
-/// A visitor owns a conversation when its token belongs to the conversation's contact: one
-/// indexed lookup answers both "is the token real" and "is this theirs".
+/// A visitor owns a conversation when its token belongs to the contact that started it (never
+/// the contact it was merged into): one indexed lookup answers both "is the token real" and
+/// "is this theirs".
 const OWNED_BY_TOKEN: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to, c.operator_read_up_to
-     FROM conversations c JOIN visitor_tokens t ON t.contact_id = c.contact_id
+     FROM conversations c JOIN visitor_tokens t ON t.contact_id = c.visitor_contact_id
      WHERE c.id = ?1 AND t.token_hash = ?2";
 
 /// Read markers move forward only, and never past the last message: the conditional UPDATE
@@ -308,6 +309,7 @@ const ASSIGN_TO_OPERATOR: &str = "UPDATE conversations
             snoozed_until = CASE WHEN ?6 THEN NULL ELSE snoozed_until END
       WHERE id = ?1 AND version = ?2
         AND EXISTS (SELECT 1 FROM operators o WHERE o.id = ?3 AND o.active = 1
+              AND o.password_hash != ''
               AND ((CASE WHEN ?6 THEN 'open' ELSE conversations.status END) NOT IN ('open', 'pending')
                    OR (SELECT COUNT(*) FROM conversations l
                         WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending') AND l.id != ?1)
@@ -348,9 +350,12 @@ fn single_id(rows: &crate::store::Rows) -> Result<i64, DbError> {
         .i64("id")
 }
 
+/// A new conversation of `contact_id` (the customer as operators see them), owned on the
+/// visitor side by `visitor_contact_id` (the contact whose widget tokens may read it).
 pub fn insert(
     db: &dyn Database,
     contact_id: i64,
+    visitor_contact_id: i64,
     channel: Channel,
     page_url: Option<&str>,
     now: i64,
@@ -359,6 +364,7 @@ pub fn insert(
         INSERT,
         &[
             contact_id.into(),
+            visitor_contact_id.into(),
             channel.as_str().into(),
             page_url.into(),
             now.into(),

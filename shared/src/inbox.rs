@@ -296,12 +296,11 @@ pub fn list_request(query: &str, operator: &Operator) -> Result<ListRequest, Inv
             )?)
         }
     };
-    let search = match query_text(query, "q") {
-        Some(text) if !text.trim().is_empty() => Some(SearchTerms::parse(&text)?),
-        Some(_) | None if query_param(query, "q").is_some_and(|v| !v.is_empty()) => {
-            return Err(InvalidInput::new("q", "must be valid UTF-8 text"));
-        }
-        _ => None,
+    let search = match (query_param(query, "q"), query_text(query, "q")) {
+        (None, _) => None,
+        (Some(_), None) => return Err(InvalidInput::new("q", "must be valid UTF-8 text")),
+        (Some(_), Some(text)) if text.trim().is_empty() => None,
+        (Some(_), Some(text)) => Some(SearchTerms::parse(&text)?),
     };
     let limit = match query_param(query, "limit").filter(|v| !v.is_empty()) {
         None => LIST_PAGE,
@@ -383,10 +382,12 @@ pub fn thread(
     })
 }
 
-fn existing(ctx: &Ctx<'_>, conversation_id: i64) -> Result<(), ChatError> {
-    conversation::by_id(ctx.db, conversation_id)?
-        .map(|_| ())
-        .ok_or(ChatError::NotFound("conversation"))
+/// 404 for a conversation that does not exist; 409 when it is someone else's and `operator`
+/// may act only on their own.
+fn actionable(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
+    let current = conversation::summary(ctx.db, conversation_id)?
+        .ok_or(ChatError::NotFound("conversation"))?;
+    crate::workflow::may_act(operator, &current)
 }
 
 pub fn reply(
@@ -405,7 +406,7 @@ pub fn reply(
 }
 
 pub fn typing(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
-    existing(ctx, conversation_id)?;
+    actionable(ctx, operator, conversation_id)?;
     chat::typing(ctx, conversation_id, Speaker::Operator(operator))
 }
 
@@ -415,7 +416,8 @@ pub fn read(
     conversation_id: i64,
     request: &ReadRequest,
 ) -> Result<(), ChatError> {
-    existing(ctx, conversation_id)?;
+    // Reading moves the team's read marker (the visitor sees "read"): only whoever may answer.
+    actionable(ctx, operator, conversation_id)?;
     chat::mark_read(ctx, conversation_id, Speaker::Operator(operator), request)
 }
 
@@ -456,6 +458,8 @@ pub fn accept_invite(
     let operator = transaction(ctx.db, || {
         let operator = operator::accept_invite(ctx.db, &token.hash(), &hash, name.as_ref(), now)?
             .ok_or(ChatError::NotFound("invite"))?;
+        // A new password (an invitation doubles as a reset) ends every older session.
+        operator::delete_sessions_of(ctx.db, operator.id)?;
         operator::insert_session(ctx.db, &session.hash(), operator.id, now, expires_at)?;
         Ok(operator)
     })
@@ -565,6 +569,8 @@ pub fn update_contact(
     let changes = ContactChanges::parse(patch)?;
     let now = ctx.clock.now_ms();
     let (contact, touched) = transaction(ctx.db, || {
+        // A merged-away contact's page leads to the survivor; so do its edits.
+        let contact_id = contact::survivor(ctx.db, contact_id)?;
         let contact = contact::update(ctx.db, contact_id, &changes, now)?
             .ok_or(ChatError::NotFound("contact"))?;
         let conversations = conversation::of_contact(ctx.db, contact.id, CONTACT_HISTORY_LIMIT)?;
@@ -641,7 +647,8 @@ pub fn search_canned(
     conversation_id: Option<i64>,
     business_name: &str,
 ) -> Result<Vec<Canned>, ChatError> {
-    let mut found = canned::search(ctx.db, operator.id, query)?;
+    let query = crate::input::bounded_text("q", query, 0, canned::Shortcut::MAX_QUERY_CHARS)?;
+    let mut found = canned::search(ctx.db, operator.id, &query)?;
     if let Some(conversation_id) = conversation_id {
         let summary = conversation::summary(ctx.db, conversation_id)?
             .ok_or(ChatError::NotFound("conversation"))?;

@@ -115,17 +115,23 @@ pub struct NewMessage<'a> {
 }
 
 /// Inserts a message only if the conversation exists and, for a visitor, belongs to the
-/// visitor holding token hash `?8` (`NULL` skips that check for operators); for an operator
-/// who may act only on their own or unassigned conversations (`?9`, their id), only if it is
-/// one of those; and only if its client id is new. Ownership, the assignment race (two
+/// visitor holding token hash `?8` (`NULL` skips that check for operators); for an operator,
+/// only while they are active; for an operator who may act only on their own or unassigned
+/// conversations (`?9`, their id), only if it is theirs or unassigned with room below their
+/// capacity (the reply claims it); and only if its client id is new. Ownership, the assignment race (two
 /// operators replying at once to an unassigned conversation: the first claims it, the second is
 /// refused), idempotency and publishing (the `messages_publish` trigger) are all decided inside
 /// this one statement.
 const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at)
      SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations c
       WHERE c.id = ?1
-        AND (?8 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
-        AND (?9 IS NULL OR c.assignee_id IS NULL OR c.assignee_id = ?9)
+        AND (?8 IS NULL OR c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
+        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM operators WHERE id = ?3 AND active = 1))
+        AND (?9 IS NULL OR c.assignee_id = ?9
+             OR (c.assignee_id IS NULL
+                 AND (SELECT COUNT(*) FROM conversations l
+                       WHERE l.assignee_id = ?9 AND l.status IN ('open', 'pending'))
+                     < (SELECT capacity FROM operators WHERE id = ?9)))
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
      RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id";
 
@@ -134,10 +140,12 @@ const SELECT: &str =
             m.created_at, m.client_id
      FROM messages m LEFT JOIN operators o ON o.id = m.operator_id";
 
-/// The earlier copy of a retried message, under the same ownership rule as [`INSERT`].
+/// The earlier copy of a retried message, under the same ownership rule as [`INSERT`], by the
+/// same operator (another operator's message with the same key is not a retry of this one).
 const RETRIED: &str = "JOIN conversations c ON c.id = m.conversation_id
      WHERE m.conversation_id = ?1 AND m.author = ?2 AND m.client_id = ?3
-       AND (?4 IS NULL OR c.contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?4))";
+       AND (?4 IS NULL OR c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?4))
+       AND m.operator_id IS ?5";
 /// The newest `?2` messages of a conversation, returned oldest first.
 const LATEST_IN_CONVERSATION: &str =
     "WHERE m.id IN (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
@@ -198,6 +206,7 @@ pub fn insert(
             new.author.as_str().into(),
             client_id.as_str().into(),
             owner,
+            new.operator_id.into(),
         ],
     )?;
     match rows.first() {

@@ -225,8 +225,8 @@ mod tests {
         assert_eq!(summary.version, 1);
         assert_eq!(
             summary.waiting_since,
-            Some(1),
-            "an unanswered conversation waits"
+            Some(2),
+            "an unanswered conversation waits since the customer's first message"
         );
         // Old messages are searchable, and the rebuilt triggers still publish.
         let filter = crate::conversation::ListFilter {

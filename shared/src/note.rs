@@ -28,6 +28,9 @@ pub struct Note {
     pub created_at: i64,
 }
 
+/// The most operators one note can mention.
+pub const MAX_MENTIONS: usize = 20;
+
 /// A mention as the mentioned operator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mention {
@@ -140,10 +143,14 @@ pub fn insert(
         let note = by_id(db, earlier)?.ok_or_else(|| DbError::Decode("note vanished".into()))?;
         return Ok(Inserted::Duplicate(note));
     };
-    for mention in mention_ids.iter().take(20) {
+    // At most MAX_MENTIONS in all, ids first: a note that pings the whole team is a broadcast,
+    // and each mention is a write.
+    let handles = handles(body);
+    for mention in mention_ids.iter().take(MAX_MENTIONS) {
         db.execute(MENTION_BY_ID, &[(*mention).into(), id.into()])?;
     }
-    for handle in handles(body).iter().take(20) {
+    let room = MAX_MENTIONS.saturating_sub(mention_ids.len());
+    for handle in handles.iter().take(room) {
         db.execute(MENTION_BY_HANDLE, &[handle.as_str().into(), id.into()])?;
     }
     let note = by_id(db, id)?.ok_or_else(|| DbError::Decode("note vanished".into()))?;

@@ -414,6 +414,12 @@ pub fn by_session(
     rows.first().map(|row| Operator::from_row(&row)).transpose()
 }
 
+/// Ends every session of an operator (deactivation, a new password).
+pub fn delete_sessions_of(db: &dyn Database, operator_id: i64) -> Result<(), DbError> {
+    db.execute(DELETE_ALL_SESSIONS, &[operator_id.into()])?;
+    Ok(())
+}
+
 pub fn delete_session(db: &dyn Database, hash: &TokenHash) -> Result<(), DbError> {
     db.execute(DELETE_SESSION, &[SqlValue::Blob(hash.0.to_vec())])?;
     Ok(())
@@ -454,7 +460,7 @@ const INSERT_LANGUAGE: &str =
     "INSERT INTO operator_languages (operator_id, language) VALUES (?1, ?2)";
 const DELETE_MEMBERSHIPS: &str = "DELETE FROM team_members WHERE operator_id = ?1";
 const INSERT_MEMBERSHIP: &str = "INSERT INTO team_members (team_id, operator_id)
-     SELECT id, ?2 FROM teams WHERE id = ?1";
+     SELECT id, ?2 FROM teams WHERE id = ?1 ON CONFLICT DO NOTHING";
 const DELETE_ALL_SESSIONS: &str = "DELETE FROM operator_sessions WHERE operator_id = ?1";
 /// A deactivated operator's open work goes back to the queue, each with its timeline entry.
 const RECORD_RELEASES: &str =
@@ -559,15 +565,16 @@ pub struct OperatorChanges {
     pub team_ids: Option<Vec<i64>>,
 }
 
-/// Applies `changes`. Call inside a transaction. `Ok(false)` when the guard refused: the
-/// operator does not exist, or the change would leave no active admin.
+/// Applies `changes`. Call inside a transaction. `None` when the guard refused: the operator
+/// does not exist, or the change would leave no active admin. Otherwise the conversations a
+/// deactivation returned to the queue (to announce once committed).
 pub fn update(
     db: &dyn Database,
     id: i64,
     changes: &OperatorChanges,
     by: &Operator,
     now: i64,
-) -> Result<bool, DbError> {
+) -> Result<Option<Vec<i64>>, DbError> {
     let updated = db.execute(
         UPDATE_SETTINGS,
         &[
@@ -579,7 +586,7 @@ pub fn update(
         ],
     )?;
     if updated.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     if let Some(skills) = &changes.skills {
         db.execute(DELETE_SKILLS, &[id.into()])?;
@@ -602,15 +609,21 @@ pub fn update(
             db.execute(INSERT_MEMBERSHIP, &[(*team_id).into(), id.into()])?;
         }
     }
+    let mut released = Vec::new();
     if changes.active == Some(false) {
-        db.execute(DELETE_ALL_SESSIONS, &[id.into()])?;
+        delete_sessions_of(db, id)?;
         db.execute(
             RECORD_RELEASES,
             &[id.into(), by.id.into(), by.name.as_str().into(), now.into()],
         )?;
-        db.execute(RELEASE_CONVERSATIONS, &[id.into(), now.into()])?;
+        for row in db
+            .execute(RELEASE_CONVERSATIONS, &[id.into(), now.into()])?
+            .iter()
+        {
+            released.push(row.i64("id")?);
+        }
     }
-    Ok(true)
+    Ok(Some(released))
 }
 
 #[cfg(test)]

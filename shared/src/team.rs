@@ -53,7 +53,8 @@ const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM teams WHERE id = ?1) AS found
 const CLEAR_MEMBERS: &str = "DELETE FROM team_members WHERE team_id = ?1";
 const ADD_MEMBER: &str = "INSERT INTO team_members (team_id, operator_id)
      SELECT ?1, id FROM operators WHERE id = ?2 ON CONFLICT DO NOTHING";
-const UNSET_CONVERSATIONS: &str = "UPDATE conversations SET team_id = NULL WHERE team_id = ?1";
+const UNSET_CONVERSATIONS: &str =
+    "UPDATE conversations SET team_id = NULL, version = version + 1 WHERE team_id = ?1";
 const DELETE: &str = "DELETE FROM teams WHERE id = ?1 RETURNING id";
 
 pub fn list(db: &dyn Database) -> Result<Vec<Team>, DbError> {

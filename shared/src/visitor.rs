@@ -80,7 +80,10 @@ pub fn start(
     let new_token = token.is_none().then(|| Token::generate(ctx.entropy));
 
     let (conversation, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
-        let contact_id = match (token, &new_token) {
+        // The token's own contact owns the conversation on the widget side; operators file it
+        // under the contact it was merged into, if any. What a visitor says about themselves
+        // updates only their own record, never a merged-into one they cannot vouch for.
+        let visitor_contact_id = match (token, &new_token) {
             (Some(token), _) => {
                 let id = contact::by_visitor_token(ctx.db, &token.hash())?
                     .ok_or(ChatError::Unauthenticated)?;
@@ -94,7 +97,15 @@ pub fn start(
             }
             (None, None) => return Err(ChatError::Unauthenticated),
         };
-        let id = conversation::insert(ctx.db, contact_id, Channel::Web, page_url.as_deref(), now)?;
+        let contact_id = contact::survivor(ctx.db, visitor_contact_id)?;
+        let id = conversation::insert(
+            ctx.db,
+            contact_id,
+            visitor_contact_id,
+            Channel::Web,
+            page_url.as_deref(),
+            now,
+        )?;
         let summary =
             conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
         let event_id = event::append(

@@ -232,6 +232,10 @@ fn refusal(ctx: &Ctx<'_>, operator_id: i64) -> Result<ChatError, ChatError> {
         Some(p) if !p.active => {
             ChatError::Conflict("inactive_operator", format!("{} is deactivated", p.name))
         }
+        Some(p) if p.invited => ChatError::Conflict(
+            "inactive_operator",
+            format!("{} has not accepted their invitation yet", p.name),
+        ),
         Some(p) => ChatError::Conflict(
             "at_capacity",
             format!("{} is at capacity ({} of {})", p.name, p.load, p.capacity),
@@ -342,6 +346,16 @@ pub fn transfer(
         let current = same_version(actionable(ctx, operator, id)?, request.version)?;
         let (to_operator, to_team, notice) = match (request.operator_id, request.team_id) {
             (Some(target), team_id) => {
+                // Handing an unassigned conversation to someone else is assigning it: a
+                // supervisor's call. Operators transfer their own, or claim first.
+                if current.assignee.is_none()
+                    && target != operator.id
+                    && !operator.role.includes(Role::Supervisor)
+                {
+                    return Err(ChatError::Forbidden(
+                        "only supervisors may give an unassigned conversation to someone else; claim it first or transfer it to a team",
+                    ));
+                }
                 if current.assignee_id() == Some(target) {
                     return Err(ChatError::Conflict(
                         "no_change",

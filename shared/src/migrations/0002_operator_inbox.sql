@@ -18,14 +18,19 @@ CREATE TABLE team_members (
 CREATE INDEX team_members_by_operator ON team_members (operator_id, team_id);
 
 -- SQLite cannot change a CHECK constraint in place, so `conversations` is rebuilt the way the
--- SQLite manual prescribes (create, copy, drop, rename); every row and id is kept. Foreign keys
--- are not enforced on these connections, so the drop does not cascade. The triggers that name
+-- SQLite manual prescribes (create, copy, drop, rename); every row and id is kept. `migrate()`
+-- turns foreign-key enforcement off while migrations run (so the drop does not delete-check the
+-- rows that refer to it) and runs `foreign_key_check` before committing. The triggers that name
 -- the table are dropped first and recreated below.
 DROP TRIGGER messages_publish;
 
 CREATE TABLE conversations_rebuilt (
     id                  INTEGER PRIMARY KEY,
+    -- The customer, as operators see them: merging contacts moves conversations here.
     contact_id          INTEGER NOT NULL REFERENCES contacts (id),
+    -- The contact whose widget tokens own this conversation. Merges never change it: merging is
+    -- an operator's judgement about who someone is, never a grant of access to a browser.
+    visitor_contact_id  INTEGER NOT NULL REFERENCES contacts (id),
     channel             TEXT NOT NULL DEFAULT 'web',
     status              TEXT NOT NULL DEFAULT 'open'
                         CHECK (status IN ('open', 'pending', 'snoozed', 'resolved')),
@@ -50,16 +55,15 @@ CREATE TABLE conversations_rebuilt (
 );
 
 INSERT INTO conversations_rebuilt
-       (id, contact_id, channel, status, assignee_id, page_url, last_message_id,
-        visitor_read_up_to, operator_read_up_to, visitor_read_at, operator_read_at,
-        created_at, updated_at, waiting_since)
-SELECT id, contact_id, channel, status, assignee_id, page_url, last_message_id,
+       (id, contact_id, visitor_contact_id, channel, status, assignee_id, page_url,
+        last_message_id, visitor_read_up_to, operator_read_up_to, visitor_read_at,
+        operator_read_at, created_at, updated_at, waiting_since)
+SELECT id, contact_id, contact_id, channel, status, assignee_id, page_url, last_message_id,
        visitor_read_up_to, operator_read_up_to, visitor_read_at, operator_read_at,
        created_at, updated_at,
        CASE WHEN status = 'open' AND assignee_id IS NULL
-             AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
-                                                  AND m.author = 'visitor')
-            THEN created_at END
+            THEN (SELECT MIN(m.created_at) FROM messages m
+                   WHERE m.conversation_id = conversations.id AND m.author = 'visitor') END
   FROM conversations;
 
 DROP TABLE conversations;
@@ -69,6 +73,7 @@ CREATE INDEX conversations_by_status_activity ON conversations (status, updated_
 -- "All conversations, newest first".
 CREATE INDEX conversations_by_activity ON conversations (updated_at DESC, id DESC);
 CREATE INDEX conversations_by_contact ON conversations (contact_id, updated_at DESC);
+CREATE INDEX conversations_by_visitor_contact ON conversations (visitor_contact_id);
 -- Load per operator (capacity checks) and "assigned to me".
 CREATE INDEX conversations_by_assignee ON conversations (assignee_id, status, updated_at DESC);
 CREATE INDEX conversations_by_team ON conversations (team_id, status, updated_at DESC);
@@ -103,9 +108,10 @@ INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 
 -- Publishing a message is still one INSERT. The trigger, in order: records a reopen (a customer
 -- writing to a pending, snoozed or resolved conversation) and a claim (the first operator to reply
--- to an unassigned one) in the timeline, reading the state before it changes; updates the
--- conversation; appends the message event (its JSON must equal `Message` serialized by serde, a
--- unit test holds them together); indexes the text.
+-- to an unassigned one, if they have room below their capacity) in the timeline, reading the
+-- state before it changes; updates the conversation (a customer message bumps `version`, so an
+-- operator who has not seen it cannot resolve over it); appends the message event (its JSON must
+-- equal `Message` serialized by serde, a unit test holds them together); indexes the text.
 CREATE TRIGGER messages_publish AFTER INSERT ON messages
 BEGIN
     INSERT INTO events (conversation_id, kind, visibility, data, created_at)
@@ -121,21 +127,30 @@ BEGIN
                        'by', json_object('id', o.id, 'name', o.name), 'reason', 'replied first'),
            NEW.created_at
       FROM conversations c JOIN operators o ON o.id = NEW.operator_id
-     WHERE c.id = NEW.conversation_id AND c.assignee_id IS NULL;
+     WHERE c.id = NEW.conversation_id AND c.assignee_id IS NULL
+       AND (SELECT COUNT(*) FROM conversations l
+             WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity;
+    UPDATE operators SET last_assigned_at = NEW.created_at
+     WHERE id = NEW.operator_id
+       AND EXISTS (SELECT 1 FROM conversations c
+                    WHERE c.id = NEW.conversation_id AND c.assignee_id IS NULL)
+       AND (SELECT COUNT(*) FROM conversations l
+             WHERE l.assignee_id = operators.id AND l.status IN ('open', 'pending')) < capacity;
+    UPDATE conversations
+       SET assignee_id = NEW.operator_id, assigned_at = NEW.created_at, waiting_since = NULL,
+           version = version + 1
+     WHERE id = NEW.conversation_id AND assignee_id IS NULL
+       AND (SELECT COUNT(*) FROM conversations l
+             WHERE l.assignee_id = NEW.operator_id AND l.status IN ('open', 'pending'))
+           < (SELECT capacity FROM operators WHERE id = NEW.operator_id);
     UPDATE conversations
        SET last_message_id = NEW.id,
            updated_at = NEW.created_at,
-           version = version + CASE
-               WHEN NEW.author = 'visitor' AND status != 'open' THEN 1
-               WHEN NEW.operator_id IS NOT NULL AND assignee_id IS NULL THEN 1
-               ELSE 0 END,
+           version = version + (NEW.author = 'visitor'),
            status = CASE WHEN NEW.author = 'visitor' THEN 'open' ELSE status END,
            snoozed_until = CASE WHEN NEW.author = 'visitor' THEN NULL ELSE snoozed_until END,
-           assignee_id = COALESCE(assignee_id, NEW.operator_id),
-           assigned_at = CASE WHEN assignee_id IS NULL AND NEW.operator_id IS NOT NULL
-                              THEN NEW.created_at ELSE assigned_at END,
            waiting_since = CASE
-               WHEN COALESCE(assignee_id, NEW.operator_id) IS NOT NULL THEN NULL
+               WHEN assignee_id IS NOT NULL THEN NULL
                WHEN NEW.author = 'visitor' THEN COALESCE(waiting_since, NEW.created_at)
                ELSE waiting_since END
      WHERE id = NEW.conversation_id;

@@ -147,6 +147,16 @@ async fn two_operators_replying_at_once_leave_one_assignee_and_a_409() {
     let app = spawn_app().await;
     let ann = app.staff("operator", "Ann").await;
     let bob = app.staff("operator", "Bob").await;
+    let admin = app.operator().await;
+    for operator in [&ann, &bob] {
+        // Room for every round: this test is about the race, not capacity.
+        admin
+            .admin_patch(
+                &format!("/operators/{}", operator.id),
+                json!({ "capacity": 10 }),
+            )
+            .await;
+    }
     for round in 0..5 {
         let visitor = waiting_visitor(&app, "Anyone there?").await;
         let id = visitor.conversation_id;
@@ -299,6 +309,63 @@ fn chrono_now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn replying_claims_only_within_capacity_and_a_customer_message_invalidates_stale_views() {
+    let app = spawn_app().await;
+    let admin = app.operator().await;
+    let ann = app.staff("operator", "Ann").await;
+    let bob = app.staff("operator", "Bob").await;
+    admin
+        .admin_patch(&format!("/operators/{}", ann.id), json!({ "capacity": 1 }))
+        .await;
+    let first = waiting_visitor(&app, "one").await;
+    let second = waiting_visitor(&app, "two").await;
+    assert_eq!(ann.reply(first.conversation_id, "mine").await.status, 201);
+    let refused = ann.reply(second.conversation_id, "and this one").await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert_eq!(refused.error_code(), "at_capacity");
+    assert_eq!(
+        admin.conversation(second.conversation_id).await["assignee"],
+        Value::Null
+    );
+
+    // Someone else's conversation: no typing, no read receipts, no transfer of it.
+    let id = first.conversation_id;
+    assert_eq!(
+        bob.post(&format!("/conversations/{id}/typing"), json!({}))
+            .await
+            .error_code(),
+        "assigned_elsewhere"
+    );
+    // An operator cannot hand an unassigned conversation to someone else (that is assigning).
+    let other = second.conversation_id;
+    let handed = bob
+        .post(
+            &format!("/conversations/{other}/transfer"),
+            json!({ "operator_id": ann.id, "reason": "yours", "version": version(&bob, other).await }),
+        )
+        .await;
+    assert_eq!(handed.error_code(), "forbidden");
+
+    // The customer writes after Ann loaded the conversation: resolving over it is refused.
+    let seen = version(&ann, id).await;
+    assert_eq!(first.say("wait, one more question").await.status, 201);
+    let resolve = ann
+        .post(
+            &format!("/conversations/{id}/status"),
+            json!({ "status": "resolved", "version": seen }),
+        )
+        .await;
+    assert_eq!(resolve.error_code(), "stale_version");
+    assert!(
+        resolve.body["error"]["conversation"]["last_message"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("one more question")),
+        "{}",
+        resolve.text
+    );
 }
 
 #[tokio::test]
@@ -531,6 +598,24 @@ async fn contacts_keep_their_history_and_merge_without_losing_a_message() {
         assert!(snapshot.text.contains(text));
         assert_eq!(visitor.say("still here").await.status, 201);
     }
+    // A merge is the team's judgement, never a key: neither browser reads the other's thread
+    // (anyone can type someone else's email into a widget).
+    let mut crossed = phone_visitor.clone();
+    crossed.conversation_id = web.conversation_id;
+    assert_eq!(crossed.load().await.status, 404);
+    assert_eq!(crossed.say("let me in").await.status, 404);
+    // A new chat from the merged-away browser is filed under the survivor for operators.
+    let again = app
+        .post_raw(
+            "/api/widget/conversations",
+            "application/json",
+            b"{}".to_vec(),
+            Some(&phone_visitor.token),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    let new_id = again.body["conversation"]["id"].as_i64().unwrap();
+    assert_eq!(ann.conversation(new_id).await["contact"]["id"], a);
     assert_eq!(
         sue.post(
             &format!("/contacts/{a}/merge"),
