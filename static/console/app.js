@@ -220,6 +220,18 @@ async function loadDirectory() {
 }
 on('directory:reload', loadDirectory);
 
+// Admins change tags, teams and operators from other browsers, and there is no event for that:
+// refresh when a conversation is opened (at most every few seconds) and every 2 minutes.
+const DIRECTORY_STALE_MS = 3_000;
+let directoryLoadedAt = 0;
+on('directory:changed', () => { directoryLoadedAt = Date.now(); });
+on('thread:changed', () => {
+  if (Date.now() - directoryLoadedAt > DIRECTORY_STALE_MS) loadDirectory();
+});
+setInterval(() => {
+  if (state.me) loadDirectory();
+}, 120_000);
+
 function setConnection(text) {
   ui.connection.textContent = text;
   ui.connection.hidden = !text;

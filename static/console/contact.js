@@ -17,6 +17,7 @@ const panel = {
   contactId: null,
   data: null, // GET /contacts/:id answer
   dirty: false,
+  savedAt: 0, // "Saved" stays visible for a while, across re-renders from live updates
   seq: 0,
 };
 
@@ -30,6 +31,7 @@ export function initContact() {
     panel.contactId = null;
     panel.data = null;
     panel.dirty = false;
+    panel.savedAt = 0;
     ui.pane.replaceChildren(el('p', 'muted pane-loading', 'Loading contact…'));
     setOpen(preferredOpen(), { remember: false });
   });
@@ -163,7 +165,7 @@ function detailsForm(contact) {
   const save = el('button', 'primary', 'Save contact');
   save.type = 'submit';
   save.disabled = true;
-  const saved = el('span', 'muted small save-state');
+  const saved = el('span', 'muted small save-state', Date.now() - panel.savedAt < 8000 ? 'Saved' : '');
   saved.setAttribute('role', 'status');
   const actions = el('div', 'form-actions');
   actions.append(save, saved);
@@ -209,8 +211,8 @@ function detailsForm(contact) {
       });
       panel.data = { ...panel.data, contact: result.contact };
       panel.dirty = false;
+      panel.savedAt = Date.now();
       render();
-      ui.pane.querySelector('.save-state').textContent = 'Saved';
       ui.pane.querySelector('.contact-form button[type=submit]').focus();
       contactSaved(result.contact);
     } catch (failure) {
@@ -316,6 +318,7 @@ function openMergeDialog(target) {
     description: `Find the other record of ${contactName(target)}. Its conversations, messages and chat sessions move here, and its details fill any gaps.`,
     build(body, close) {
       const form = el('form', 'stack');
+      form.noValidate = true;
       const search = input('search');
       search.autocomplete = 'off';
       search.maxLength = 100;

@@ -34,7 +34,7 @@ export function initPresence() {
 
 export function startPresence() {
   stopPresence();
-  render(state.me.presence || 'available');
+  render(state.me.presence || 'offline');
   const generation = state.generation;
   heartbeat = setInterval(() => {
     if (generation !== state.generation) return;
@@ -58,24 +58,30 @@ function render(presence) {
   ui.dot.className = `presence-dot is-${presence}`;
 }
 
-// Load = conversations assigned to me that are open, against my capacity.
+// Load (open conversations assigned to me) against capacity, from GET /me.
 async function refreshLoad() {
   if (!state.me) return;
   const generation = state.generation;
   try {
-    let load = state.me.load;
-    if (load === undefined) {
-      const result = await api('/conversations?status=open&assignee=me');
-      load = (result.conversations || []).length;
-    }
-    if (generation !== state.generation) return;
-    const capacity = state.me.capacity;
-    ui.load.textContent = capacity ? `${load}/${capacity} chats` : `${load} chats`;
-    ui.load.classList.toggle('is-full', Boolean(capacity) && load >= capacity);
-    ui.load.title = capacity ? `You have ${load} open conversations; your capacity is ${capacity}.` : `You have ${load} open conversations.`;
+    const result = await api('/me');
+    if (generation !== state.generation || !result || !result.operator) return;
+    state.me = { ...state.me, ...result.operator };
+    if (document.activeElement !== ui.select) render(state.me.presence || 'offline');
+    renderLoad();
   } catch (error) {
     handleAuthError(error);
   }
+}
+
+function renderLoad() {
+  const { load, capacity } = state.me;
+  if (load === undefined || load === null) {
+    ui.load.textContent = '';
+    return;
+  }
+  ui.load.textContent = capacity ? `${load}/${capacity} chats` : `${load} chats`;
+  ui.load.classList.toggle('is-full', Boolean(capacity) && load >= capacity);
+  ui.load.title = capacity ? `You have ${load} open conversations; your capacity is ${capacity}.` : `You have ${load} open conversations.`;
 }
 
 const refreshLoadSoon = debounce(refreshLoad, 1500);

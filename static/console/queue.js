@@ -111,7 +111,7 @@ function render(result) {
       const last = el('td', 'queue-last', conversation.last_message ? String(conversation.last_message.body || '').replace(/\s+/g, ' ').slice(0, 80) : '');
       const tags = el('td');
       for (const tag of conversation.tags || []) tags.append(tagChip(tagById(tag.id) || tag));
-      const assign = el('td', 'queue-assign');
+      const assignCell = el('td', 'queue-assign');
       const picker = select([['', 'Choose operator…'], ...available.map((operator) => [operator.id, operatorOption(operator)])], chosen.get(String(conversation.id)) || '');
       picker.id = `queue-assign-${conversation.id}`;
       picker.dataset.conversation = String(conversation.id);
@@ -119,8 +119,8 @@ function render(result) {
       const go = button('Assign', 'ghost small');
       go.id = `queue-assign-button-${conversation.id}`;
       go.addEventListener('click', () => assign(conversation, picker, go));
-      assign.append(picker, go);
-      tr.append(who, waited, team, last, tags, assign);
+      assignCell.append(picker, go);
+      tr.append(who, waited, team, last, tags, assignCell);
       body.append(tr);
     }
     table.append(head, body);

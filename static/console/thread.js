@@ -214,7 +214,7 @@ function renderHeader(summary) {
   let status = statusLabel(summary.status);
   if (summary.status === 'snoozed' && summary.snoozed_until) status += ` until ${dateTimeFormat.format(new Date(summary.snoozed_until))}`;
   parts.push(status);
-  if (summary.assignee) parts.push(`Assigned to ${who(summary.assignee)}`);
+  if (summary.assignee) parts.push(state.me && summary.assignee.id === state.me.id ? 'Assigned to you' : `Assigned to ${summary.assignee.name}`);
   else if (summary.team) parts.push(`Waiting in ${summary.team.name}`);
   else parts.push('Unassigned');
   if (summary.created_at) parts.push(`started ${fullFormat.format(new Date(summary.created_at))}`);
@@ -477,6 +477,7 @@ function openTransferDialog() {
     description: 'The visitor sees a short notice; the reason stays internal.',
     build(body, close) {
       const form = el('form', 'stack');
+      form.noValidate = true;
       const fieldset = el('fieldset', 'radio-list');
       fieldset.append(el('legend', null, 'Transfer to'));
       const toOperator = radio('target', 'operator', 'An operator', true);
@@ -698,6 +699,12 @@ export function addPendingNote(body) {
   return node;
 }
 
+// Someone in the object position of a sentence ("assigned this to you").
+function whom(value) {
+  const name = who(value);
+  return name === 'You' ? 'you' : name;
+}
+
 // One compact line for a status, assignment, transfer or tag event.
 export function describeEvent(event) {
   const d = event.data || {};
@@ -720,12 +727,12 @@ export function describeEvent(event) {
     }
     case 'conversation.assigned': {
       if (!d.to) return `${d.by ? who(d.by) : 'The system'} unassigned this${reason}`;
-      if (!d.by) return `Assigned to ${who(d.to)} automatically${reason}`;
+      if (!d.by) return `Assigned to ${whom(d.to)} automatically${reason}`;
       if (d.by && d.to && (d.by.id ?? d.by) === (d.to.id ?? d.to)) return `${who(d.by)} took this conversation${reason}`;
-      return `${who(d.by)} assigned this to ${who(d.to)}${reason}`;
+      return `${who(d.by)} assigned this to ${whom(d.to)}${reason}`;
     }
     case 'conversation.transferred': {
-      const target = d.to_operator ? who(d.to_operator) : d.to_team ? `the ${who(d.to_team)} team` : 'the queue';
+      const target = d.to_operator ? whom(d.to_operator) : d.to_team ? `the ${who(d.to_team)} team` : 'the queue';
       return `${d.by ? who(d.by) : 'The system'} transferred this to ${target}${reason}`;
     }
     case 'conversation.tagged':
