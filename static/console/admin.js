@@ -181,7 +181,7 @@ async function renderOperators(stillCurrent) {
   const role = select(ROLES, 'operator');
   const capacity = input('number');
   capacity.min = '0';
-  capacity.max = '100';
+  capacity.max = '50';
   capacity.placeholder = 'default';
   const submit = el('button', 'primary', 'Send invite');
   submit.type = 'submit';
@@ -314,7 +314,7 @@ function openOperatorDialog(operator, box, teamNames) {
       const role = select(ROLES, operator.role);
       const capacity = input('number', operator.capacity ?? '');
       capacity.min = '0';
-      capacity.max = '100';
+      capacity.max = '50';
       const languages = input('text', (operator.languages || []).join(', '));
       languages.placeholder = 'en, fr';
 
@@ -363,7 +363,7 @@ function openOperatorDialog(operator, box, teamNames) {
       const save = el('button', 'primary', 'Save');
       save.type = 'submit';
       actions.append(button('Cancel', 'ghost', close), save);
-      form.append(field('Name', name), field('Role', role), field('Capacity', capacity, 'How many conversations at once.'), skills,
+      form.append(field('Name', name), field('Role', role), field('Capacity', capacity, 'How many conversations at once (0-50).'), skills,
         field('Languages', languages, 'Language codes, separated by commas.'), teamsBox, error.node, actions);
       body.append(form);
 
@@ -433,7 +433,7 @@ async function renderTeams(stillCurrent) {
   const form = el('form', 'stack narrow');
   form.noValidate = true;
   const name = input('text');
-  name.maxLength = 100;
+  name.maxLength = 60;
   const members = memberChecks(operators, []);
   const error = errorLine();
   const submit = el('button', 'primary', 'Create team');
@@ -490,7 +490,7 @@ function openTeamDialog(team, operators) {
       const form = el('form', 'stack');
       form.noValidate = true;
       const name = input('text', team.name);
-      name.maxLength = 100;
+      name.maxLength = 60;
       const members = memberChecks(operators, team.member_ids || []);
       const error = errorLine();
       const actions = el('div', 'dialog-actions');
@@ -550,7 +550,7 @@ async function renderTags(stillCurrent) {
   const form = el('form', 'inline-form');
   form.noValidate = true;
   const name = input('text');
-  name.maxLength = 50;
+  name.maxLength = 40;
   const color = input('color', DEFAULT_TAG_COLOR);
   const submit = el('button', 'primary', 'Create tag');
   submit.type = 'submit';
@@ -609,7 +609,7 @@ function openTagDialog(tag) {
       const form = el('form', 'stack');
       form.noValidate = true;
       const name = input('text', tag.name);
-      name.maxLength = 50;
+      name.maxLength = 40;
       const color = input('color', safeColor(tag.color) || DEFAULT_TAG_COLOR);
       const error = errorLine();
       const actions = el('div', 'dialog-actions');
@@ -659,8 +659,8 @@ function cannedFields(canned = {}) {
   bodyInput.value = canned.body || '';
   return {
     shortcut, title, body: bodyInput,
-    nodes: [field('Shortcut', shortcut, 'Operators type / and this word.'), field('Title', title), field('Text', bodyInput, PLACEHOLDER_HINT)],
-    value: () => ({ shortcut: shortcut.value.trim().replace(/^\//, ''), title: title.value.trim(), body: bodyInput.value.trim() }),
+    nodes: [field('Shortcut', shortcut, 'Operators type / and this word: a-z, 0-9, _ and -.'), field('Title', title), field('Text', bodyInput, PLACEHOLDER_HINT)],
+    value: () => ({ shortcut: shortcut.value.trim().replace(/^\//, '').toLowerCase(), title: title.value.trim(), body: bodyInput.value.trim() }),
   };
 }
 
@@ -773,9 +773,9 @@ async function renderSettings(stillCurrent) {
   const form = el('form', 'stack narrow');
   form.noValidate = true;
   const toOperator = input('text', settings.transfer_notice_operator ?? '');
-  toOperator.maxLength = 500;
+  toOperator.maxLength = 300;
   const toTeam = input('text', settings.transfer_notice_team ?? '');
-  toTeam.maxLength = 500;
+  toTeam.maxLength = 300;
   const error = errorLine();
   const save = el('button', 'primary', 'Save settings');
   save.type = 'submit';

@@ -359,7 +359,11 @@ function applyMessage(message, { live }) {
   }
   if (state.thread && state.thread.id === message.conversation_id) {
     addMessage(message, { live });
-    if (message.author === 'visitor') markThreadRead();
+    if (message.author === 'visitor') {
+      markThreadRead();
+      // A customer message changes the conversation's version (and may reopen it).
+      if (live) refreshSoon();
+    }
   }
   if (live) {
     notifyMessage(message);

@@ -66,7 +66,7 @@ export function initCompose() {
   outbox = new Outbox({
     deliver: deliverReply,
     onFailed: (item, error) => {
-      if (state.thread && state.thread.id === item.conversationId) explainActionError(error);
+      if (state.thread && state.thread.id === item.conversationId) explainActionError(error, 'reply');
     },
     maxAttempts: MAX_SEND_ATTEMPTS,
     abandon: handleAuthError,
@@ -225,7 +225,7 @@ async function sendNote(text) {
       if (state.thread && state.thread.id === conversationId) {
         if (!ui.input.value.trim()) setText(text);
         setMode('note', { quiet: true });
-        await explainActionError(error);
+        await explainActionError(error, 'note');
       }
       return;
     }

@@ -121,8 +121,9 @@ function detailsForm(contact) {
   email.maxLength = 254;
   email.autocomplete = 'off';
   const phone = input('tel', contact.phone || '');
-  phone.maxLength = 40;
+  phone.maxLength = 20;
   phone.autocomplete = 'off';
+  phone.placeholder = '+4915112345678';
 
   const attributes = el('fieldset', 'attributes');
   attributes.append(el('legend', null, 'Attributes'));
@@ -152,8 +153,12 @@ function detailsForm(contact) {
     rows.append(row);
     return keyInput;
   };
+  // Values may be text, numbers, booleans or null; a value left as it was keeps its type.
+  const original = new Map();
   for (const [key, value] of Object.entries(contact.attributes || {})) {
-    addRow(key, typeof value === 'string' ? value : JSON.stringify(value));
+    const text = typeof value === 'string' ? value : value === null ? '' : JSON.stringify(value);
+    original.set(key, { text, value });
+    addRow(key, text);
   }
   const addButton = button('Add attribute', 'ghost small', () => {
     addRow().focus();
@@ -185,11 +190,17 @@ function detailsForm(contact) {
       const key = row.querySelector('.attribute-key').value.trim();
       const value = row.querySelector('.attribute-value').value;
       if (!key) continue;
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key)) {
+        error.show(`Attribute names use letters, digits, “_”, “.” and “-” only (“${key}”).`);
+        row.querySelector('.attribute-key').focus();
+        return;
+      }
       if (Object.hasOwn(attributeValues, key)) {
         error.show(`The attribute “${key}” appears twice.`);
         return;
       }
-      attributeValues[key] = value;
+      const before = original.get(key);
+      attributeValues[key] = before && before.text === value ? before.value : value;
     }
     const emailValue = email.value.trim();
     if (emailValue && !/^[^\s@]+@[^\s@]+$/.test(emailValue)) {
@@ -224,7 +235,7 @@ function detailsForm(contact) {
     }
   });
 
-  form.append(section, field('Name', name), field('Email', email), field('Phone', phone), attributes, error.node, actions);
+  form.append(section, field('Name', name), field('Email', email), field('Phone', phone, 'International format: + and country code.'), attributes, error.node, actions);
   return form;
 }
 

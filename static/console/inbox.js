@@ -13,6 +13,8 @@ import {
 import { timeElement } from '/shared/messages.js';
 
 const REFETCH_DEBOUNCE_MS = 350;
+const PAGE_SIZE = 50;
+const MAX_PAGE = 200; // the API's largest page
 const TYPING_SHOW_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
@@ -21,11 +23,13 @@ const ui = {};
 const rows = new Map(); // id -> <li>
 let listSeq = 0; // answers of older list requests are dropped
 let firstUsableMarked = false;
+let nextBefore = null; // the API's next_before: there are older conversations to load
 
 export function initInbox() {
   Object.assign(ui, {
     list: $('conversation-list'),
     empty: $('list-empty'),
+    more: $('list-more'),
     count: $('list-count'),
     tabs: [...document.querySelectorAll('.status-tabs .tab')],
     assignee: $('assignee-filter'),
@@ -45,6 +49,16 @@ export function initInbox() {
     event.preventDefault();
     const next = ui.tabs[(index + (event.key === 'ArrowRight' ? 1 : ui.tabs.length - 1)) % ui.tabs.length];
     next.focus();
+  });
+  ui.more.addEventListener('click', async () => {
+    ui.more.disabled = true;
+    try {
+      await loadList({ more: true });
+    } catch (error) {
+      handleAuthError(error);
+    } finally {
+      ui.more.disabled = false;
+    }
   });
   ui.assignee.addEventListener('change', () => setFilter({ assignee: ui.assignee.value }));
   ui.tag.addEventListener('change', () => setFilter({ tag: ui.tag.value }));
@@ -92,6 +106,8 @@ export function resetInbox() {
   scheduleRefetch.cancel();
   state.conversations.clear();
   rows.clear();
+  nextBefore = null;
+  ui.more.hidden = true;
   ui.list.replaceChildren();
   ui.list.setAttribute('aria-busy', 'true');
   ui.search.value = '';
@@ -145,23 +161,30 @@ export function matchesFilter(summary) {
   return true;
 }
 
-// Fetches the list for the current filters. `advanceCursor` (initial load and resyncs) moves
-// the event cursor to the snapshot's; plain refetches leave it, so no event is skipped.
-export async function loadList({ advanceCursor = false } = {}) {
+// Fetches the list for the current filters: the first page, as long as what is shown already
+// (so a live refetch keeps the older rows the operator loaded), or with `more` the next page.
+// `advanceCursor` (initial load and resyncs) moves the event cursor to the snapshot's; plain
+// refetches leave it, so no event is skipped.
+export async function loadList({ advanceCursor = false, more = false } = {}) {
+  if (more && !nextBefore) return;
   const generation = state.generation;
   listSeq += 1;
   const seq = listSeq;
   const f = state.filters;
+  const limit = more ? PAGE_SIZE : Math.min(MAX_PAGE, Math.max(PAGE_SIZE, state.conversations.size));
   const result = await api(`/conversations${query({
     status: f.status, assignee: f.assignee === 'any' ? '' : f.assignee, tag: f.tag, team: f.team, q: f.q,
+    limit, before: more ? nextBefore : '',
   })}`);
   if (generation !== state.generation || seq !== listSeq) return;
   const typing = new Map([...state.conversations].map(([id, c]) => [id, c.typingUntil]));
-  state.conversations.clear();
+  if (!more) state.conversations.clear();
   for (const summary of result.conversations || []) {
     remember(summary);
     state.conversations.set(summary.id, { ...summary, typingUntil: typing.get(summary.id) || 0 });
   }
+  nextBefore = result.next_before ?? null;
+  ui.more.hidden = nextBefore === null;
   if (advanceCursor) state.cursor = Math.max(state.cursor, Number(result.cursor) || 0);
   ui.list.removeAttribute('aria-busy');
   renderList();

@@ -89,8 +89,8 @@ export function initThread() {
   ui.snoozeCustom.addEventListener('click', () => {
     const value = ui.snoozeUntil.value;
     const until = value ? new Date(value).getTime() : NaN;
-    if (!Number.isFinite(until) || until <= Date.now()) {
-      showThreadError('Choose a date and time in the future to snooze until.');
+    if (!Number.isFinite(until) || until <= Date.now() || until > Date.now() + 365 * 24 * 3600 * 1000) {
+      showThreadError('Choose a date and time in the future, at most a year ahead, to snooze until.');
       ui.snoozeUntil.focus();
       return;
     }
@@ -275,6 +275,7 @@ function toggleStatusMenu(open = ui.statusMenu.hidden) {
   if (open) {
     const minimum = new Date(Date.now() + 5 * 60000);
     ui.snoozeUntil.min = localInputValue(minimum);
+    ui.snoozeUntil.max = localInputValue(new Date(Date.now() + 364 * 24 * 3600 * 1000)); // the API allows a year
     if (!ui.snoozeUntil.value) ui.snoozeUntil.value = localInputValue(snoozePreset('tomorrow'));
     ui.statusReason.focus();
   }
@@ -333,13 +334,14 @@ async function perform(run, success) {
 }
 
 // Clear words for the conflicts the API reports, and a reload where the view is stale.
-export async function explainActionError(error) {
+// `what` is 'reply', 'note' or 'action' (status, assignment, transfer, tags).
+export async function explainActionError(error, what = 'action') {
   const details = error.details || {};
   const thread = state.thread;
   switch (error.code) {
     case 'stale_version':
       if (details.conversation) applySummary(details.conversation);
-      showThreadError('Someone else changed this conversation a moment ago. It has been reloaded: check it and try again.');
+      showThreadError('This conversation changed while you were looking at it (a new message or a teammate’s action), so nothing was done. It has been reloaded: check it and try again.');
       refreshSoon();
       break;
     case 'assigned_elsewhere': {
@@ -352,11 +354,18 @@ export async function explainActionError(error) {
           name = fresh.conversation?.assignee?.name;
         } catch { /* the message below still helps */ }
       }
-      showThreadError(`${name || 'Another operator'} is handling this conversation, so this was not done. Ask a supervisor to transfer it to you.`);
+      const done = what === 'reply' ? 'your reply was not sent' : what === 'note' ? 'your note was not added' : 'this was not done';
+      showThreadError(`${name || 'Another operator'} is handling this conversation, so ${done}. Ask a supervisor to transfer it to you.`);
       break;
     }
     case 'at_capacity':
-      showThreadError('That operator is at capacity. Choose someone else or a team.');
+      if (what === 'reply') {
+        const me = state.me || {};
+        const load = me.capacity ? ` (${me.load ?? me.capacity}/${me.capacity} chats)` : '';
+        showThreadError(`You are at your capacity${load}, so this reply was not sent and the conversation stays unassigned. Resolve or transfer one of yours, or ask a supervisor to assign it to you.`);
+      } else {
+        showThreadError('That operator is at capacity. Choose someone else or a team.');
+      }
       break;
     case 'inactive_operator':
       showThreadError('That operator is deactivated.');
@@ -482,12 +491,19 @@ function openTransferDialog() {
       fieldset.append(el('legend', null, 'Transfer to'));
       const toOperator = radio('target', 'operator', 'An operator', true);
       const toTeam = radio('target', 'team', 'A team', false);
-      const others = state.operators.filter((operator) => operator.id !== thread.summary.assignee?.id);
+      // An operator may move an unassigned conversation only to a team or to themselves.
+      const onlyMe = !hasRole('supervisor') && !thread.summary.assignee;
+      const others = state.operators.filter((operator) => operator.id !== thread.summary.assignee?.id
+        && operator.active !== false && operator.invited !== true && (!onlyMe || operator.id === state.me.id));
       const operatorSelect = select(others.map((operator) => [operator.id, operatorLine(operator)]));
       const teamSelect = select(state.teams.map((team) => [team.id, team.name]));
       if (!state.teams.length) {
         toTeam.input.disabled = true;
         teamSelect.disabled = true;
+      }
+      if (onlyMe && state.teams.length) {
+        toOperator.input.checked = false;
+        toTeam.input.checked = true;
       }
       if (!others.length) {
         toOperator.input.disabled = true;
