@@ -428,10 +428,8 @@ function applyEvent(event) {
         scheduleRefetch();
         emit('conversations:changed');
       } else if (event.kind.startsWith('contact.')) {
-        if (open) {
-          addTimelineEvent(event);
-          refreshSoon();
-        }
+        // Not a timeline line (a reload would not show it either): the header and panel update.
+        if (open) refreshSoon();
         scheduleRefetch();
         emit('contact:changed', event);
       }

@@ -14,6 +14,7 @@ import {
 import {
   addNote, addPendingNote, addPendingReply, explainActionError, hideThreadError, showThreadError,
 } from './thread.js';
+import { openCannedManager } from './canned.js';
 import { jitter, sleep } from '/shared/api.js';
 import { bindComposer } from '/shared/composer.js';
 import { newClientId, Outbox } from '/shared/outbox.js';
@@ -73,6 +74,7 @@ export function initCompose() {
     epoch: () => state.generation,
   });
 
+  $('canned-manage').addEventListener('click', openCannedManager);
   ui.modeReply.addEventListener('click', () => setMode('reply'));
   ui.modeNote.addEventListener('click', () => setMode('note'));
 

@@ -11,7 +11,7 @@
 import {
   api, button, contactName, dateTimeFormat, debounce, el, emit, field, handleAuthError, hasRole, on,
   operatorById, PRESENCE_LABELS, remember, select, setAvatar, state, statusLabel, tagById, tagChip,
-  toast, who,
+  teamById, toast, who,
 } from './core.js';
 import { errorLine, openDialog } from './dialog.js';
 import { fullFormat, isNearBottom, scrollToBottom, setMeta, timeElement, typingIndicator } from '/shared/messages.js';
@@ -326,6 +326,9 @@ async function perform(run, success) {
     const result = await run(thread);
     if (result && result.conversation) applySummary(result.conversation);
     if (success) toast(success);
+    // The timeline line for this action comes with the event stream; reload too, so that it
+    // shows even while the stream is reconnecting.
+    refreshSoon();
     return result;
   } catch (error) {
     if (!handleAuthError(error)) await explainActionError(error);
@@ -715,6 +718,13 @@ export function addPendingNote(body) {
   return node;
 }
 
+// A tag or team in an event: {id, name} or an id.
+function thingName(value, lookup) {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return value.name || lookup(value.id)?.name || '';
+  return lookup(value)?.name || String(value);
+}
+
 // Someone in the object position of a sentence ("assigned this to you").
 function whom(value) {
   const name = who(value);
@@ -748,17 +758,13 @@ export function describeEvent(event) {
       return `${who(d.by)} assigned this to ${whom(d.to)}${reason}`;
     }
     case 'conversation.transferred': {
-      const target = d.to_operator ? whom(d.to_operator) : d.to_team ? `the ${who(d.to_team)} team` : 'the queue';
+      const target = d.to_operator ? whom(d.to_operator) : d.to_team ? `the ${thingName(d.to_team, teamById)} team` : 'the queue';
       return `${d.by ? who(d.by) : 'The system'} transferred this to ${target}${reason}`;
     }
     case 'conversation.tagged':
-      return `${d.by ? who(d.by) : 'The system'} added the tag ${d.tag ? who(d.tag) : ''}`.trim();
+      return `${d.by ? who(d.by) : 'The system'} added the tag ${thingName(d.tag, tagById)}`.trim();
     case 'conversation.untagged':
-      return `${d.by ? who(d.by) : 'The system'} removed the tag ${d.tag ? who(d.tag) : ''}`.trim();
-    case 'contact.updated':
-      return `${d.by ? who(d.by) : 'Someone'} updated the contact details`;
-    case 'contact.merged':
-      return `${d.by ? who(d.by) : 'Someone'} merged another contact into this one`;
+      return `${d.by ? who(d.by) : 'The system'} removed the tag ${thingName(d.tag, tagById)}`.trim();
     default:
       return null;
   }

@@ -575,6 +575,107 @@ test('Alt+ArrowDown and Alt+ArrowUp move between conversations; "?" lists the sh
   await help.waitFor({ state: 'hidden' });
 }));
 
+test('an operator keeps personal canned responses that only they are offered', {
+  timeout: TEST_TIMEOUT_MS,
+}, step('personal-canned', async () => {
+  need('olivia', 'sam');
+  const { olivia, sam } = people;
+  const mine = `mine${RUN}`;
+  await olivia.getByRole('button', { name: 'My canned responses…' }).click();
+  const dialog = olivia.getByRole('dialog', { name: 'Canned responses' });
+  await dialog.getByText(`/${CANNED}`).waitFor(); // the team's are listed too
+  await dialog.getByLabel('Shortcut').fill(mine);
+  await dialog.getByLabel('Title').fill('My sign-off');
+  await dialog.getByLabel('Text', { exact: true }).fill('Talk soon, {{contact.first_name|friend}}!');
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByText(`/${mine}`).waitFor();
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await dialog.waitFor({ state: 'detached' });
+
+  const reply = olivia.getByRole('textbox', { name: 'Reply' });
+  await reply.fill('');
+  await reply.pressSequentially(`/${mine}`, { delay: 10 });
+  await olivia.getByRole('option', { name: new RegExp(`/${mine}`) }).waitFor();
+  await reply.press('Escape');
+  await olivia.locator('#suggest').waitFor({ state: 'hidden' });
+  assert.equal(await olivia.getByRole('listbox', { name: 'Canned responses' }).count(), 0, 'Escape closes the popup');
+  assert.equal(await reply.inputValue(), `/${mine}`, 'and leaves the text alone');
+  await reply.fill('');
+
+  // Sam is offered the team's responses, not Olivia's own.
+  await nav(sam, 'Inbox').click();
+  await row(sam, RUN).first().click();
+  const samReply = sam.getByRole('textbox', { name: 'Reply' });
+  await samReply.fill('');
+  await samReply.pressSequentially('/', { delay: 10 });
+  await sam.getByRole('option', { name: new RegExp(`/${CANNED}`) }).waitFor();
+  assert.equal(await sam.getByRole('option', { name: new RegExp(`/${mine}`) }).count(), 0, 'personal responses stay personal');
+  await samReply.press('Escape');
+  await samReply.fill('');
+}));
+
+test('a stale view gets a clear conflict message and a reload; a conversation someone else handles is read-only for an operator', {
+  timeout: TEST_TIMEOUT_MS,
+}, step('conflicts', async () => {
+  need('olivia', 'sam');
+  const { olivia, sam } = people;
+  const text = `Is my parcel lost? ${RUN}`;
+  await visitorViaApi({ name: `Walter ${RUN}` }, text);
+
+  // A second browser for Olivia whose event stream never answers: her view goes stale.
+  const stale = await newPage();
+  try {
+    await stale.route('**/api/inbox/events?*', () => { /* hold the long-poll forever */ });
+    await signIn(stale, OLIVIA.email, OLIVIA.password);
+    await stale.getByLabel('Search conversations').fill(`Walter ${RUN}`);
+    await row(stale, text).click();
+    await stale.locator('#thread-sub').filter({ hasText: 'Open' }).waitFor();
+
+    // Meanwhile Sam marks it pending.
+    await sam.getByLabel('Search conversations').fill(`Walter ${RUN}`);
+    await row(sam, text).click();
+    await sam.getByRole('button', { name: 'Status: Open' }).click();
+    await sam.locator('#status-menu').getByRole('button', { name: 'Pending', exact: true }).click();
+    await timelineLine(sam, 'You marked this pending').waitFor();
+
+    // Olivia's stale Resolve is refused with a clear message; the view reloads; then it works.
+    await stale.getByRole('button', { name: 'Resolve', exact: true }).click();
+    await stale.getByRole('alert').filter({ hasText: 'changed while you were looking at it' }).waitFor();
+    await stale.locator('#thread-sub').filter({ hasText: 'Pending' }).waitFor();
+    await timelineLine(stale, `${SAM.name} marked this pending`).waitFor();
+    await stale.getByRole('button', { name: 'Resolve', exact: true }).click();
+    await timelineLine(stale, 'You resolved this').waitFor();
+    assert.deepEqual(stale.errors, []);
+  } finally {
+    await stale.context().close();
+  }
+
+  // Sam takes it; for Olivia it becomes read-only, saying who has it.
+  await sam.locator('#thread-sub').filter({ hasText: 'Resolved' }).waitFor();
+  await sam.getByRole('button', { name: 'Reopen' }).click();
+  await sam.getByRole('button', { name: 'Assign…' }).click();
+  const dialog = sam.getByRole('dialog', { name: 'Assign conversation' });
+  await dialog.getByRole('radio', { name: new RegExp(SAM.name) }).check();
+  await dialog.getByRole('button', { name: 'Assign', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await sam.locator('#thread-sub').filter({ hasText: 'Assigned to you' }).waitFor();
+
+  await olivia.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Open', exact: true }).click();
+  await olivia.getByLabel('Search conversations').fill(`Walter ${RUN}`);
+  await row(olivia, text).click();
+  await olivia.getByText(`${SAM.name} is handling this conversation`).waitFor();
+  assert.equal(await olivia.getByRole('textbox', { name: 'Reply' }).isDisabled(), true, 'the operator cannot reply here');
+  assert.equal(await olivia.getByRole('button', { name: 'Transfer…' }).isDisabled(), true);
+  // The server agrees: a note from Olivia is refused.
+  const refused = await olivia.evaluate(async (id) => {
+    const response = await fetch(`/api/inbox/conversations/${id}/notes`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: 'sneaky' }),
+    });
+    return [response.status, (await response.json()).error.code];
+  }, Number(await olivia.locator('.conv[aria-current="true"]').getAttribute('data-id')));
+  assert.deepEqual(refused, [409, 'assigned_elsewhere']);
+}));
+
 test('console first paint to usable', { timeout: TEST_TIMEOUT_MS }, step('timing', async () => {
   const page = await newPage();
   try {
