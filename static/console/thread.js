@@ -816,6 +816,8 @@ export function markThreadRead() {
     emit('list:changed');
   }
   if (newest <= readUpTo) return;
+  // Someone else's conversation: the read marker is theirs to move (the API refuses it).
+  if (thread.summary && !canAct(thread.summary)) return;
   if (thread.summary) thread.summary.operator_read_up_to = newest;
   if (listed) {
     listed.operator_read_up_to = newest;

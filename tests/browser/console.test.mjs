@@ -85,6 +85,11 @@ function startPageServer() {
 async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(UI_TIMEOUT_MS);
+  // The console runs under a strict CSP (no inline scripts or styles): record any violation.
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (error) => page.errors.push(String(error)));
@@ -206,7 +211,9 @@ before(async () => {
 
 after(async () => {
   for (const [who, page] of Object.entries(people)) {
-    if (page && who !== 'visitor') assert.deepEqual(page.errors, [], `no script errors in ${who}'s console`);
+    if (!page || who === 'visitor') continue;
+    assert.deepEqual(page.errors, [], `no script errors in ${who}'s console`);
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], `no CSP violations in ${who}'s console`);
   }
   if (browser) await browser.close();
   if (pageServer) await new Promise((resolve) => pageServer.close(resolve));
