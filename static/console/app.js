@@ -9,6 +9,7 @@
 //   queue.js     supervisor queue                       admin.js    admin screens
 //   notify.js    title, sound, notifications, mentions  presence.js availability and heartbeat
 //   shortcuts.js keyboard shortcuts and help            dialog.js   modal dialogs
+//   canned.js    personal canned responses
 //
 // Invariants:
 // - The session is the HttpOnly cookie set by login; no script sees or stores a token.
@@ -334,7 +335,13 @@ function showInvite(token) {
 
 window.addEventListener('hashchange', () => {
   const token = inviteToken();
-  if (token) showInvite(token);
+  if (token) {
+    showInvite(token);
+    return;
+  }
+  if (!state.me) return;
+  const view = viewFromHash();
+  showView(view ? view.name : 'inbox', { sub: view ? view.sub : undefined, updateHash: false });
 });
 
 // ---------------------------------------------------------------------------------------------
