@@ -358,11 +358,14 @@ test('a visitor writes; the operator edits the contact, answers with a canned re
   world.widgetSession = { token: session.visitor_token, conversationId: session.conversation.id };
   assert.ok(world.widgetSession.token, 'the widget got a visitor token');
 
-  // It shows up live in the operator's inbox, unassigned, with an unread badge.
+  // It shows up live in the operator's inbox, unassigned, with an unread badge, a count in the
+  // tab title and a beep (a new visitor message in an unassigned conversation she is not reading).
   const conversationRow = row(olivia, world.question);
   await conversationRow.waitFor();
   await conversationRow.getByText('Unassigned').waitFor();
   await conversationRow.getByText('unread').waitFor();
+  await olivia.waitForFunction(() => /^\(\d+\) Inbox/.test(document.title));
+  await olivia.waitForFunction(() => Number(document.body.dataset.beeps) > 0);
   await conversationRow.click();
   await threadLog(olivia).getByText(world.question).waitFor();
 
@@ -414,6 +417,7 @@ test('a visitor writes; the operator edits the contact, answers with a canned re
   await noteCard.getByText(`Mentioned: ${SAM.name}`).waitFor();
 
   // The supervisor's console shows the mention live.
+  await sam.getByRole('status').filter({ hasText: `${OLIVIA.name} mentioned you in a note` }).waitFor();
   const mentions = sam.getByRole('button', { name: /Mentions, 1 unread/ });
   await mentions.waitFor();
   await mentions.click();
