@@ -19,7 +19,7 @@
 //   the old one is dropped.
 
 import {
-  api, emit, hasRole, on, remember, setAuthErrorHandler, state,
+  announce, api, contactName, emit, hasRole, on, remember, setAuthErrorHandler, state,
 } from './core.js';
 import { initAdmin, resetAdmin } from './admin.js';
 import { initCompose, resetCompose } from './compose.js';
@@ -390,6 +390,7 @@ function applyEvent(event) {
       const conversation = data.conversation;
       if (conversation) {
         remember(conversation);
+        if (state.view === 'inbox') announce(`New conversation from ${contactName(conversation)}`);
         if (matchesFilter(conversation) && !state.conversations.has(conversation.id)) {
           state.conversations.set(conversation.id, { ...conversation, typingUntil: 0 });
           renderList();

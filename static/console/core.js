@@ -278,6 +278,15 @@ export function toast(text, kind = 'info') {
   toastTimer = setTimeout(() => { node.hidden = true; }, kind === 'error' ? 8000 : 4000);
 }
 
+// Read out by screen readers only (new conversations and messages elsewhere in the inbox).
+export function announce(text) {
+  const node = document.getElementById('announcer');
+  if (!node) return;
+  node.textContent = '';
+  // A fresh text node after a tick, so that repeating the same words is announced again.
+  setTimeout(() => { node.textContent = text; }, 50);
+}
+
 // Storage keys are prefixed; storage that throws (disabled, private mode) falls back to memory.
 const memory = new Map();
 export const store = {

@@ -4,7 +4,7 @@
 // header's Mentions button and list, read markers on the server).
 
 import {
-  api, contactName, el, emit, handleAuthError, localPart, on, state, store, toast, who,
+  announce, api, contactName, el, emit, handleAuthError, localPart, on, state, store, toast, who,
 } from './core.js';
 import { timeElement } from '/shared/messages.js';
 
@@ -155,6 +155,7 @@ export function notifyMessage(message) {
   const looking = state.view === 'inbox' && state.selectedId === message.conversation_id
     && document.visibilityState === 'visible' && document.hasFocus();
   if (looking) return;
+  announce(`New message from ${summary ? contactName(summary) : 'a visitor'}`);
   beep();
   if (document.visibilityState !== 'visible' || !document.hasFocus()) {
     showNotification(`New message from ${summary ? contactName(summary) : 'a visitor'}`, message.body || '', message.conversation_id);
