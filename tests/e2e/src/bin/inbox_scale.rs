@@ -110,7 +110,8 @@ fn seed(db_path: &std::path::Path, options: &Options, admin_id: i64) -> Result<(
         let mut contact =
             tx.prepare("INSERT INTO contacts (name, email, created_at) VALUES (?1, ?2, ?3)")?;
         let mut conversation = tx.prepare(
-            "INSERT INTO conversations (contact_id, created_at, updated_at) VALUES (?1, ?2, ?2)",
+            "INSERT INTO conversations (contact_id, visitor_contact_id, created_at, updated_at)
+             VALUES (?1, ?1, ?2, ?2)",
         )?;
         let mut message = tx.prepare(
             "INSERT INTO messages (conversation_id, author, operator_id, body, created_at)

@@ -1,0 +1,42 @@
+//! The measuring tools keep working as the schema changes: each runs briefly at a tiny scale and
+//! must print its table with no failed request.
+
+use std::process::Command;
+
+#[test]
+fn inbox_scale_seeds_and_measures_every_listing() {
+    let output = Command::new(env!("CARGO_BIN_EXE_inbox_scale"))
+        .args([
+            "--conversations",
+            "30",
+            "--messages",
+            "90",
+            "--clients",
+            "2",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .expect("inbox_scale runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "inbox_scale failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("seeded 30 conversations and 90 messages"),
+        "{stdout}"
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| listing"))
+        .collect();
+    assert_eq!(rows.len(), 8, "{stdout}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[cells.len() - 2], "0", "failed requests in: {row}");
+        let per_second: f64 = cells[2].parse().expect("requests/s");
+        assert!(per_second > 0.0, "no successful request in: {row}");
+    }
+}
