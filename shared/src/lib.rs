@@ -18,6 +18,8 @@
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
 //!   typing, read receipts, the event stream).
+//! - [`routing`]: the routing rules (strategies, stickiness, skills, queue order) as pure
+//!   functions, shared by the router and the routing simulation.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`input`]: field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
@@ -39,6 +41,7 @@ pub mod message;
 pub mod migrations;
 pub mod note;
 pub mod operator;
+pub mod routing;
 pub mod secret;
 pub mod settings;
 pub mod store;

@@ -40,3 +40,44 @@ fn inbox_scale_seeds_and_measures_every_listing() {
         assert!(per_second > 0.0, "no successful request in: {row}");
     }
 }
+
+#[test]
+fn the_routing_simulation_prints_every_strategy_for_every_team_size() {
+    let output = Command::new(env!("CARGO_BIN_EXE_routing_sim"))
+        .args(["--days", "1"])
+        .output()
+        .expect("routing_sim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "routing_sim failed: {stdout}");
+    for strategy in ["round_robin", "least_loaded", "skills", "manual"] {
+        let rows = stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("| {strategy} |")))
+            .count();
+        assert_eq!(rows, 3, "{strategy} rows in {stdout}");
+    }
+    // Skills routing exists to avoid wrong-skill assignments: it must beat round robin at it.
+    let wrong = |strategy: &str| -> Vec<f64> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("| {strategy} |")))
+            .map(|l| {
+                let cell = l.split('|').nth(6).unwrap_or_default();
+                cell.split('(')
+                    .nth(1)
+                    .and_then(|p| {
+                        p.trim_end_matches(|c| c == ')' || c == '%' || c == ' ')
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(f64::NAN)
+            })
+            .collect()
+    };
+    for (skills, round_robin) in wrong("skills").iter().zip(wrong("round_robin")) {
+        assert!(
+            skills < &round_robin,
+            "skills {skills}% vs round robin {round_robin}%"
+        );
+    }
+}
