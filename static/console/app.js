@@ -28,7 +28,9 @@ import {
   initInbox, loadList, matchesFilter, renderFilterOptions, renderList, resetInbox, scheduleRefetch,
   showRowTyping,
 } from './inbox.js';
-import { initNotify, loadMentions, noteCreated, notifyMessage, resetNotify, updateTitle } from './notify.js';
+import {
+  handedToMe, initNotify, loadMentions, noteCreated, notifyMessage, resetNotify, updateTitle,
+} from './notify.js';
 import { initPresence, startPresence, stopPresence } from './presence.js';
 import { initQueue, resetQueue } from './queue.js';
 import { initShortcuts } from './shortcuts.js';
@@ -429,6 +431,9 @@ function applyEvent(event) {
       break;
     default:
       if (event.kind.startsWith('conversation.')) {
+        if (event.kind === 'conversation.transferred' || event.kind === 'conversation.assigned') {
+          handedToMe(event);
+        }
         if (open) {
           addTimelineEvent(event);
           refreshSoon();

@@ -162,6 +162,27 @@ export function notifyMessage(message) {
   }
 }
 
+// Someone else handed me a conversation (a supervisor's assignment or a transfer): tell me,
+// with the reason a transfer carries, so I know why it came before I open it.
+export function handedToMe(event) {
+  if (!event || !event.data || !state.me) return;
+  const data = event.data;
+  const to = event.kind === 'conversation.transferred' ? data.to_operator : data.to;
+  const by = data.by;
+  if (!to || to.id !== state.me.id || (by && by.id === state.me.id)) return;
+  const from = who(by, 'Someone');
+  const title = event.kind === 'conversation.transferred'
+    ? `${from} transferred a conversation to you`
+    : `${from} assigned you a conversation`;
+  const why = data.reason ? `: ${data.reason}` : '';
+  toast(`${title}${why}`);
+  announce(title);
+  beep();
+  if (document.visibilityState !== 'visible' || !document.hasFocus()) {
+    showNotification(title, data.reason || '', event.conversation_id);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mentions
 

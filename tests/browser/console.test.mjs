@@ -482,7 +482,11 @@ test('the supervisor queue shows the waiting conversation and assigns it by hand
   const picker = waiting.getByLabel(`Assign ${VISITOR_NAME} to`);
   const value = await picker.locator('option', { hasText: OLIVIA.name }).getAttribute('value');
   await picker.selectOption(value);
+  // Olivia is told at once (the toast lasts seconds, so watch for it from before the click).
+  const told = olivia.locator('#toast').filter({ hasText: `${SAM.name} assigned you a conversation` })
+    .waitFor({ timeout: UI_TIMEOUT_MS });
   await waiting.getByRole('button', { name: 'Assign', exact: true }).click();
+  await told;
   await sam.getByText(`${VISITOR_NAME} assigned to ${OLIVIA.name}`).waitFor();
   await waiting.waitFor({ state: 'detached' });
 
