@@ -267,6 +267,15 @@ pub fn teams(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Team>, ChatError> {
     Ok(team::list(ctx.db)?)
 }
 
+/// `Ok` if a delete found its row, 404 naming `what` otherwise.
+fn deleted(found: bool, what: &'static str) -> Result<(), ChatError> {
+    if found {
+        Ok(())
+    } else {
+        Err(ChatError::NotFound(what))
+    }
+}
+
 fn name_taken() -> ChatError {
     ChatError::Conflict("name_taken", "that name is already in use".into())
 }
@@ -324,13 +333,7 @@ pub fn update_team(
 
 pub fn delete_team(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
     admin.require(Role::Admin)?;
-    transaction(ctx.db, || {
-        if team::delete(ctx.db, id)? {
-            Ok(())
-        } else {
-            Err(ChatError::NotFound("team"))
-        }
-    })
+    transaction(ctx.db, || deleted(team::delete(ctx.db, id)?, "team"))
 }
 
 pub fn tags(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Tag>, ChatError> {
@@ -366,13 +369,7 @@ pub fn update_tag(
 
 pub fn delete_tag(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
     admin.require(Role::Admin)?;
-    transaction(ctx.db, || {
-        if tag::delete(ctx.db, id)? {
-            Ok(())
-        } else {
-            Err(ChatError::NotFound("tag"))
-        }
-    })
+    transaction(ctx.db, || deleted(tag::delete(ctx.db, id)?, "tag"))
 }
 
 pub fn team_canned(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Canned>, ChatError> {

@@ -133,6 +133,15 @@ pub struct Named {
     pub name: String,
 }
 
+impl From<&crate::operator::Operator> for Named {
+    fn from(operator: &crate::operator::Operator) -> Named {
+        Named {
+            id: operator.id,
+            name: operator.name.clone(),
+        }
+    }
+}
+
 /// A tag as shown on a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagRef {

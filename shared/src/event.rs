@@ -149,6 +149,29 @@ pub fn append(
         .i64("id")
 }
 
+/// Appends the same event to several conversations (a contact's edit, a merge). Returns each
+/// conversation with its event id, for [`announce_each`] after the commit.
+pub fn append_each(
+    db: &dyn Database,
+    conversation_ids: impl IntoIterator<Item = i64>,
+    kind: EventKind,
+    visibility: Visibility,
+    data: &impl Serialize,
+    now: i64,
+) -> Result<Vec<(i64, i64)>, DbError> {
+    conversation_ids
+        .into_iter()
+        .map(|id| Ok((id, append(db, id, kind, visibility, data, now)?)))
+        .collect()
+}
+
+/// [`announce`] for what [`append_each`] wrote.
+pub fn announce_each(ctx: &Ctx<'_>, appended: &[(i64, i64)]) {
+    for (conversation_id, event_id) in appended {
+        announce(ctx, *conversation_id, &format!("e{event_id}"));
+    }
+}
+
 /// Events after `cursor` that `audience` may see, oldest first, at most [`PAGE_SIZE`].
 pub fn after(db: &dyn Database, audience: Audience, cursor: i64) -> Result<Vec<Event>, DbError> {
     let rows = match audience {

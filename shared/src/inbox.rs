@@ -382,14 +382,6 @@ pub fn thread(
     })
 }
 
-/// 404 for a conversation that does not exist; 409 when it is someone else's and `operator`
-/// may act only on their own.
-fn actionable(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
-    let current = conversation::summary(ctx.db, conversation_id)?
-        .ok_or(ChatError::NotFound("conversation"))?;
-    crate::workflow::may_act(operator, &current)
-}
-
 pub fn reply(
     ctx: &Ctx<'_>,
     operator: &Operator,
@@ -406,7 +398,7 @@ pub fn reply(
 }
 
 pub fn typing(ctx: &Ctx<'_>, operator: &Operator, conversation_id: i64) -> Result<(), ChatError> {
-    actionable(ctx, operator, conversation_id)?;
+    crate::workflow::actionable(ctx, operator, conversation_id)?;
     chat::typing(ctx, conversation_id, Speaker::Operator(operator))
 }
 
@@ -417,7 +409,7 @@ pub fn read(
     request: &ReadRequest,
 ) -> Result<(), ChatError> {
     // Reading moves the team's read marker (the visitor sees "read"): only whoever may answer.
-    actionable(ctx, operator, conversation_id)?;
+    crate::workflow::actionable(ctx, operator, conversation_id)?;
     chat::mark_read(ctx, conversation_id, Speaker::Operator(operator), request)
 }
 
@@ -552,13 +544,6 @@ struct ContactsMerged<'a> {
     by: conversation::Named,
 }
 
-fn by_named(operator: &Operator) -> conversation::Named {
-    conversation::Named {
-        id: operator.id,
-        name: operator.name.clone(),
-    }
-}
-
 /// Edits a contact; each of their conversations' timelines records it.
 pub fn update_contact(
     ctx: &Ctx<'_>,
@@ -574,26 +559,20 @@ pub fn update_contact(
         let contact = contact::update(ctx.db, contact_id, &changes, now)?
             .ok_or(ChatError::NotFound("contact"))?;
         let conversations = conversation::of_contact(ctx.db, contact.id, CONTACT_HISTORY_LIMIT)?;
-        let mut touched = Vec::new();
-        for c in &conversations {
-            let event_id = event::append(
-                ctx.db,
-                c.conversation.id,
-                EventKind::ContactUpdated,
-                Visibility::Internal,
-                &ContactChanged {
-                    contact: &contact,
-                    by: by_named(operator),
-                },
-                now,
-            )?;
-            touched.push((c.conversation.id, event_id));
-        }
+        let touched = event::append_each(
+            ctx.db,
+            conversations.iter().map(|c| c.conversation.id),
+            EventKind::ContactUpdated,
+            Visibility::Internal,
+            &ContactChanged {
+                contact: &contact,
+                by: conversation::Named::from(operator),
+            },
+            now,
+        )?;
         Ok::<_, ChatError>((contact, touched))
     })?;
-    for (id, event_id) in touched {
-        event::announce(ctx, id, &format!("e{event_id}"));
-    }
+    event::announce_each(ctx, &touched);
     Ok(contact)
 }
 
@@ -614,27 +593,21 @@ pub fn merge_contacts(
         let moved = contact::merge(ctx.db, request.from_contact_id, into, now)?
             .ok_or(ChatError::NotFound("contact"))?;
         let contact = contact::by_id(ctx.db, into)?.ok_or(ChatError::NotFound("contact"))?;
-        let mut touched = Vec::new();
-        for id in moved {
-            let event_id = event::append(
-                ctx.db,
-                id,
-                EventKind::ContactMerged,
-                Visibility::Internal,
-                &ContactsMerged {
-                    from_contact_id: request.from_contact_id,
-                    contact: &contact,
-                    by: by_named(operator),
-                },
-                now,
-            )?;
-            touched.push((id, event_id));
-        }
+        let touched = event::append_each(
+            ctx.db,
+            moved,
+            EventKind::ContactMerged,
+            Visibility::Internal,
+            &ContactsMerged {
+                from_contact_id: request.from_contact_id,
+                contact: &contact,
+                by: conversation::Named::from(operator),
+            },
+            now,
+        )?;
         Ok::<_, ChatError>((contact, touched))
     })?;
-    for (id, event_id) in touched {
-        event::announce(ctx, id, &format!("e{event_id}"));
-    }
+    event::announce_each(ctx, &touched);
     Ok(contact)
 }
 

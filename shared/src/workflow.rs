@@ -100,16 +100,9 @@ struct NoteCreated<'a> {
     note: &'a Note,
 }
 
-fn named(operator: &Operator) -> Named {
-    Named {
-        id: operator.id,
-        name: operator.name.clone(),
-    }
-}
-
 /// The conversation, if `operator` may act on it: supervisors and admins on any; operators on
 /// unassigned ones and their own.
-fn actionable(
+pub fn actionable(
     ctx: &Ctx<'_>,
     operator: &Operator,
     id: i64,
@@ -212,7 +205,7 @@ pub fn set_status(
             &StatusChanged {
                 from,
                 to,
-                by: named(operator),
+                by: Named::from(operator),
                 reason: reason.as_deref(),
                 snoozed_until,
             },
@@ -284,7 +277,7 @@ pub fn assign(
                 )? {
                     return Err(refusal(ctx, target)?);
                 }
-                operator::by_id(ctx.db, target)?.map(|o| named(&o))
+                operator::by_id(ctx.db, target)?.map(|o| Named::from(&o))
             }
             None => {
                 if current.assignee.is_none() {
@@ -315,7 +308,7 @@ pub fn assign(
             &Assigned {
                 from: current.assignee.clone(),
                 to,
-                by: named(operator),
+                by: Named::from(operator),
                 reason: Some(if request.operator_id.is_some() {
                     "assigned by hand"
                 } else {
@@ -385,7 +378,7 @@ pub fn transfer(
                     .transfer_notice_operator
                     .replace("{operator}", &target_operator.name);
                 (
-                    Some(named(&target_operator)),
+                    Some(Named::from(&target_operator)),
                     team.map(|t| Named {
                         id: t.id,
                         name: t.name,
@@ -433,7 +426,7 @@ pub fn transfer(
                 from: current.assignee.clone(),
                 to_operator,
                 to_team,
-                by: named(operator),
+                by: Named::from(operator),
                 reason: &reason,
             },
             now,
@@ -459,65 +452,49 @@ pub fn transfer(
     Ok(summary)
 }
 
-/// Puts a tag on a conversation (idempotent).
-pub fn add_tag(
-    ctx: &Ctx<'_>,
-    operator: &Operator,
-    id: i64,
-    tag_id: i64,
-) -> Result<Vec<TagRef>, ChatError> {
-    let now = ctx.clock.now_ms();
-    let (tags, event_id) = transaction(ctx.db, || {
-        actionable(ctx, operator, id)?;
-        let tag = tag::by_id(ctx.db, tag_id)?.ok_or(ChatError::NotFound("tag"))?;
-        let mut event_id = None;
-        if tag::attach(ctx.db, id, tag_id, now)? {
-            event_id = Some(event::append(
-                ctx.db,
-                id,
-                EventKind::ConversationTagged,
-                Visibility::Internal,
-                &Tagged {
-                    tag,
-                    by: named(operator),
-                },
-                now,
-            )?);
-        }
-        Ok::<_, ChatError>((reload(ctx, id)?.tags, event_id))
-    })?;
-    if let Some(event_id) = event_id {
-        event::announce(ctx, id, &format!("e{event_id}"));
-    }
-    Ok(tags)
+/// Whether a tag goes on or comes off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagging {
+    Add,
+    Remove,
 }
 
-/// Takes a tag off a conversation (idempotent).
-pub fn remove_tag(
+/// Puts a tag on a conversation or takes it off (idempotent: no change, no event). Adding a tag
+/// that does not exist is a 404; removing one is a no-op.
+pub fn tag(
     ctx: &Ctx<'_>,
     operator: &Operator,
     id: i64,
     tag_id: i64,
+    tagging: Tagging,
 ) -> Result<Vec<TagRef>, ChatError> {
     let now = ctx.clock.now_ms();
     let (tags, event_id) = transaction(ctx.db, || {
         actionable(ctx, operator, id)?;
-        let mut event_id = None;
-        if let Some(tag) = tag::by_id(ctx.db, tag_id)?
-            && tag::detach(ctx.db, id, tag_id)?
-        {
-            event_id = Some(event::append(
+        let found = tag::by_id(ctx.db, tag_id)?;
+        let changed = match (tagging, found) {
+            (Tagging::Add, None) => return Err(ChatError::NotFound("tag")),
+            (Tagging::Add, Some(tag)) => tag::attach(ctx.db, id, tag_id, now)?
+                .then_some((tag, EventKind::ConversationTagged)),
+            (Tagging::Remove, None) => None,
+            (Tagging::Remove, Some(tag)) => {
+                tag::detach(ctx.db, id, tag_id)?.then_some((tag, EventKind::ConversationUntagged))
+            }
+        };
+        let event_id = match changed {
+            Some((tag, kind)) => Some(event::append(
                 ctx.db,
                 id,
-                EventKind::ConversationUntagged,
+                kind,
                 Visibility::Internal,
                 &Tagged {
                     tag,
-                    by: named(operator),
+                    by: Named::from(operator),
                 },
                 now,
-            )?);
-        }
+            )?),
+            None => None,
+        };
         Ok::<_, ChatError>((reload(ctx, id)?.tags, event_id))
     })?;
     if let Some(event_id) = event_id {

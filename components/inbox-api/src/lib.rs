@@ -314,13 +314,13 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             spin_host::json_field(
                 200,
                 "tags",
-                workflow::add_tag(&ctx, &operator, id, body.tag_id)?,
+                workflow::tag(&ctx, &operator, id, body.tag_id, workflow::Tagging::Add)?,
             )
         }
         Command::RemoveTag(id, tag_id) => spin_host::json_field(
             200,
             "tags",
-            workflow::remove_tag(&ctx, &operator, id, tag_id)?,
+            workflow::tag(&ctx, &operator, id, tag_id, workflow::Tagging::Remove)?,
         ),
         Command::SearchContacts => spin_host::json_field(
             200,

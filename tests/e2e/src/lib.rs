@@ -556,3 +556,76 @@ pub fn message_bodies(events: &[Value]) -> Vec<String> {
         .filter_map(|e| e["data"]["message"]["body"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// Throughput and latency of one kind of request, as the benchmark tools report them.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// 2xx answers per second.
+    pub per_second: f64,
+    /// Latency percentiles of the successful requests, in milliseconds.
+    pub p50: f64,
+    pub p99: f64,
+    pub failures: u64,
+}
+
+/// Runs `clients` concurrent loops for `duration`, each sending the request `request(client, n)`
+/// builds (n counts that client's requests) back to back over keep-alive connections, and
+/// measures what came back: a request counts as a success when its status is 2xx and its body
+/// was read.
+pub async fn measure<F>(clients: usize, duration: Duration, request: F) -> Measured
+where
+    F: Fn(usize, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::Instant;
+
+    let request = Arc::new(request);
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (request, stop, failures) = (request.clone(), stop.clone(), failures.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let started = Instant::now();
+                let success = match request(client, n).send().await {
+                    Ok(response) => {
+                        response.status().is_success() && response.bytes().await.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                if success {
+                    latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap_or_default());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        samples
+            .get(((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Measured {
+        per_second: samples.len() as f64 / elapsed,
+        p50: at(50.0),
+        p99: at(99.0),
+        failures: failures.load(Ordering::Relaxed),
+    }
+}

@@ -19,12 +19,11 @@
 //! 250 ms), read from `/proc/PID/stat`, so the server must run on this machine.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 struct Options {
     base_url: String,
@@ -156,79 +155,6 @@ async fn setup_client(http: &reqwest::Client, options: &Options) -> Result<Clien
             .with_context(|| format!("login failed: {login}; pass --admin-email/--admin-password"))?
             .to_owned(),
     })
-}
-
-struct Measured {
-    per_second: f64,
-    p50: f64,
-    p99: f64,
-    failures: u64,
-}
-
-async fn measure(
-    endpoint: Endpoint,
-    http: &reqwest::Client,
-    options: &Options,
-    clients: &[Client],
-) -> Measured {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for client in clients.iter().cloned() {
-        let (http, base, stop, ok, failures, latencies) = (
-            http.clone(),
-            options.base_url.clone(),
-            stop.clone(),
-            ok.clone(),
-            failures.clone(),
-            latencies.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let started = Instant::now();
-                let response = endpoint.request(&http, &base, &client, n).send().await;
-                let success = match response {
-                    Ok(response) => {
-                        response.status().is_success() && response.bytes().await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                if success {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                    mine.push(started.elapsed().as_secs_f64() * 1000.0);
-                } else {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            latencies.lock().await.extend(mine);
-        }));
-    }
-    let started = Instant::now();
-    tokio::time::sleep(options.duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut samples = latencies.lock().await.clone();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = |p: f64| {
-        samples
-            .get(((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize - 1)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    Measured {
-        per_second: ok.load(Ordering::Relaxed) as f64 / elapsed,
-        p50: at(50.0),
-        p99: at(99.0),
-        failures: failures.load(Ordering::Relaxed),
-    }
 }
 
 /// CPU time (user + system) of a local process so far, in seconds, from /proc.
@@ -386,7 +312,11 @@ async fn main() -> Result<()> {
         Endpoint::VisitorEvents,
         Endpoint::InboxList,
     ] {
-        let m = measure(endpoint, &http, &options, &clients).await;
+        let (http, base, clients) = (http.clone(), options.base_url.clone(), clients.clone());
+        let m = e2e::measure(clients.len(), options.duration, move |client, n| {
+            endpoint.request(&http, &base, &clients[client], n)
+        })
+        .await;
         if matches!(endpoint, Endpoint::Config) {
             baseline = m.per_second;
         }

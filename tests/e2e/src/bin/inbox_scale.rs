@@ -17,13 +17,10 @@
 //! requests/s counts 2xx answers. The baseline (`GET /api/widget/config`, no store) gives each
 //! listing's share of what the runtime can do at all.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 #[derive(Clone)]
 struct Options {
@@ -173,81 +170,6 @@ fn seed(db_path: &std::path::Path, options: &Options, admin_id: i64) -> Result<(
     Ok(())
 }
 
-struct Measured {
-    per_second: f64,
-    p50: f64,
-    p99: f64,
-    failures: u64,
-}
-
-async fn measure(
-    http: &reqwest::Client,
-    url: String,
-    token: Option<String>,
-    options: &Options,
-) -> Measured {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for _ in 0..options.clients {
-        let (http, url, token, stop, ok, failures, latencies) = (
-            http.clone(),
-            url.clone(),
-            token.clone(),
-            stop.clone(),
-            ok.clone(),
-            failures.clone(),
-            latencies.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                let mut request = http.get(&url);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let success = match request.send().await {
-                    Ok(response) => {
-                        response.status().is_success() && response.bytes().await.is_ok()
-                    }
-                    Err(_) => false,
-                };
-                if success {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                    mine.push(started.elapsed().as_secs_f64() * 1000.0);
-                } else {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            latencies.lock().await.extend(mine);
-        }));
-    }
-    let started = Instant::now();
-    tokio::time::sleep(options.duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut samples = latencies.lock().await.clone();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = |p: f64| {
-        samples
-            .get(((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize - 1)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    Measured {
-        per_second: ok.load(Ordering::Relaxed) as f64 / elapsed,
-        p50: at(50.0),
-        p99: at(99.0),
-        failures: failures.load(Ordering::Relaxed),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let options = parse_options()?;
@@ -344,7 +266,15 @@ async fn main() -> Result<()> {
     println!("|---|---:|---:|---:|---:|---:|");
     let mut baseline = f64::NAN;
     for (name, url, token) in cases {
-        let measured = measure(&http, url, token, &options).await;
+        let http = http.clone();
+        let measured = e2e::measure(options.clients, options.duration, move |_, _| {
+            let request = http.get(&url);
+            match &token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        })
+        .await;
         if baseline.is_nan() {
             baseline = measured.per_second;
         }
