@@ -117,8 +117,7 @@ fn skills(list: &[Skill]) -> Result<Vec<Skill>, InvalidInput> {
     Ok(parsed)
 }
 
-/// Language tags like `en`, `pt-BR`: 2-3 letters, then optional `-` parts; stored as given
-/// (matching is case-insensitive).
+/// Language tags, stored as given (matching is case-insensitive).
 fn languages(list: &[String]) -> Result<Vec<String>, InvalidInput> {
     if list.len() > MAX_LANGUAGES {
         return Err(InvalidInput::new(
@@ -128,21 +127,9 @@ fn languages(list: &[String]) -> Result<Vec<String>, InvalidInput> {
     }
     let mut parsed: Vec<String> = Vec::new();
     for tag in list {
-        let tag = tag.trim();
-        let mut parts = tag.split('-');
-        let primary_ok = parts.next().is_some_and(|p| {
-            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
-        });
-        let rest_ok = parts
-            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if !primary_ok || !rest_ok {
-            return Err(InvalidInput::new(
-                "languages",
-                format!("{tag:?} is not a language tag like en or pt-BR"),
-            ));
-        }
-        if !parsed.iter().any(|p| p.eq_ignore_ascii_case(tag)) {
-            parsed.push(tag.to_owned());
+        let tag = crate::input::language_tag("languages", tag)?;
+        if !parsed.iter().any(|p| p.eq_ignore_ascii_case(&tag)) {
+            parsed.push(tag);
         }
     }
     Ok(parsed)

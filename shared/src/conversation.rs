@@ -196,6 +196,11 @@ pub struct ConversationSummary {
     pub version: i64,
     pub snoozed_until: Option<i64>,
     pub waiting_since: Option<i64>,
+    /// What it is about (picked, or detected by routing), its language, and its priority in
+    /// the queue (0 normal, 1 high, 2 urgent).
+    pub topic: Option<String>,
+    pub language: Option<String>,
+    pub priority: i64,
     pub assignee: Option<Named>,
     pub team: Option<Named>,
     pub tags: Vec<TagRef>,
@@ -247,6 +252,9 @@ impl ConversationSummary {
             version: row.i64("version")?,
             snoozed_until: row.opt_i64("snoozed_until")?,
             waiting_since: row.opt_i64("waiting_since")?,
+            topic: row.opt_str("topic")?.map(str::to_owned),
+            language: row.opt_str("language")?.map(str::to_owned),
+            priority: row.i64("priority")?,
             assignee: named("assignee_id", "assignee_name")?,
             team: named("team_id", "team_name")?,
             tags,
@@ -265,7 +273,7 @@ const INSERT: &str = "INSERT INTO conversations
 
 const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to,
             c.operator_read_up_to, c.version, c.snoozed_until, c.waiting_since,
-            c.assignee_id, a.name AS assignee_name, c.team_id, t.name AS team_name,
+            c.topic, c.language, c.priority, c.assignee_id, a.name AS assignee_name, c.team_id, t.name AS team_name,
             (SELECT json_group_array(json(tag)) FROM (
                 SELECT json_object('id', g.id, 'name', g.name, 'color', g.color) AS tag
                   FROM conversation_tags x JOIN tags g ON g.id = x.tag_id
@@ -303,6 +311,7 @@ const ADVANCE_OPERATOR_READ: &str = "UPDATE conversations SET operator_read_up_t
 /// version changes nothing.
 const SET_STATUS: &str = "UPDATE conversations
         SET status = ?3, snoozed_until = ?4, version = version + 1,
+            resolved_at = CASE WHEN ?3 = 'resolved' THEN ?5 ELSE resolved_at END,
             waiting_since = CASE WHEN ?3 != 'open' THEN NULL
                                  WHEN assignee_id IS NULL THEN COALESCE(waiting_since, ?5)
                                  ELSE NULL END
@@ -313,7 +322,7 @@ const SET_STATUS: &str = "UPDATE conversations
 /// assignments cannot push anyone over. ?5 sets the team (NULL keeps it); ?6 = 1 reopens.
 const ASSIGN_TO_OPERATOR: &str = "UPDATE conversations
         SET assignee_id = ?3, assigned_at = ?4, waiting_since = NULL, version = version + 1,
-            team_id = COALESCE(?5, team_id),
+            declined_by = NULL, team_id = COALESCE(?5, team_id),
             status = CASE WHEN ?6 THEN 'open' ELSE status END,
             snoozed_until = CASE WHEN ?6 THEN NULL ELSE snoozed_until END
       WHERE id = ?1 AND version = ?2
@@ -479,6 +488,20 @@ pub fn list(
     rows.iter()
         .map(|row| ConversationSummary::from_row(&row))
         .collect()
+}
+
+const SET_ROUTING_HINTS: &str =
+    "UPDATE conversations SET topic = ?2, language = ?3 WHERE id = ?1";
+
+/// What the visitor told the widget before writing: the topic they picked, their language.
+pub fn set_routing_hints(
+    db: &dyn Database,
+    id: i64,
+    topic: Option<&str>,
+    language: Option<&str>,
+) -> Result<(), DbError> {
+    db.execute(SET_ROUTING_HINTS, &[id.into(), topic.into(), language.into()])?;
+    Ok(())
 }
 
 /// Every conversation of a contact, newest activity first.

@@ -31,6 +31,7 @@ pub enum EventKind {
     NoteCreated,
     ContactUpdated,
     ContactMerged,
+    ConversationClassified,
 }
 
 impl EventKind {
@@ -48,6 +49,7 @@ impl EventKind {
             EventKind::NoteCreated => "note.created",
             EventKind::ContactUpdated => "contact.updated",
             EventKind::ContactMerged => "contact.merged",
+            EventKind::ConversationClassified => "conversation.classified",
         }
     }
 }

@@ -58,6 +58,26 @@ pub fn bounded_text(
     Ok(trimmed.to_owned())
 }
 
+/// A language tag like `en` or `pt-BR`: 2-3 letters, then optional `-` parts of 1-8 letters or
+/// digits. Returned trimmed, as given.
+pub fn language_tag(field: &'static str, text: &str) -> Result<String, InvalidInput> {
+    let tag = text.trim();
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let rest_ok = parts
+        .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok && tag.len() <= 35 {
+        Ok(tag.to_owned())
+    } else {
+        Err(InvalidInput::new(
+            field,
+            format!("{tag:?} is not a language tag like en or pt-BR"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,10 @@
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
 //!   typing, read receipts, the event stream).
-//! - [`routing`]: the routing rules (strategies, stickiness, skills, queue order) as pure
-//!   functions, shared by the router and the routing simulation.
+//! - [`routing`]: the routing rules (strategies, stickiness, skills, overflow, queue order) as
+//!   pure functions, shared by the router and the routing simulation; [`router`]: the router's
+//!   use cases (routing settings, the routing pass, re-routing, queue position and wait
+//!   estimate); [`topic`]: topics, their detection rules and priorities.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`input`]: field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
@@ -41,12 +43,14 @@ pub mod message;
 pub mod migrations;
 pub mod note;
 pub mod operator;
+pub mod router;
 pub mod routing;
 pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod tag;
 pub mod team;
+pub mod topic;
 pub mod throttle;
 pub mod visitor;
 pub mod workflow;

@@ -9,6 +9,7 @@ use crate::store::{Database, DbError, SqlValue};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_operator_inbox.sql"),
+    include_str!("migrations/0003_routing.sql"),
 ];
 
 /// The schema version this build expects.

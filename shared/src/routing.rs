@@ -6,10 +6,10 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a team's conversations are handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// The eligible operator assigned least recently.
@@ -120,6 +120,8 @@ pub struct Need {
     pub previous: Option<(i64, i64)>,
     /// How long the conversation has waited so far.
     pub waited_ms: i64,
+    /// The operator it was taken from for not answering: not offered to them again right away.
+    pub declined_by: Option<i64>,
 }
 
 /// Which rule made a decision.
@@ -143,6 +145,9 @@ pub struct Decision {
     /// Whether the chosen operator has the conversation's topic as a skill (when it has one):
     /// a `false` here is a likely transfer later.
     pub topic_match: bool,
+    /// Chosen from the backup team because the conversation's own team was full or it waited
+    /// past the overflow threshold.
+    pub overflow: bool,
 }
 
 /// How well `candidate` fits `need`: the topic weighs most, then language, region, tier.
@@ -185,7 +190,10 @@ pub fn choose(
     if policy.strategy == Strategy::Manual {
         return None;
     }
-    let eligible: Vec<&Candidate> = candidates.iter().filter(|c| c.eligible()).collect();
+    let eligible: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.eligible() && Some(c.operator_id) != need.declined_by)
+        .collect();
     let topic_match = |c: &Candidate| fit(c, need).0;
     if let Some((previous, at)) = need.previous
         && policy.stickiness_window_ms > 0
@@ -197,6 +205,7 @@ pub fn choose(
             rule: Rule::Sticky,
             reason: "the customer's previous operator, available with room".into(),
             topic_match: topic_match(c),
+            overflow: false,
         });
     }
     let decide = |c: &Candidate, rule: Rule, reason: String| Decision {
@@ -204,6 +213,7 @@ pub fn choose(
         rule,
         reason,
         topic_match: topic_match(c),
+        overflow: false,
     };
     match policy.strategy {
         Strategy::Manual => None,
@@ -266,6 +276,58 @@ pub fn choose(
             ))
         }
     }
+}
+
+/// Where a team's conversations go when the team cannot take them: another team, once the team
+/// is full (nobody available with room) or the conversation has waited `after_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Overflow<'a> {
+    pub backup_name: &'a str,
+    pub policy: &'a Policy,
+    pub candidates: &'a [Candidate],
+    /// `None`: overflow only when the team is full.
+    pub after_ms: Option<i64>,
+}
+
+/// [`choose`] within the conversation's own team; failing that, within the backup team when the
+/// overflow conditions hold. Stickiness applies only to the conversation's own team.
+pub fn route(
+    policy: &Policy,
+    need: &Need,
+    candidates: &[Candidate],
+    overflow: Option<&Overflow<'_>>,
+    now: i64,
+) -> Option<Decision> {
+    if let Some(decision) = choose(policy, need, candidates, now) {
+        return Some(decision);
+    }
+    let overflow = overflow?;
+    let team_full = !candidates
+        .iter()
+        .any(|c| c.eligible() && Some(c.operator_id) != need.declined_by);
+    let waited_out = overflow.after_ms.is_some_and(|after| need.waited_ms >= after);
+    if !team_full && !waited_out {
+        return None;
+    }
+    let backup_need = Need {
+        previous: None,
+        ..need.clone()
+    };
+    let mut decision = choose(overflow.policy, &backup_need, overflow.candidates, now)?;
+    let why = if team_full {
+        "the team had nobody available with room".to_owned()
+    } else {
+        format!(
+            "waited over {} s",
+            overflow.after_ms.unwrap_or_default() / 1000
+        )
+    };
+    decision.reason = format!(
+        "overflow to {} ({why}): {}",
+        overflow.backup_name, decision.reason
+    );
+    decision.overflow = true;
+    Some(decision)
 }
 
 /// A waiting conversation as the queue orders it.
@@ -422,6 +484,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!((later.operator_id, later.rule), (1, Rule::LeastLoaded));
+    }
+
+    #[test]
+    fn an_operator_who_did_not_answer_is_not_offered_it_again() {
+        let ops = [operator(1, 0, None, &[]), operator(2, 2, None, &[])];
+        let need = Need {
+            previous: Some((1, 0)),
+            declined_by: Some(1),
+            ..Need::default()
+        };
+        for strategy in [Strategy::RoundRobin, Strategy::LeastLoaded, Strategy::Skills] {
+            let decision = choose(&policy(strategy), &need, &ops, 10).unwrap();
+            assert_eq!(decision.operator_id, 2, "{strategy:?}");
+        }
+    }
+
+    #[test]
+    fn overflow_goes_to_the_backup_team_when_full_or_after_the_threshold() {
+        let full_team = [operator(1, 3, None, &[])];
+        let backup = [operator(7, 0, None, &[])];
+        let backup_policy = policy(Strategy::RoundRobin);
+        let overflow = Overflow {
+            backup_name: "Tier 2",
+            policy: &backup_policy,
+            candidates: &backup,
+            after_ms: Some(120_000),
+        };
+        let least = policy(Strategy::LeastLoaded);
+        let decision = route(&least, &Need::default(), &full_team, Some(&overflow), 0).unwrap();
+        assert_eq!((decision.operator_id, decision.overflow), (7, true));
+        assert!(decision.reason.contains("Tier 2"), "{}", decision.reason);
+        // Without a backup, a full team leaves it waiting.
+        assert_eq!(route(&least, &Need::default(), &full_team, None, 0), None);
+
+        // A team with room but waiting for a skill overflows only after the threshold.
+        let skills = policy(Strategy::Skills);
+        let team = [
+            operator(1, 3, None, &[("billing", 5)]),
+            operator(2, 0, None, &[]),
+        ];
+        let mut need = Need {
+            topic: Some("billing".into()),
+            waited_ms: 30_000,
+            ..Need::default()
+        };
+        let patient = Overflow {
+            after_ms: Some(40_000),
+            ..overflow
+        };
+        let skills_wait = Policy {
+            skill_wait_ms: 100_000,
+            ..skills
+        };
+        assert_eq!(route(&skills_wait, &need, &team, Some(&patient), 0), None);
+        need.waited_ms = 40_000;
+        let decision = route(&skills_wait, &need, &team, Some(&patient), 0).unwrap();
+        assert_eq!((decision.operator_id, decision.overflow), (7, true));
+        assert!(decision.reason.contains("waited over 40 s"));
+        // A team with room does not overflow on a routine decision.
+        let decision = route(&least, &Need::default(), &team, Some(&patient), 0).unwrap();
+        assert_eq!((decision.operator_id, decision.overflow), (2, false));
     }
 
     #[test]

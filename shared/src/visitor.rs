@@ -28,6 +28,12 @@ pub struct StartRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub page_url: Option<String>,
+    /// A topic from the widget's picker (`GET /api/widget/topics`), for routing.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// The visitor's language (`en`, `pt-BR`), for routing to someone who speaks it.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +82,18 @@ pub fn start(
         .as_deref()
         .map(|s| bounded_text("page_url", s, 0, 2048))
         .transpose()?;
+    let language = request
+        .language
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| crate::input::language_tag("language", s))
+        .transpose()?;
+    let picked = request
+        .topic
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(crate::topic::parse_name)
+        .transpose()?;
     let now = ctx.clock.now_ms();
     let new_token = token.is_none().then(|| Token::generate(ctx.entropy));
 
@@ -106,6 +124,17 @@ pub fn start(
             page_url.as_deref(),
             now,
         )?;
+        if let Some(name) = &picked
+            && !crate::topic::picker(ctx.db)?.iter().any(|t| &t.name == name)
+        {
+            return Err(ChatError::Invalid(crate::input::InvalidInput::new(
+                "topic",
+                "is not one of the topics the widget offers",
+            )));
+        }
+        if picked.is_some() || language.is_some() {
+            conversation::set_routing_hints(ctx.db, id, picked.as_deref(), language.as_deref())?;
+        }
         let summary =
             conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
         let event_id = event::append(
