@@ -1,5 +1,6 @@
 //! Admin use cases: operators (invite, roles, capacity, skills, languages, teams, deactivation),
-//! teams, the tag list, team-wide canned responses and business settings. Every function checks
+//! teams and their routing, routing for conversations without a team, topics (with their
+//! detection rules), the tag list, team-wide canned responses and business settings. Every function checks
 //! the admin role first.
 
 use serde::{Deserialize, Serialize};
@@ -11,11 +12,13 @@ use crate::host::Ctx;
 use crate::inbox::{self, INVITE_TTL_MS};
 use crate::input::InvalidInput;
 use crate::operator::{self, Invitation, Operator, OperatorChanges, OperatorProfile, Role, Skill};
+use crate::router::{self, RoutingPatch, RoutingSettings};
 use crate::secret::Token;
 use crate::settings::{self, Settings, SettingsPatch};
-use crate::store::transaction;
+use crate::store::{Database, transaction};
 use crate::tag::{self, Color, Tag, TagName, TagRequest};
 use crate::team::{self, Team, TeamName, TeamRequest};
+use crate::topic::{self, Topic, TopicRequest};
 
 /// Most skills and languages one operator can have.
 pub const MAX_SKILLS: usize = 30;
@@ -284,6 +287,9 @@ pub fn create_team(
         if let Some(members) = &members {
             team::set_members(ctx.db, id, members)?;
         }
+        if let Some(patch) = &request.routing {
+            save_team_routing(ctx.db, id, patch)?;
+        }
         team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))
     })
 }
@@ -314,8 +320,114 @@ pub fn update_team(
         if let Some(members) = &members {
             team::set_members(ctx.db, id, members)?;
         }
+        if let Some(patch) = &request.routing {
+            save_team_routing(ctx.db, id, patch)?;
+        }
         team::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("team"))
     })
+}
+
+/// Applies a routing patch to team `id`, checking that its backup team exists and is another.
+fn save_team_routing(db: &dyn Database, id: i64, patch: &RoutingPatch) -> Result<(), ChatError> {
+    let current = team::by_id(db, id)?.ok_or(ChatError::NotFound("team"))?;
+    let routing = current.routing.apply(patch)?;
+    check_backup(db, Some(id), routing.backup_team_id)?;
+    router::save_team_settings(db, id, &routing)?;
+    Ok(())
+}
+
+fn check_backup(
+    db: &dyn Database,
+    team_id: Option<i64>,
+    backup: Option<i64>,
+) -> Result<(), ChatError> {
+    match backup {
+        Some(b) if Some(b) == team_id => {
+            Err(InvalidInput::new("backup_team_id", "a team cannot be its own backup").into())
+        }
+        Some(b) if !team::exists(db, b)? => {
+            Err(InvalidInput::new("backup_team_id", "no such team").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Routing for conversations without a team.
+pub fn default_routing(ctx: &Ctx<'_>, admin: &Operator) -> Result<RoutingSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(router::default_settings(ctx.db)?)
+}
+
+pub fn update_default_routing(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    patch: &RoutingPatch,
+) -> Result<RoutingSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        let routing = router::default_settings(ctx.db)?.apply(patch)?;
+        check_backup(ctx.db, None, routing.backup_team_id)?;
+        router::save_default_settings(ctx.db, &routing)?;
+        Ok(routing)
+    })
+}
+
+pub fn topics(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Topic>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(topic::list(ctx.db)?)
+}
+
+fn check_topic(db: &dyn Database, topic: &Topic) -> Result<(), ChatError> {
+    if let Some(team_id) = topic.team_id
+        && !team::exists(db, team_id)?
+    {
+        return Err(InvalidInput::new("team_id", "no such team").into());
+    }
+    if topic::name_taken(db, &topic.name, topic.id)? {
+        return Err(name_taken());
+    }
+    Ok(())
+}
+
+pub fn create_topic(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    request: &TopicRequest,
+) -> Result<Topic, ChatError> {
+    admin.require(Role::Admin)?;
+    let topic = topic::apply(None, request)?;
+    transaction(ctx.db, || {
+        if topic::count(ctx.db)? >= topic::MAX_TOPICS {
+            return Err(ChatError::Conflict(
+                "too_many_topics",
+                format!("at most {} topics", topic::MAX_TOPICS),
+            ));
+        }
+        check_topic(ctx.db, &topic)?;
+        let id = topic::insert(ctx.db, &topic, ctx.clock.now_ms())?.ok_or_else(name_taken)?;
+        topic::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("topic"))
+    })
+}
+
+pub fn update_topic(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    request: &TopicRequest,
+) -> Result<Topic, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        let current = topic::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("topic"))?;
+        let topic = topic::apply(Some(&current), request)?;
+        check_topic(ctx.db, &topic)?;
+        topic::update(ctx.db, &topic)?;
+        topic::by_id(ctx.db, id)?.ok_or(ChatError::NotFound("topic"))
+    })
+}
+
+pub fn delete_topic(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || deleted(topic::delete(ctx.db, id)?, "topic"))
 }
 
 pub fn delete_team(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {

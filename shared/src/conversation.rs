@@ -490,8 +490,7 @@ pub fn list(
         .collect()
 }
 
-const SET_ROUTING_HINTS: &str =
-    "UPDATE conversations SET topic = ?2, language = ?3 WHERE id = ?1";
+const SET_ROUTING_HINTS: &str = "UPDATE conversations SET topic = ?2, language = ?3 WHERE id = ?1";
 
 /// What the visitor told the widget before writing: the topic they picked, their language.
 pub fn set_routing_hints(
@@ -500,7 +499,10 @@ pub fn set_routing_hints(
     topic: Option<&str>,
     language: Option<&str>,
 ) -> Result<(), DbError> {
-    db.execute(SET_ROUTING_HINTS, &[id.into(), topic.into(), language.into()])?;
+    db.execute(
+        SET_ROUTING_HINTS,
+        &[id.into(), topic.into(), language.into()],
+    )?;
     Ok(())
 }
 

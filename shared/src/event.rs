@@ -192,12 +192,13 @@ const TIMELINE: &str = "SELECT id, conversation_id, kind, data, created_at FROM 
          WHERE conversation_id = ?1
            AND kind IN ('note.created', 'conversation.status', 'conversation.assigned',
                         'conversation.transferred', 'conversation.tagged',
-                        'conversation.untagged', 'contact.merged')
+                        'conversation.untagged', 'contact.merged',
+                        'conversation.classified')
          ORDER BY id DESC LIMIT ?2)
      ORDER BY id";
 
 /// The newest `limit` timeline events of a conversation (notes, status, assignment, transfer,
-/// tags, merges), oldest first. Operators only.
+/// tags, merges, topic detection), oldest first. Operators only.
 pub fn timeline(
     db: &dyn Database,
     conversation_id: i64,

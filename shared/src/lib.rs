@@ -50,8 +50,8 @@ pub mod settings;
 pub mod store;
 pub mod tag;
 pub mod team;
-pub mod topic;
 pub mod throttle;
+pub mod topic;
 pub mod visitor;
 pub mod workflow;
 

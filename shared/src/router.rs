@@ -105,10 +105,7 @@ fn within(field: &'static str, value: i64, min: i64, max: i64) -> Result<i64, In
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(InvalidInput::new(
-            field,
-            format!("must be {min} to {max}"),
-        ))
+        Err(InvalidInput::new(field, format!("must be {min} to {max}")))
     }
 }
 
@@ -141,7 +138,9 @@ impl RoutingSettings {
             )?,
             stickiness_window_h: within(
                 "stickiness_window_h",
-                patch.stickiness_window_h.unwrap_or(self.stickiness_window_h),
+                patch
+                    .stickiness_window_h
+                    .unwrap_or(self.stickiness_window_h),
                 0,
                 8_760,
             )?,
@@ -197,7 +196,7 @@ pub fn save_default_settings(db: &dyn Database, settings: &RoutingSettings) -> R
     Ok(())
 }
 
-fn settings_from_row(row: &Row<'_>) -> Result<RoutingSettings, DbError> {
+pub fn settings_from_row(row: &Row<'_>) -> Result<RoutingSettings, DbError> {
     let strategy = row.str("strategy")?;
     Ok(RoutingSettings {
         strategy: Strategy::parse(strategy)
@@ -211,7 +210,9 @@ fn settings_from_row(row: &Row<'_>) -> Result<RoutingSettings, DbError> {
 }
 
 /// Every team's name and routing settings, by id.
-pub fn team_settings(db: &dyn Database) -> Result<HashMap<i64, (String, RoutingSettings)>, DbError> {
+pub fn team_settings(
+    db: &dyn Database,
+) -> Result<HashMap<i64, (String, RoutingSettings)>, DbError> {
     db.execute(TEAM_SETTINGS, &[])?
         .iter()
         .map(|row| {
@@ -261,6 +262,46 @@ pub fn sweep_due(ctx: &Ctx<'_>) -> bool {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.parse::<i64>().ok());
     last.is_none_or(|at| ctx.clock.now_ms() - at >= SWEEP_INTERVAL_MS)
+}
+
+/// Whether a routing pass also runs the re-routing checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Only assign.
+    Skip,
+    /// When [`SWEEP_INTERVAL_MS`] has passed since the last sweep (periodic callers).
+    IfDue,
+    /// Now: an operator just went offline.
+    Now,
+}
+
+impl Sweep {
+    /// The `sweep` query parameter of the router's `POST /route`.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Sweep::Skip => "skip",
+            Sweep::IfDue => "due",
+            Sweep::Now => "now",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Sweep> {
+        [Sweep::Skip, Sweep::IfDue, Sweep::Now]
+            .into_iter()
+            .find(|s| s.as_param() == text)
+    }
+}
+
+/// Whether a conversation waits in the queue (so a new message in it calls for routing).
+pub fn is_waiting(db: &dyn Database, conversation_id: i64) -> Result<bool, DbError> {
+    Ok(!db
+        .execute(
+            "SELECT id FROM conversations
+              WHERE id = ?1 AND status = 'open' AND assignee_id IS NULL
+                AND waiting_since IS NOT NULL",
+            &[conversation_id.into()],
+        )?
+        .is_empty())
 }
 
 /// What one routing pass did.
@@ -320,11 +361,15 @@ struct ClassifiedEvent<'a> {
     priority: i64,
 }
 
-/// Runs one routing pass: re-routing checks when `sweep` (and they are due), topic detection for
-/// new waiting conversations, then assignments in queue order until nobody eligible is left.
-pub fn run(ctx: &Ctx<'_>, sweep: bool) -> Result<Outcome, ChatError> {
+/// Runs one routing pass: re-routing checks as `sweep` says, topic detection for new waiting
+/// conversations, then assignments in queue order until nobody eligible is left.
+pub fn run(ctx: &Ctx<'_>, sweep: Sweep) -> Result<Outcome, ChatError> {
     let now = ctx.clock.now_ms();
-    let sweep = sweep && sweep_due(ctx);
+    let sweep = match sweep {
+        Sweep::Skip => false,
+        Sweep::IfDue => sweep_due(ctx),
+        Sweep::Now => true,
+    };
     if sweep {
         // Claimed before the pass, so concurrent callers skip it rather than queue for it.
         let _ = ctx.kv.set(SWEPT_AT_KEY, now.to_string().as_bytes());
@@ -435,7 +480,10 @@ fn requeue<'s>(
         .chain(
             db.execute("SELECT id FROM teams", &[])?
                 .iter()
-                .map(|row| row.i64("id").map(|id| settings_of(Some(id)).answer_timeout_s))
+                .map(|row| {
+                    row.i64("id")
+                        .map(|id| settings_of(Some(id)).answer_timeout_s)
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         )
         .flatten()
@@ -508,10 +556,11 @@ fn classify(
         let vip = row
             .opt_str("tier")?
             .is_some_and(|t| t.eq_ignore_ascii_case("vip"));
-        let priority = found
-            .as_ref()
-            .map_or(0, |(t, _)| t.priority)
-            .max(if vip { PRIORITY_HIGH } else { 0 });
+        let priority =
+            found
+                .as_ref()
+                .map_or(0, |(t, _)| t.priority)
+                .max(if vip { PRIORITY_HIGH } else { 0 });
         // A picked topic that no longer exists is kept as the customer's words, without rules.
         let name = found
             .as_ref()
@@ -665,7 +714,10 @@ impl Roster {
 /// Records an assignment in every copy of the operator (the roster and cached pools), so the
 /// next decision in the same pass sees their new load.
 fn took_one(candidates: &mut [Candidate], operator_id: i64, now: i64) {
-    for c in candidates.iter_mut().filter(|c| c.operator_id == operator_id) {
+    for c in candidates
+        .iter_mut()
+        .filter(|c| c.operator_id == operator_id)
+    {
         c.load += 1;
         c.last_assigned_at = Some(now);
     }
@@ -882,7 +934,10 @@ pub fn queue_info(db: &dyn Database, conversation_id: i64, now: i64) -> Result<Q
     })?;
     let history = db.execute(
         HANDLE_TIME,
-        &[(now - HANDLE_TIME_WINDOW_MS).into(), HANDLE_TIME_SAMPLE.into()],
+        &[
+            (now - HANDLE_TIME_WINDOW_MS).into(),
+            HANDLE_TIME_SAMPLE.into(),
+        ],
     )?;
     let recent = history
         .first()

@@ -305,7 +305,9 @@ pub fn route(
     let team_full = !candidates
         .iter()
         .any(|c| c.eligible() && Some(c.operator_id) != need.declined_by);
-    let waited_out = overflow.after_ms.is_some_and(|after| need.waited_ms >= after);
+    let waited_out = overflow
+        .after_ms
+        .is_some_and(|after| need.waited_ms >= after);
     if !team_full && !waited_out {
         return None;
     }
@@ -494,7 +496,11 @@ mod tests {
             declined_by: Some(1),
             ..Need::default()
         };
-        for strategy in [Strategy::RoundRobin, Strategy::LeastLoaded, Strategy::Skills] {
+        for strategy in [
+            Strategy::RoundRobin,
+            Strategy::LeastLoaded,
+            Strategy::Skills,
+        ] {
             let decision = choose(&policy(strategy), &need, &ops, 10).unwrap();
             assert_eq!(decision.operator_id, 2, "{strategy:?}");
         }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::input::{InvalidInput, bounded_text};
+use crate::router::{RoutingPatch, RoutingSettings};
 use crate::store::{Database, DbError, Row};
 
 /// 1 to 60 characters.
@@ -21,6 +22,7 @@ pub struct Team {
     pub id: i64,
     pub name: String,
     pub member_ids: Vec<i64>,
+    pub routing: RoutingSettings,
 }
 
 /// `POST /teams` and `PATCH /teams/:id` bodies.
@@ -29,6 +31,8 @@ pub struct Team {
 pub struct TeamRequest {
     pub name: Option<String>,
     pub member_ids: Option<Vec<i64>>,
+    /// Changes to the team's routing (see `router::RoutingSettings`).
+    pub routing: Option<RoutingPatch>,
 }
 
 fn from_row(row: &Row<'_>) -> Result<Team, DbError> {
@@ -37,10 +41,12 @@ fn from_row(row: &Row<'_>) -> Result<Team, DbError> {
         name: row.str("name")?.to_owned(),
         member_ids: serde_json::from_str(row.str("members_json")?)
             .map_err(|e| DbError::Decode(format!("members: {e}")))?,
+        routing: crate::router::settings_from_row(row)?,
     })
 }
 
-const SELECT: &str = "SELECT t.id, t.name,
+const SELECT: &str = "SELECT t.id, t.name, t.strategy, t.backup_team_id, t.overflow_after_s,
+            t.stickiness_window_h, t.skill_wait_s, t.answer_timeout_s,
             (SELECT json_group_array(m.operator_id) FROM team_members m
               WHERE m.team_id = t.id) AS members_json
        FROM teams t";
@@ -114,6 +120,8 @@ pub fn set_members(db: &dyn Database, id: i64, member_ids: &[i64]) -> Result<(),
 /// transaction.
 pub fn delete(db: &dyn Database, id: i64) -> Result<bool, DbError> {
     db.execute(CLEAR_MEMBERS, &[id.into()])?;
+    crate::router::unset_backup(db, id)?;
+    crate::topic::unset_team(db, id)?;
     db.execute(UNSET_CONVERSATIONS, &[id.into()])?;
     Ok(!db.execute(DELETE, &[id.into()])?.is_empty())
 }

@@ -236,7 +236,8 @@ fn url_path(url: &str) -> &str {
 fn mentions(text: &str, phrase: &str) -> bool {
     let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
     text.match_indices(phrase).any(|(at, _)| {
-        boundary(text[..at].chars().next_back()) && boundary(text[at + phrase.len()..].chars().next())
+        boundary(text[..at].chars().next_back())
+            && boundary(text[at + phrase.len()..].chars().next())
     })
 }
 
@@ -423,7 +424,10 @@ mod tests {
             topic("billing", &["invoice", "refund", "charged twice"]),
             topic("shipping", &["parcel", "delivery", "tracking"]),
         ];
-        let texts = ["Where is my PARCEL? The tracking page says nothing, and my invoice is fine.".to_owned()];
+        let texts = [
+            "Where is my PARCEL? The tracking page says nothing, and my invoice is fine."
+                .to_owned(),
+        ];
         let (found, because) = detect(&topics, &clues(&texts)).unwrap();
         assert_eq!(found.name, "shipping");
         assert_eq!(

@@ -125,7 +125,9 @@ pub fn start(
             now,
         )?;
         if let Some(name) = &picked
-            && !crate::topic::picker(ctx.db)?.iter().any(|t| &t.name == name)
+            && !crate::topic::picker(ctx.db)?
+                .iter()
+                .any(|t| &t.name == name)
         {
             return Err(ChatError::Invalid(crate::input::InvalidInput::new(
                 "topic",
@@ -154,6 +156,20 @@ pub fn start(
         visitor_token: new_token.map(|t| t.as_str().to_owned()),
         conversation,
     })
+}
+
+/// Where the visitor's conversation stands in the queue (position, honest wait estimate).
+pub fn queue(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+) -> Result<crate::router::QueueInfo, ChatError> {
+    owned(ctx, token, conversation_id)?;
+    Ok(crate::router::queue_info(
+        ctx.db,
+        conversation_id,
+        ctx.clock.now_ms(),
+    )?)
 }
 
 /// The conversation if `token` owns it. Another visitor's conversation and a conversation that

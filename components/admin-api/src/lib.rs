@@ -1,6 +1,7 @@
 //! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
-//! capacity, skills, languages, teams, deactivation), teams, the tag list, team-wide canned
-//! responses and business settings.
+//! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
+//! conversations without a team, topics, the tag list, team-wide canned responses and business
+//! settings. Changes that may make waiting conversations assignable end with a routing pass.
 //!
 //! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
 //! (or bearer token), and the use cases in `shared::admin`, each of which requires the admin
@@ -8,6 +9,7 @@
 
 use shared::admin;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::router::Sweep;
 use spin_host::{Access, ApiRequest, SpinHost, id};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
@@ -21,6 +23,7 @@ enum Collection {
     Teams,
     Tags,
     Canned,
+    Topics,
 }
 
 impl Collection {
@@ -30,6 +33,7 @@ impl Collection {
             "teams" => Some(Collection::Teams),
             "tags" => Some(Collection::Tags),
             "canned" => Some(Collection::Canned),
+            "topics" => Some(Collection::Topics),
             _ => None,
         }
     }
@@ -45,6 +49,8 @@ enum Command {
     Reinvite(i64),
     Settings,
     UpdateSettings,
+    Routing,
+    UpdateRouting,
     WrongMethod(&'static str),
     Unknown,
 }
@@ -56,6 +62,9 @@ impl Command {
             (["settings"], Get) => Command::Settings,
             (["settings"], Patch) => Command::UpdateSettings,
             (["settings"], _) => Command::WrongMethod("GET, PATCH"),
+            (["routing"], Get) => Command::Routing,
+            (["routing"], Patch) => Command::UpdateRouting,
+            (["routing"], _) => Command::WrongMethod("GET, PATCH"),
             (["operators", o, "invite"], m) => match (id(o), m) {
                 (None, _) => Command::Unknown,
                 (Some(o), Post) => Command::Reinvite(o),
@@ -80,6 +89,20 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Changes after which waiting conversations may now be assignable (more capacity, other
+    /// members, another strategy): the router gets a pass.
+    fn may_change_routing(&self) -> bool {
+        matches!(
+            self,
+            Command::Update(Collection::Operators | Collection::Teams, _)
+                | Command::Create(Collection::Teams)
+                | Command::Delete(Collection::Teams, _)
+                | Command::UpdateRouting
+        )
+    }
+}
+
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
     match serve(request).await {
@@ -98,7 +121,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     }
     request.require_json_if_changing()?;
     let access = match command {
-        Command::List(_) | Command::Settings => Access::Read,
+        Command::List(_) | Command::Settings | Command::Routing => Access::Read,
         _ => Access::Write,
     };
     let host = SpinHost::open(access)?;
@@ -106,7 +129,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let admin = spin_host::operator(&ctx, &request)?;
     let origin = request.origin();
     use Collection as C;
-    Ok(match command {
+    let response = match command {
         Command::List(C::Operators) => {
             spin_host::json_field(200, "operators", admin::operators(&ctx, &admin)?)
         }
@@ -115,6 +138,27 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::List(C::Canned) => {
             spin_host::json_field(200, "canned", admin::team_canned(&ctx, &admin)?)
         }
+        Command::List(C::Topics) => {
+            spin_host::json_field(200, "topics", admin::topics(&ctx, &admin)?)
+        }
+        Command::Create(C::Topics) => spin_host::json_field(
+            201,
+            "topic",
+            admin::create_topic(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Update(C::Topics, id) => spin_host::json_field(
+            200,
+            "topic",
+            admin::update_topic(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Routing => {
+            spin_host::json_field(200, "routing", admin::default_routing(&ctx, &admin)?)
+        }
+        Command::UpdateRouting => spin_host::json_field(
+            200,
+            "routing",
+            admin::update_default_routing(&ctx, &admin, &request.json()?)?,
+        ),
         Command::Create(C::Operators) => spin_host::json(
             201,
             &admin::invite(&ctx, &admin, &request.json()?, &origin)?,
@@ -159,6 +203,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 C::Teams => admin::delete_team(&ctx, &admin, id)?,
                 C::Tags => admin::delete_tag(&ctx, &admin, id)?,
                 C::Canned => admin::delete_team_canned(&ctx, &admin, id)?,
+                C::Topics => admin::delete_topic(&ctx, &admin, id)?,
                 C::Operators => return Err(ApiError::method_not_allowed("PATCH")),
             }
             spin_host::no_content()
@@ -171,7 +216,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             admin::update_settings(&ctx, &admin, &request.json()?)?,
         ),
         Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
-    })
+    };
+    if command.may_change_routing() {
+        spin_host::route(COMPONENT, Sweep::Skip).await;
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

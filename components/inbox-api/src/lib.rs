@@ -13,6 +13,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES, query_param};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::inbox::{self, FirstAdmin, LoginRequest, SetupRequest};
+use shared::router::Sweep;
 use shared::{operator::OperatorProfile, workflow};
 use spin_host::{Access, ApiRequest, SpinHost, id};
 use spin_sdk::http::{IncomingRequest, Method, Response};
@@ -166,6 +167,22 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Whether this (successful) command may let waiting conversations be assigned, and how
+    /// much re-routing to check: status changes, transfers and assignments free or queue
+    /// conversations; a presence change adds or removes an operator (going offline hands back
+    /// conversations at once); heartbeats run the periodic re-routing checks when they are due.
+    fn routing_after(&self, ctx: &shared::host::Ctx<'_>) -> Option<Sweep> {
+        use Command as C;
+        match self {
+            C::SetStatus(_) | C::Transfer(_) | C::Assign(_) => Some(Sweep::Skip),
+            C::SetPresence => Some(Sweep::Now),
+            C::Heartbeat => shared::router::sweep_due(ctx).then_some(Sweep::IfDue),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Me<'a, T: Serialize> {
     operator: &'a T,
@@ -260,7 +277,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
 
     let operator = spin_host::operator(&ctx, &request)?;
     let me = |profile: OperatorProfile| spin_host::json(200, &Me { operator: &profile });
-    Ok(match command {
+    let response = match command {
         Command::Me => me(inbox::me(&ctx, &operator)?),
         Command::SetPresence => me(inbox::set_presence(&ctx, &operator, &request.json()?)?),
         Command::Heartbeat => {
@@ -394,7 +411,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         | Command::Unknown => {
             return Err(ApiError::not_found_route());
         }
-    })
+    };
+    if let Some(sweep) = command.routing_after(&ctx) {
+        spin_host::route(COMPONENT, sweep).await;
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - [`ApiRequest`]: an incoming request read into plain parts, with the body size limit
 //!   enforced while streaming (an oversized body is never buffered whole).
 //! - Response helpers: [`json`], [`no_content`], [`error`] (logs 5xx causes, sends the envelope).
+//! - [`route`]: asks the private `router` component for a routing pass (service chaining).
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -359,6 +360,30 @@ pub fn no_content_with_headers(headers: &[(&str, String)]) -> Response {
         builder.header(*name, value.as_str());
     }
     builder.build()
+}
+
+/// Asks the `router` component (by Spin service chaining; the caller's manifest entry must allow
+/// `http://router.spin.internal`) to run a routing pass, and waits for it, so the caller's
+/// response goes out after the assignments it caused. A failure is logged, not returned: the
+/// change that asked for routing is already committed, and the next pass (any later trigger, or
+/// the periodic sweep from heartbeats and waiting visitors) picks the conversations up.
+pub async fn route(component: &str, sweep: shared::router::Sweep) {
+    let request = spin_sdk::http::Request::builder()
+        .method(Method::Post)
+        .uri(format!(
+            "http://router.spin.internal/route?sweep={}",
+            sweep.as_param()
+        ))
+        .build();
+    match spin_sdk::http::send::<_, Response>(request).await {
+        Ok(response) if (200..300).contains(response.status()) => {}
+        Ok(response) => eprintln!(
+            "{component}: routing pass answered {}: {}",
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        ),
+        Err(e) => eprintln!("{component}: routing pass failed: {e}"),
+    }
 }
 
 /// The error envelope; 5xx causes are logged to stderr (Spin's component log), never sent.

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
+use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
 use spin_host::{Access, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response};
@@ -18,12 +19,14 @@ const COMPONENT: &str = "widget-api";
 #[derive(Debug, PartialEq)]
 enum Command {
     Config,
+    Topics,
     Start,
     Load(i64),
     PostMessage(i64),
     Typing(i64),
     Read(i64),
     Events(i64),
+    Queue(i64),
     WrongMethod(&'static str),
     Unknown,
 }
@@ -35,6 +38,8 @@ impl Command {
         match (segments, method) {
             (["config"], Get) => Command::Config,
             (["config"], _) => Command::WrongMethod("GET"),
+            (["topics"], Get) => Command::Topics,
+            (["topics"], _) => Command::WrongMethod("GET"),
             (["conversations"], Post) => Command::Start,
             (["conversations"], _) => Command::WrongMethod("POST"),
             (["conversations", c], m) => match (id(c), m) {
@@ -48,8 +53,9 @@ impl Command {
                 (Some(c), "typing", Post) => Command::Typing(c),
                 (Some(c), "read", Post) => Command::Read(c),
                 (Some(c), "events", Get) => Command::Events(c),
+                (Some(c), "queue", Get) => Command::Queue(c),
                 (Some(_), "messages" | "typing" | "read", _) => Command::WrongMethod("POST"),
-                (Some(_), "events", _) => Command::WrongMethod("GET"),
+                (Some(_), "events" | "queue", _) => Command::WrongMethod("GET"),
                 _ => Command::Unknown,
             },
             _ => Command::Unknown,
@@ -87,7 +93,9 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             };
             return Ok(spin_host::json(200, &config));
         }
-        Command::Load(_) | Command::Events(_) => SpinHost::open(Access::Read)?,
+        Command::Load(_) | Command::Events(_) | Command::Topics | Command::Queue(_) => {
+            SpinHost::open(Access::Read)?
+        }
         _ => SpinHost::open(Access::Write)?,
     };
     let ctx = host.ctx();
@@ -110,6 +118,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let token = visitor::bearer_token(authorization)?;
             let (message, created) =
                 visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
+            // A conversation that (now) waits for an operator gets a routing pass before the
+            // visitor hears back, so an available operator has it by then.
+            if created && router::is_waiting(ctx.db, id).map_err(ApiError::internal)? {
+                spin_host::route(COMPONENT, Sweep::IfDue).await;
+            }
             spin_host::json(
                 if created { 201 } else { 200 },
                 &Posted { message: &message },
@@ -128,6 +141,22 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let token = visitor::bearer_token(authorization)?;
             let query = EventsQuery::parse(&request.query)?;
             spin_host::json(200, &visitor::events(&ctx, &token, id, query)?)
+        }
+        Command::Topics => spin_host::json_field(
+            200,
+            "topics",
+            shared::topic::picker(ctx.db).map_err(ApiError::internal)?,
+        ),
+        Command::Queue(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            // Waiting visitors poll this: it is where overdue re-routing checks get their turn
+            // when no operator console is open to send heartbeats.
+            let mut info = visitor::queue(&ctx, &token, id)?;
+            if info.waiting && router::sweep_due(&ctx) {
+                spin_host::route(COMPONENT, Sweep::IfDue).await;
+                info = visitor::queue(&ctx, &token, id)?;
+            }
+            spin_host::json(200, &info)
         }
         Command::Config | Command::WrongMethod(_) | Command::Unknown => {
             return Err(ApiError::not_found_route());

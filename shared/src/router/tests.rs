@@ -145,7 +145,7 @@ impl World {
     }
 
     fn route(&self) -> Outcome {
-        run(&self.host.ctx(), true).unwrap()
+        run(&self.host.ctx(), Sweep::IfDue).unwrap()
     }
 
     fn set_team_routing(&self, team: i64, patch: RoutingPatch) {
@@ -384,7 +384,11 @@ fn an_operator_who_goes_offline_hands_back_conversations_awaiting_a_reply() {
     assert_eq!(outcome.requeued.len(), 1);
     assert!(outcome.requeued[0].reason.contains("Ann went offline"));
     assert_eq!(w.assignee(awaiting), Some(bob));
-    assert_eq!(w.assignee(answered), Some(ann), "the customer is not waiting on Ann");
+    assert_eq!(
+        w.assignee(answered),
+        Some(ann),
+        "the customer is not waiting on Ann"
+    );
 }
 
 #[test]
@@ -447,7 +451,10 @@ fn queue_position_and_an_honest_wait_estimate() {
     // Nobody available: no number at all rather than a made-up one.
     crate::operator::set_presence(w.db(), ann, crate::operator::Presence::Away, w.now()).unwrap();
     let third = queue_info(w.db(), chats[2], w.now()).unwrap();
-    assert_eq!((third.available_operators, third.estimated_wait_s), (0, None));
+    assert_eq!(
+        (third.available_operators, third.estimated_wait_s),
+        (0, None)
+    );
 }
 
 #[test]

@@ -45,6 +45,14 @@ pub struct TestApp {
     _data: tempfile::TempDir,
 }
 
+impl TestApp {
+    /// The app's SQLite file, for tests that check invariants across every row (never to set
+    /// up state the API could).
+    pub fn database(&self) -> PathBuf {
+        self._data.path().join("sqlite_db.db")
+    }
+}
+
 /// Settings a test can change from the defaults.
 #[derive(Default, Clone)]
 pub struct AppSettings {
@@ -57,7 +65,13 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
     let root = workspace_root();
-    for wasm in ["widget_api", "inbox_api", "admin_api", "static_files"] {
+    for wasm in [
+        "widget_api",
+        "inbox_api",
+        "admin_api",
+        "router",
+        "static_files",
+    ] {
         let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
         assert!(
             path.exists(),
@@ -250,11 +264,16 @@ impl TestApp {
 
     /// A new visitor who has started a conversation.
     pub async fn visitor(&self) -> Visitor {
+        self.visitor_with(json!({})).await
+    }
+
+    /// A visitor whose conversation starts with `start` (name, email, page_url, topic, language).
+    pub async fn visitor_with(&self, start: Value) -> Visitor {
         let reply = self
             .post_raw(
                 "/api/widget/conversations",
                 "application/json",
-                b"{}".to_vec(),
+                start.to_string().into_bytes(),
                 None,
             )
             .await;
@@ -398,6 +417,19 @@ impl Visitor {
                 .send()
                 .await
                 .expect("GET conversation"),
+        )
+        .await
+    }
+
+    /// `GET .../queue`: position in the queue and the wait estimate.
+    pub async fn queue(&self) -> Reply {
+        Reply::from(
+            self.http
+                .get(self.url("/queue"))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("GET queue"),
         )
         .await
     }

@@ -446,6 +446,20 @@ async fn concurrent_assignments_never_push_an_operator_over_capacity() {
 #[tokio::test]
 async fn the_queue_is_live_and_supervisors_assign_by_hand() {
     let app = spawn_app().await;
+    // Manual routing: conversations wait for a supervisor or a claim, even with Ann available.
+    let admin = app.operator().await;
+    let manual = admin
+        .call(
+            "PATCH",
+            "/admin/routing",
+            Some(json!({ "strategy": "manual" })),
+        )
+        .await;
+    assert_eq!(
+        manual.body["routing"]["strategy"], "manual",
+        "{}",
+        manual.text
+    );
     let sue = app.staff("supervisor", "Sue").await;
     let ann = app.staff("operator", "Ann").await;
     assert_eq!(
