@@ -31,7 +31,7 @@ use crate::topic::{self, Clues, PRIORITY_HIGH};
 /// in between only assign.
 pub const SWEEP_INTERVAL_MS: i64 = 2_000;
 /// A pass considers at most this many waiting conversations, in queue order.
-pub const MAX_WAITING_PER_PASS: i64 = 10_000;
+pub const MAX_WAITING_PER_PASS: usize = 10_000;
 /// Topic detection reads this many of the customer's first messages.
 const CLASSIFY_MESSAGES: i64 = 3;
 /// Conversations classified per pass (the rest in the next one).
@@ -619,16 +619,27 @@ const CANDIDATES: &str = "SELECT o.id, o.name, o.capacity, o.presence, o.last_se
             (SELECT COUNT(*) FROM conversations l
               WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) AS load
        FROM operators o WHERE o.active = 1 AND o.password_hash != ''";
+const ANYONE_FREE: &str = "SELECT EXISTS (SELECT 1 FROM operators o
+      WHERE o.active = 1 AND o.password_hash != '' AND o.presence = 'available'
+        AND o.last_seen_at >= ?1
+        AND (SELECT COUNT(*) FROM conversations l
+              WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity) AS free";
 const SKILLS: &str = "SELECT operator_id, lower(skill) AS skill, level FROM operator_skills";
 const LANGUAGES: &str = "SELECT operator_id, lower(language) AS language FROM operator_languages";
 const MEMBERS: &str = "SELECT team_id, operator_id FROM team_members";
-const QUEUE: &str = "SELECT c.id, c.version, c.team_id, c.topic, c.language, c.waiting_since,
+const QUEUE: &str = "SELECT c.id, c.version, c.team_id, c.topic, c.language, c.priority,
+            c.waiting_since,
             c.declined_by, c.contact_id,
             CAST(json_extract(ct.attributes, '$.region') AS TEXT) AS region,
             CAST(json_extract(ct.attributes, '$.tier') AS TEXT) AS tier
        FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
       WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL
-      ORDER BY c.priority DESC, c.waiting_since, c.id LIMIT ?1";
+        AND (c.priority < ?1 OR (c.priority = ?1 AND (c.waiting_since > ?2
+             OR (c.waiting_since = ?2 AND c.id > ?3))))
+      ORDER BY c.priority DESC, c.waiting_since, c.id LIMIT ?4";
+/// The queue is read in pages of this many, so a pass that runs out of operators after a few
+/// assignments never reads the whole queue.
+const QUEUE_PAGE: i64 = 200;
 const PREVIOUS_OPERATOR: &str = "SELECT assignee_id, updated_at FROM conversations
       WHERE contact_id = ?1 AND id != ?2 AND assignee_id IS NOT NULL
       ORDER BY updated_at DESC LIMIT 1";
@@ -731,113 +742,170 @@ fn assign(
     outcome: &mut Outcome,
     appended: &mut Vec<(i64, i64)>,
 ) -> Result<(), ChatError> {
+    // The common busy case (nobody has room) answered by one query, before loading everyone.
+    let anyone_free = db
+        .execute(ANYONE_FREE, &[(now - PRESENCE_GRACE_MS).into()])?
+        .first()
+        .map_or(Ok(0), |row| row.i64("free"))?;
+    if anyone_free == 0 {
+        return Ok(());
+    }
     let mut roster = roster(db, now)?;
     if !roster.any_eligible() {
         return Ok(());
     }
-    let queue = db.execute(QUEUE, &[MAX_WAITING_PER_PASS.into()])?;
     let mut pools: HashMap<Option<i64>, Vec<Candidate>> = HashMap::new();
-    for row in queue.iter() {
-        if !roster.any_eligible() {
+    // Keyset paging in queue order: after (priority, waiting_since, id) of the last row seen.
+    let mut after = (i64::MAX, i64::MIN, i64::MIN);
+    let mut considered = 0;
+    'pages: while considered < MAX_WAITING_PER_PASS {
+        let page = db.execute(
+            QUEUE,
+            &[
+                after.0.into(),
+                after.1.into(),
+                after.2.into(),
+                QUEUE_PAGE.into(),
+            ],
+        )?;
+        if page.is_empty() {
             break;
         }
-        let id = row.i64("id")?;
-        let team_id = row.opt_i64("team_id")?;
-        let settings = team_id
-            .and_then(|t| teams.get(&t))
-            .map_or(default, |(_, s)| s);
-        let policy = settings.policy();
-        let backup = settings
-            .backup_team_id
-            .filter(|b| Some(*b) != team_id)
-            .and_then(|b| teams.get(&b).map(|(name, s)| (b, name, s)));
-        for pool in std::iter::once(team_id).chain(backup.map(|(b, _, _)| Some(b))) {
-            pools.entry(pool).or_insert_with(|| roster.pool(pool));
+        considered += page.rows.len();
+        for row in page.iter() {
+            if !roster.any_eligible() {
+                break 'pages;
+            }
+            after = (
+                row.i64("priority")?,
+                row.i64("waiting_since")?,
+                row.i64("id")?,
+            );
+            decide(
+                db,
+                now,
+                &row,
+                teams,
+                default,
+                &mut roster,
+                &mut pools,
+                outcome,
+                appended,
+            )?;
         }
-        let waiting_since = row.i64("waiting_since")?;
-        let contact_id = row.i64("contact_id")?;
-        let previous = if policy.stickiness_window_ms > 0 {
-            db.execute(PREVIOUS_OPERATOR, &[contact_id.into(), id.into()])?
-                .first()
-                .map(|r| Ok::<_, DbError>((r.i64("assignee_id")?, r.i64("updated_at")?)))
-                .transpose()?
-        } else {
-            None
-        };
-        let need = Need {
-            topic: row.opt_str("topic")?.map(str::to_lowercase),
-            language: row.opt_str("language")?.map(str::to_lowercase),
-            region: row.opt_str("region")?.map(str::to_lowercase),
-            tier: row.opt_str("tier")?.map(str::to_lowercase),
-            previous,
-            waited_ms: now - waiting_since,
-            declined_by: row.opt_i64("declined_by")?,
-        };
-        let own = pools.get(&team_id).map_or(&[][..], Vec::as_slice);
-        let backup_policy = backup.map(|(_, _, s)| s.policy());
-        let overflow = match (backup, &backup_policy) {
-            (Some((b, name, _)), Some(policy)) => Some(Overflow {
-                backup_name: name,
-                policy,
-                candidates: pools.get(&Some(b)).map_or(&[][..], Vec::as_slice),
-                after_ms: settings.overflow_after_s.map(|s| s * 1000),
-            }),
-            _ => None,
-        };
-        let Some(decision) = routing::route(&policy, &need, own, overflow.as_ref(), now) else {
-            continue;
-        };
-        let version = row.i64("version")?;
-        if !conversation::reassign(
-            db,
-            id,
-            version,
-            Assignee::Operator(decision.operator_id),
-            None,
-            false,
-            now,
-        )? {
-            // The guarded UPDATE refused (the state moved under us, which the write lock
-            // should prevent): leave it for the next pass rather than guess.
-            continue;
-        }
-        took_one(&mut roster.all, decision.operator_id, now);
-        for pool in pools.values_mut() {
-            took_one(pool, decision.operator_id, now);
-        }
-        let to = Named {
-            id: decision.operator_id,
-            name: roster
-                .names
-                .get(&decision.operator_id)
-                .cloned()
-                .unwrap_or_default(),
-        };
-        let event_id = event::append(
-            db,
-            id,
-            EventKind::ConversationAssigned,
-            Visibility::Internal,
-            &Routed {
-                from: None,
-                to: Some(to),
-                by: None,
-                reason: &decision.reason,
-                rule: Some(decision.rule),
-                overflow: decision.overflow,
-                topic_match: need.topic.as_ref().map(|_| decision.topic_match),
-            },
-            now,
-        )?;
-        appended.push((id, event_id));
-        outcome.assigned.push(Assignment {
-            conversation_id: id,
-            operator_id: decision.operator_id,
-            rule: decision.rule,
-            overflow: decision.overflow,
-            reason: decision.reason,
-        });
     }
+    Ok(())
+}
+
+/// Routes one waiting conversation (a row of [`QUEUE`]), if the rules find someone.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    db: &dyn Database,
+    now: i64,
+    row: &Row<'_>,
+    teams: &HashMap<i64, (String, RoutingSettings)>,
+    default: &RoutingSettings,
+    roster: &mut Roster,
+    pools: &mut HashMap<Option<i64>, Vec<Candidate>>,
+    outcome: &mut Outcome,
+    appended: &mut Vec<(i64, i64)>,
+) -> Result<(), ChatError> {
+    let id = row.i64("id")?;
+    let team_id = row.opt_i64("team_id")?;
+    let settings = team_id
+        .and_then(|t| teams.get(&t))
+        .map_or(default, |(_, s)| s);
+    let policy = settings.policy();
+    let backup = settings
+        .backup_team_id
+        .filter(|b| Some(*b) != team_id)
+        .and_then(|b| teams.get(&b).map(|(name, s)| (b, name, s)));
+    for pool in std::iter::once(team_id).chain(backup.map(|(b, _, _)| Some(b))) {
+        pools.entry(pool).or_insert_with(|| roster.pool(pool));
+    }
+    let waiting_since = row.i64("waiting_since")?;
+    let contact_id = row.i64("contact_id")?;
+    let previous = if policy.stickiness_window_ms > 0 {
+        db.execute(PREVIOUS_OPERATOR, &[contact_id.into(), id.into()])?
+            .first()
+            .map(|r| Ok::<_, DbError>((r.i64("assignee_id")?, r.i64("updated_at")?)))
+            .transpose()?
+    } else {
+        None
+    };
+    let need = Need {
+        topic: row.opt_str("topic")?.map(str::to_lowercase),
+        language: row.opt_str("language")?.map(str::to_lowercase),
+        region: row.opt_str("region")?.map(str::to_lowercase),
+        tier: row.opt_str("tier")?.map(str::to_lowercase),
+        previous,
+        waited_ms: now - waiting_since,
+        declined_by: row.opt_i64("declined_by")?,
+    };
+    let own = pools.get(&team_id).map_or(&[][..], Vec::as_slice);
+    let backup_policy = backup.map(|(_, _, s)| s.policy());
+    let overflow = match (backup, &backup_policy) {
+        (Some((b, name, _)), Some(policy)) => Some(Overflow {
+            backup_name: name,
+            policy,
+            candidates: pools.get(&Some(b)).map_or(&[][..], Vec::as_slice),
+            after_ms: settings.overflow_after_s.map(|s| s * 1000),
+        }),
+        _ => None,
+    };
+    let Some(decision) = routing::route(&policy, &need, own, overflow.as_ref(), now) else {
+        return Ok(());
+    };
+    let version = row.i64("version")?;
+    if !conversation::reassign(
+        db,
+        id,
+        version,
+        Assignee::Operator(decision.operator_id),
+        None,
+        false,
+        now,
+    )? {
+        // The guarded UPDATE refused (the state moved under us, which the write lock
+        // should prevent): leave it for the next pass rather than guess.
+        return Ok(());
+    }
+    took_one(&mut roster.all, decision.operator_id, now);
+    for pool in pools.values_mut() {
+        took_one(pool, decision.operator_id, now);
+    }
+    let to = Named {
+        id: decision.operator_id,
+        name: roster
+            .names
+            .get(&decision.operator_id)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let event_id = event::append(
+        db,
+        id,
+        EventKind::ConversationAssigned,
+        Visibility::Internal,
+        &Routed {
+            from: None,
+            to: Some(to),
+            by: None,
+            reason: &decision.reason,
+            rule: Some(decision.rule),
+            overflow: decision.overflow,
+            topic_match: need.topic.as_ref().map(|_| decision.topic_match),
+        },
+        now,
+    )?;
+    appended.push((id, event_id));
+    outcome.assigned.push(Assignment {
+        conversation_id: id,
+        operator_id: decision.operator_id,
+        rule: decision.rule,
+        overflow: decision.overflow,
+        reason: decision.reason,
+    });
     Ok(())
 }
 

@@ -81,3 +81,23 @@ fn the_routing_simulation_prints_every_strategy_for_every_team_size() {
         );
     }
 }
+
+#[test]
+fn the_routing_bench_measures_every_case_and_each_freed_seat_is_filled() {
+    // The bench itself checks that every "seat freed" pass assigns exactly one conversation.
+    let output = Command::new(env!("CARGO_BIN_EXE_routing_bench"))
+        .args(["--operators", "10", "--waiting", "40", "--samples", "5"])
+        .output()
+        .expect("routing_bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "routing_bench failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = stdout
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.ends_with(" ms |"))
+        .count();
+    assert_eq!(rows, 4, "{stdout}");
+}

@@ -119,6 +119,49 @@ impl App {
         server::serve(self.inner.clone(), addr).await
     }
 
+    /// Runs one request through component `id` exactly as a service-chained call
+    /// (`http://<id>.spin.internal<path_and_query>`) reaches it, private components included.
+    /// For benchmarks and tests of an internal component on its own; returns status and body.
+    pub async fn call_component(
+        &self,
+        id: &str,
+        method: http::Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        use http_body_util::{BodyExt as _, Full};
+        let component = self
+            .inner
+            .component(id)
+            .with_context(|| format!("no component '{id}' with an HTTP trigger"))?;
+        let body = Full::new(bytes::Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{id}.spin.internal{path_and_query}"))
+            .body(body)?;
+        let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+        let route_match = routes::RouteMatch::synthetic(id, path);
+        let response = self
+            .inner
+            .respond(
+                component,
+                &route_match,
+                request,
+                headers::CHAINED_CLIENT_ADDR,
+            )
+            .await;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the response: {e:?}"))?
+            .to_bytes();
+        Ok((status, bytes.to_vec()))
+    }
+
     /// The application name from the manifest.
     pub fn name(&self) -> &str {
         &self.inner.name
