@@ -421,6 +421,14 @@ impl Visitor {
         .await
     }
 
+    /// The same visitor (token) addressing another conversation, theirs or not.
+    pub fn in_conversation(&self, conversation_id: i64) -> Visitor {
+        Visitor {
+            conversation_id,
+            ..self.clone()
+        }
+    }
+
     /// `GET .../queue`: position in the queue and the wait estimate.
     pub async fn queue(&self) -> Reply {
         Reply::from(

@@ -438,3 +438,89 @@ async fn two_hundred_concurrent_routing_requests_keep_every_invariant() {
     assert_eq!(idle, 0);
     assert_eq!(waiting, VISITORS as i64 - 2 * slots);
 }
+
+#[tokio::test]
+async fn a_returning_customer_goes_back_to_their_previous_operator() {
+    let app = spawn_app().await;
+    let ann = available(&app, "Ann").await;
+    let bob = available(&app, "Bob").await;
+    let visitor = waiting_visitor(&app, "first visit").await;
+    let first = visitor.conversation_id;
+    let theirs = assignee(&ann, first).await.expect("assigned");
+    let (previous, other) = if theirs == ann.id {
+        (&ann, &bob)
+    } else {
+        (&bob, &ann)
+    };
+    let version = previous.conversation(first).await["version"].clone();
+    let resolved = previous
+        .post(
+            &format!("/conversations/{first}/status"),
+            json!({ "status": "resolved", "version": version }),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+
+    // Both are free now, and round robin or least loaded would pick the other one (assigned
+    // less recently); the returning customer still goes back to their operator.
+    let again = app
+        .post_raw(
+            "/api/widget/conversations",
+            "application/json",
+            b"{}".to_vec(),
+            Some(&visitor.token),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    let second = again.body["conversation"]["id"].as_i64().unwrap();
+    let returning = visitor.in_conversation(second);
+    assert_eq!(returning.say("back again").await.status, 201);
+    assert_eq!(assignee(previous, second).await, Some(previous.id));
+    let decision = routing_timeline(previous, second).await.pop().unwrap();
+    assert_eq!(decision["data"]["rule"], "sticky");
+    let _ = other;
+}
+
+#[tokio::test]
+async fn routing_settings_topics_and_queue_reject_bad_input_clearly() {
+    let app = spawn_app().await;
+    let admin = app.operator().await;
+    for (method, path, body, field) in [
+        ("PATCH", "/admin/routing", json!({ "strategy": "random" }), "strategy"),
+        ("PATCH", "/admin/routing", json!({ "answer_timeout_s": 0 }), "answer_timeout_s"),
+        ("PATCH", "/admin/routing", json!({ "backup_team_id": 999 }), "backup_team_id"),
+        ("POST", "/admin/topics", json!({ "name": "no spaces please" }), "name"),
+        ("POST", "/admin/topics", json!({ "name": "x", "pages": ["pricing"] }), "pages"),
+        ("POST", "/admin/topics", json!({ "name": "x", "team_id": 999 }), "team_id"),
+    ] {
+        let reply = admin.call(method, path, Some(body.clone())).await;
+        assert_eq!(reply.status, 400, "{method} {path} {body}: {}", reply.text);
+        assert_eq!(reply.error_code(), "invalid_input");
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{}",
+            reply.text
+        );
+    }
+    let unknown = admin
+        .call("PATCH", "/admin/routing", Some(json!({ "speed": "fast" })))
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let bad_language = app
+        .post_raw(
+            "/api/widget/conversations",
+            "application/json",
+            br#"{"language":"english please"}"#.to_vec(),
+            None,
+        )
+        .await;
+    assert_eq!(bad_language.status, 400, "{}", bad_language.text);
+    // Someone else's queue place is as invisible as their conversation.
+    let mine = waiting_visitor(&app, "hi").await;
+    let theirs = waiting_visitor(&app, "hello").await;
+    let snoop = mine.in_conversation(theirs.conversation_id);
+    assert_eq!(snoop.queue().await.status, 404);
+}
