@@ -31,6 +31,7 @@ pub fn workspace_root() -> PathBuf {
 enum Runtime {
     TestHost {
         _server: spin_test_host::ServerHandle,
+        app: spin_test_host::App,
     },
     Spin {
         child: tokio::process::Child,
@@ -46,6 +47,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Calls a private component (`http://<id>.spin.internal<path>`) the way another component
+    /// would. Only the bundled test host can do this from outside; under real Spin it panics.
+    pub async fn call_internal(&self, id: &str, method: http::Method, path: &str) -> (u16, Value) {
+        let Runtime::TestHost { app, .. } = &self._runtime else {
+            panic!("call_internal needs the bundled test host");
+        };
+        let (status, body) = app
+            .call_component(id, method, path, Vec::new())
+            .await
+            .expect("the component answers");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     /// The app's SQLite file, for tests that check invariants across every row (never to set
     /// up state the API could).
     pub fn database(&self) -> PathBuf {
@@ -125,7 +139,10 @@ async fn start_test_host(
         .expect("the test host serves");
     (
         format!("http://{}", server.addr),
-        Runtime::TestHost { _server: server },
+        Runtime::TestHost {
+            _server: server,
+            app,
+        },
     )
 }
 

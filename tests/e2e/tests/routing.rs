@@ -135,6 +135,19 @@ async fn away_and_offline_operators_never_receive_chats_and_visitors_are_told_ho
         queue.body["estimated_wait_s"], 600,
         "one slot, default handle time"
     );
+    // The assistant reads the same from the router.
+    let (status, internal) = app
+        .call_internal(
+            "router",
+            http::Method::GET,
+            &format!("/queue/{}", second.conversation_id),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(internal, queue.body);
+    // And the outside world cannot reach the router at all.
+    assert_eq!(app.get("/route").await.status, 404);
+    assert_eq!(app.get("/queue/1").await.status, 404);
 }
 
 #[tokio::test]
