@@ -499,12 +499,42 @@ async fn routing_settings_topics_and_queue_reject_bad_input_clearly() {
     let app = spawn_app().await;
     let admin = app.operator().await;
     for (method, path, body, field) in [
-        ("PATCH", "/admin/routing", json!({ "strategy": "random" }), "strategy"),
-        ("PATCH", "/admin/routing", json!({ "answer_timeout_s": 0 }), "answer_timeout_s"),
-        ("PATCH", "/admin/routing", json!({ "backup_team_id": 999 }), "backup_team_id"),
-        ("POST", "/admin/topics", json!({ "name": "no spaces please" }), "name"),
-        ("POST", "/admin/topics", json!({ "name": "x", "pages": ["pricing"] }), "pages"),
-        ("POST", "/admin/topics", json!({ "name": "x", "team_id": 999 }), "team_id"),
+        (
+            "PATCH",
+            "/admin/routing",
+            json!({ "strategy": "random" }),
+            "strategy",
+        ),
+        (
+            "PATCH",
+            "/admin/routing",
+            json!({ "answer_timeout_s": 0 }),
+            "answer_timeout_s",
+        ),
+        (
+            "PATCH",
+            "/admin/routing",
+            json!({ "backup_team_id": 999 }),
+            "backup_team_id",
+        ),
+        (
+            "POST",
+            "/admin/topics",
+            json!({ "name": "no spaces please" }),
+            "name",
+        ),
+        (
+            "POST",
+            "/admin/topics",
+            json!({ "name": "x", "pages": ["pricing"] }),
+            "pages",
+        ),
+        (
+            "POST",
+            "/admin/topics",
+            json!({ "name": "x", "team_id": 999 }),
+            "team_id",
+        ),
     ] {
         let reply = admin.call(method, path, Some(body.clone())).await;
         assert_eq!(reply.status, 400, "{method} {path} {body}: {}", reply.text);
