@@ -32,7 +32,6 @@ fn route(method: &'static str, path: impl Into<String>, body: Option<Value>, lea
 struct Fixtures {
     conversation: i64,
     contact: i64,
-    other_contact: i64,
     tag: i64,
     team: i64,
     team_canned: i64,
@@ -43,7 +42,6 @@ struct Fixtures {
 async fn fixtures(app: &TestApp, admin: &Operator, supervisor_id: i64) -> Fixtures {
     let visitor = app.visitor().await;
     assert_eq!(visitor.say("hello").await.status, 201);
-    let other = app.visitor().await;
     let contact_of = |reply: Value| reply["contact"]["id"].as_i64().expect("a contact id");
     let tag = admin
         .admin_post("/tags", json!({ "name": "billing" }))
@@ -66,7 +64,6 @@ async fn fixtures(app: &TestApp, admin: &Operator, supervisor_id: i64) -> Fixtur
     Fixtures {
         conversation: visitor.conversation_id,
         contact: contact_of(admin.conversation(visitor.conversation_id).await),
-        other_contact: contact_of(admin.conversation(other.conversation_id).await),
         tag: tag.body["tag"]["id"].as_i64().expect("tag"),
         team: team.body["team"]["id"].as_i64().expect("team"),
         team_canned: canned.body["canned"]["id"].as_i64().expect("canned"),

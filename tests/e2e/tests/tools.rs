@@ -65,11 +65,7 @@ fn the_routing_simulation_prints_every_strategy_for_every_team_size() {
                 let cell = l.split('|').nth(6).unwrap_or_default();
                 cell.split('(')
                     .nth(1)
-                    .and_then(|p| {
-                        p.trim_end_matches(|c| c == ')' || c == '%' || c == ' ')
-                            .parse()
-                            .ok()
-                    })
+                    .and_then(|p| p.trim_end_matches([')', '%', ' ']).parse().ok())
                     .unwrap_or(f64::NAN)
             })
             .collect()
