@@ -335,9 +335,12 @@ const ASSIGN_TO_OPERATOR: &str = "UPDATE conversations
       RETURNING id";
 const TOUCH_LAST_ASSIGNED: &str = "UPDATE operators SET last_assigned_at = ?2 WHERE id = ?1";
 
-/// Back to the queue (of team ?3 if given). An open conversation waits from now.
+/// Back to the queue (of team ?3 if given). An open conversation waits from now. The operator
+/// it leaves is not offered it again by the next routing pass (a transfer to a team they belong
+/// to must not bounce straight back).
 const RETURN_TO_QUEUE: &str = "UPDATE conversations
         SET assignee_id = NULL, assigned_at = NULL, version = version + 1,
+            declined_by = assignee_id,
             team_id = COALESCE(?3, team_id),
             status = CASE WHEN ?4 THEN 'open' ELSE status END,
             snoozed_until = CASE WHEN ?4 THEN NULL ELSE snoozed_until END,

@@ -567,3 +567,33 @@ async fn routing_settings_topics_and_queue_reject_bad_input_clearly() {
     let snoop = mine.in_conversation(theirs.conversation_id);
     assert_eq!(snoop.queue().await.status, 404);
 }
+
+#[tokio::test]
+async fn a_transfer_to_the_team_goes_to_someone_else_in_it() {
+    let app = spawn_app().await;
+    let ann = available(&app, "Ann").await;
+    let visitor = waiting_visitor(&app, "question").await;
+    let id = visitor.conversation_id;
+    assert_eq!(assignee(&ann, id).await, Some(ann.id));
+    let bob = available(&app, "Bob").await;
+    let team = admin_post(
+        &app,
+        "/teams",
+        json!({ "name": "Support", "member_ids": [ann.id, bob.id] }),
+    )
+    .await["team"]["id"]
+        .as_i64()
+        .unwrap();
+    // Bob is busier than Ann after the transfer, and it still does not bounce back to Ann.
+    let other = waiting_visitor(&app, "another").await;
+    assert_eq!(assignee(&bob, other.conversation_id).await, Some(bob.id));
+    let version = ann.conversation(id).await["version"].clone();
+    let moved = ann
+        .post(
+            &format!("/conversations/{id}/transfer"),
+            json!({ "team_id": team, "reason": "needs a second opinion", "version": version }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(assignee(&ann, id).await, Some(bob.id));
+}
