@@ -304,6 +304,40 @@ pub fn is_waiting(db: &dyn Database, conversation_id: i64) -> Result<bool, DbErr
         .is_empty())
 }
 
+/// Whether a pass could do anything besides the sweep: a waiting conversation to classify, or
+/// one waiting while someone has room. One read; most calls (a message in a queue nobody can
+/// serve yet) stop here, without taking the write lock.
+const WORK_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM conversations c
+          WHERE c.classified_at IS NULL AND c.waiting_since IS NOT NULL
+            AND c.status = 'open' AND c.assignee_id IS NULL)
+       OR (EXISTS (SELECT 1 FROM conversations c
+          WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL)
+           AND EXISTS (SELECT 1 FROM operators o
+          WHERE o.active = 1 AND o.password_hash != '' AND o.presence = 'available'
+            AND o.last_seen_at >= ?1
+            AND (SELECT COUNT(*) FROM conversations l
+                  WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity))
+       AS work";
+
+fn work_waiting(db: &dyn Database, now: i64) -> Result<bool, DbError> {
+    Ok(db
+        .execute(WORK_WAITING, &[(now - PRESENCE_GRACE_MS).into()])?
+        .first()
+        .map_or(Ok(0), |row| row.i64("work"))?
+        == 1)
+}
+
+/// Whether calling the router with `sweep` could change anything: the sweep is due (or forced),
+/// or [`WORK_WAITING`]. Callers check this before paying for the service-chaining hop; a
+/// database error says "yes" (the router will report it).
+pub fn pass_needed(ctx: &Ctx<'_>, sweep: Sweep) -> bool {
+    match sweep {
+        Sweep::Now => true,
+        Sweep::IfDue if sweep_due(ctx) => true,
+        _ => work_waiting(ctx.db, ctx.clock.now_ms()).unwrap_or(true),
+    }
+}
+
 /// What one routing pass did.
 #[derive(Debug, Default, Serialize)]
 pub struct Outcome {
@@ -373,6 +407,12 @@ pub fn run(ctx: &Ctx<'_>, sweep: Sweep) -> Result<Outcome, ChatError> {
     if sweep {
         // Claimed before the pass, so concurrent callers skip it rather than queue for it.
         let _ = ctx.kv.set(SWEPT_AT_KEY, now.to_string().as_bytes());
+    }
+    if !sweep && !work_waiting(ctx.db, now)? {
+        return Ok(Outcome {
+            still_waiting: conversation::waiting_stats(ctx.db)?.0,
+            ..Outcome::default()
+        });
     }
     let mut appended = Vec::new();
     let outcome = transaction(ctx.db, || -> Result<Outcome, ChatError> {

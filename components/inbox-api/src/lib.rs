@@ -171,13 +171,15 @@ impl Command {
     /// Whether this (successful) command may let waiting conversations be assigned, and how
     /// much re-routing to check: status changes, transfers and assignments free or queue
     /// conversations; a presence change adds or removes an operator (going offline hands back
-    /// conversations at once); heartbeats run the periodic re-routing checks when they are due.
-    fn routing_after(&self, ctx: &shared::host::Ctx<'_>) -> Option<Sweep> {
+    /// conversations at once); heartbeats run the periodic re-routing checks when they are due
+    /// (and catch any waiting work a missed pass left). `spin_host::route` skips the hop when
+    /// the pass could do nothing.
+    fn routing_after(&self) -> Option<Sweep> {
         use Command as C;
         match self {
             C::SetStatus(_) | C::Transfer(_) | C::Assign(_) => Some(Sweep::Skip),
             C::SetPresence => Some(Sweep::Now),
-            C::Heartbeat => shared::router::sweep_due(ctx).then_some(Sweep::IfDue),
+            C::Heartbeat => Some(Sweep::IfDue),
             _ => None,
         }
     }
@@ -412,8 +414,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             return Err(ApiError::not_found_route());
         }
     };
-    if let Some(sweep) = command.routing_after(&ctx) {
-        spin_host::route(COMPONENT, sweep).await;
+    if let Some(sweep) = command.routing_after() {
+        spin_host::route(COMPONENT, &ctx, sweep).await;
     }
     Ok(response)
 }

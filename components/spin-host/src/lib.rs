@@ -364,10 +364,15 @@ pub fn no_content_with_headers(headers: &[(&str, String)]) -> Response {
 
 /// Asks the `router` component (by Spin service chaining; the caller's manifest entry must allow
 /// `http://router.spin.internal`) to run a routing pass, and waits for it, so the caller's
-/// response goes out after the assignments it caused. A failure is logged, not returned: the
-/// change that asked for routing is already committed, and the next pass (any later trigger, or
-/// the periodic sweep from heartbeats and waiting visitors) picks the conversations up.
-pub async fn route(component: &str, sweep: shared::router::Sweep) {
+/// response goes out after the assignments it caused. Skipped when one read shows the pass could
+/// do nothing (`router::pass_needed`): the hop costs a second instance. A failure is logged, not
+/// returned: the change that asked for routing is already committed, and the next pass (any
+/// later trigger, or the periodic sweep from heartbeats and waiting visitors) picks the
+/// conversations up.
+pub async fn route(component: &str, ctx: &Ctx<'_>, sweep: shared::router::Sweep) {
+    if !shared::router::pass_needed(ctx, sweep) {
+        return;
+    }
     let request = spin_sdk::http::Request::builder()
         .method(Method::Post)
         .uri(format!(

@@ -495,3 +495,28 @@ fn routing_patches_are_checked() {
     assert_eq!(patched.answer_timeout_s, None);
     assert_eq!(patched.strategy, Strategy::RoundRobin);
 }
+
+#[test]
+fn callers_skip_the_router_when_a_pass_could_do_nothing() {
+    let w = World::new();
+    let ctx = w.host.ctx();
+    assert!(!pass_needed(&ctx, Sweep::Skip), "nothing waits");
+    let ann = w.operator("Ann", 1, "available");
+    let first = w.chat(w.contact("{}"), "hi");
+    assert!(
+        pass_needed(&ctx, Sweep::Skip),
+        "a conversation to classify and assign"
+    );
+    w.route();
+    assert_eq!(w.assignee(first), Some(ann));
+    let second = w.chat(w.contact("{}"), "hi");
+    w.route();
+    assert_eq!(w.assignee(second), None, "Ann is full");
+    assert!(
+        !pass_needed(&ctx, Sweep::Skip),
+        "classified, and nobody has room"
+    );
+    assert!(pass_needed(&ctx, Sweep::Now));
+    w.resolve(first);
+    assert!(pass_needed(&ctx, Sweep::Skip), "Ann has room again");
+}
