@@ -1,6 +1,7 @@
 // Admin screens (admin role only): operators (invite with a copyable link, edit role, capacity,
-// skills, languages and teams, deactivate/reactivate, re-invite), teams, tags, team canned
-// responses and the visitor-facing transfer notices. Built when shown, removed on sign-out.
+// skills, languages and teams, deactivate/reactivate, re-invite), teams and their routing, the
+// routing of conversations without a team, topics (detection rules, team, priority), tags, team
+// canned responses and the visitor-facing transfer notices. Built when shown, removed on sign-out.
 
 import {
   adminApi, button, el, emit, field, handleAuthError, hasRole, input, on, PRESENCE_LABELS, safeColor,
@@ -12,6 +13,8 @@ import { fullFormat } from '/shared/messages.js';
 const SECTIONS = [
   ['operators', 'Operators'],
   ['teams', 'Teams'],
+  ['routing', 'Routing'],
+  ['topics', 'Topics'],
   ['tags', 'Tags'],
   ['canned', 'Canned responses'],
   ['settings', 'Settings'],
@@ -67,7 +70,9 @@ async function loadSection(body) {
   seq += 1;
   const mine = seq;
   body.replaceChildren(el('p', 'muted', 'Loading…'));
-  const render = { operators: renderOperators, teams: renderTeams, tags: renderTags, canned: renderCanned, settings: renderSettings }[section];
+  const render = {
+    operators: renderOperators, teams: renderTeams, routing: renderRouting, topics: renderTopics, tags: renderTags, canned: renderCanned, settings: renderSettings,
+  }[section];
   try {
     const nodes = await render(() => mine === seq);
     if (mine !== seq) return;
@@ -320,12 +325,29 @@ function openOperatorDialog(operator, box, teamNames) {
 
       const skills = el('fieldset', 'skills');
       skills.append(el('legend', null, 'Skills'));
+      // Skills routing matches a conversation's topic against skill names, so the topic names
+      // are offered as suggestions.
+      const skillHint = el('p', 'field-hint', 'Skill names are topic names (see Topics): skills routing gives a topic’s conversations to operators with that skill, higher levels first. region:… and tier:… skills match the contact’s region and tier.');
+      skillHint.id = `skills-hint-${operator.id}`;
+      const topicList = el('datalist');
+      topicList.id = `topic-names-${operator.id}`;
+      adminApi('/topics').then((result) => {
+        topicList.replaceChildren(...(result.topics || []).map((topic) => {
+          const option = el('option');
+          option.value = topic.name;
+          option.label = topic.label;
+          return option;
+        }));
+      }).catch((failure) => { handleAuthError(failure); });
+      skills.append(skillHint, topicList);
       const skillRows = el('div', 'skill-rows');
       const addSkill = (skill = '', level = 3) => {
         const row = el('div', 'skill-row');
         const skillInput = input('text', skill);
         skillInput.className = 'skill-name';
         skillInput.setAttribute('aria-label', 'Skill');
+        skillInput.setAttribute('aria-describedby', skillHint.id);
+        skillInput.setAttribute('list', topicList.id);
         skillInput.placeholder = 'billing';
         skillInput.maxLength = 64;
         const levelSelect = select([1, 2, 3, 4, 5].map((n) => [n, `Level ${n}`]), level);
@@ -438,7 +460,7 @@ async function renderTeams(stillCurrent) {
   const error = errorLine();
   const submit = el('button', 'primary', 'Create team');
   submit.type = 'submit';
-  form.append(field('Team name', name), members, error.node, submit);
+  form.append(field('Team name', name), members, el('p', 'muted small', 'A new team routes to whoever has the lowest load; change that with Edit.'), error.node, submit);
   create.append(sectionHeading('New team', 'team-create-heading'), form);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -466,16 +488,22 @@ async function renderTeams(stillCurrent) {
   list.append(sectionHeading('Teams', 'teams-heading'));
   if (!teams.length) list.append(el('p', 'muted', 'No teams yet.'));
   else {
-    const { node, body } = table(['Team', 'Members', 'Actions']);
+    const { node, body } = table(['Team', 'Members', 'Routing', 'Actions']);
+    const teamNames = new Map(teams.map((team) => [team.id, team.name]));
     for (const team of teams) {
       const tr = el('tr');
       const actions = el('td', 'row-actions');
-      const edit = button('Edit', 'ghost small', () => openTeamDialog(team, operators));
+      const edit = button('Edit', 'ghost small', () => openTeamDialog(team, operators, teams));
       edit.setAttribute('aria-label', `Edit team ${team.name}`);
       const remove = button('Delete', 'ghost small danger-text', () => deleteItem(`/teams/${team.id}`, `Delete the team ${team.name}?`, 'Its conversations keep their history but leave the team.', `Team ${team.name} deleted`));
       remove.setAttribute('aria-label', `Delete team ${team.name}`);
       actions.append(edit, remove);
-      tr.append(rowHeader(team.name), el('td', null, (team.member_ids || []).map((id) => names.get(id)).filter(Boolean).join(', ') || '–'), actions);
+      tr.append(
+        rowHeader(team.name),
+        el('td', null, (team.member_ids || []).map((id) => names.get(id)).filter(Boolean).join(', ') || '–'),
+        el('td', 'routing-summary', routingSummary(team.routing, teamNames)),
+        actions,
+      );
       body.append(tr);
     }
     list.append(node);
@@ -483,29 +511,42 @@ async function renderTeams(stillCurrent) {
   return [list, create];
 }
 
-function openTeamDialog(team, operators) {
+function openTeamDialog(team, operators, teams) {
   openDialog({
     title: `Edit team ${team.name}`,
+    className: 'dialog-wide',
     build(body, close) {
       const form = el('form', 'stack');
       form.noValidate = true;
       const name = input('text', team.name);
       name.maxLength = 60;
       const members = memberChecks(operators, team.member_ids || []);
+      const routing = routingFields(team.routing, teams, team.id);
+      const routingBox = el('fieldset', 'routing-fields');
+      routingBox.append(el('legend', null, 'Routing'), ...routing.nodes);
       const error = errorLine();
       const actions = el('div', 'dialog-actions');
       const save = el('button', 'primary', 'Save');
       save.type = 'submit';
       actions.append(button('Cancel', 'ghost', close), save);
-      form.append(field('Team name', name), members, error.node, actions);
+      form.append(field('Team name', name), members, routingBox, error.node, actions);
       body.append(form);
       form.addEventListener('submit', async (event) => {
         event.preventDefault();
+        error.clear();
         const patch = { name: name.value.trim(), member_ids: [...members.querySelectorAll('input:checked')].map((c) => Number(c.value)) };
         if (!patch.name) {
           error.show('Give the team a name.');
+          name.focus();
           return;
         }
+        const settings = routing.value();
+        if (settings.error) {
+          error.show(settings.error);
+          settings.control.focus();
+          return;
+        }
+        patch.routing = settings.routing;
         save.disabled = true;
         try {
           await adminApi(`/teams/${team.id}`, { method: 'PATCH', body: patch });
@@ -516,6 +557,345 @@ function openTeamDialog(team, operators) {
         } catch (failure) {
           save.disabled = false;
           if (!handleAuthError(failure)) error.show(failure.code === 'name_taken' ? 'A team with this name exists.' : failure.message);
+        }
+      });
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing: the same settings for each team (in the team editor) and for conversations without
+// a team (the Routing section). Empty optional fields turn a feature off (null in the API).
+
+const STRATEGIES = [
+  ['least_loaded', 'Least loaded'],
+  ['round_robin', 'Round robin'],
+  ['skills', 'Skills'],
+  ['manual', 'Manual'],
+];
+const STRATEGY_HINT = 'Least loaded: the available operator with the fewest open conversations. '
+  + 'Round robin: whoever was assigned least recently. Skills: the best skill level for the topic '
+  + '(then language). Manual: nothing is assigned automatically; supervisors assign from the queue.';
+
+function strategyLabel(strategy) {
+  return (STRATEGIES.find(([key]) => key === strategy) || [null, strategy || ''])[1];
+}
+
+// One line for the teams table: "Skills · backup Sales · overflow after 120 s".
+function routingSummary(routing, teamNames) {
+  if (!routing) return '–';
+  const parts = [strategyLabel(routing.strategy)];
+  if (routing.backup_team_id) {
+    parts.push(`backup ${teamNames.get(routing.backup_team_id) || `#${routing.backup_team_id}`}`);
+    if (routing.overflow_after_s) parts.push(`overflow after ${routing.overflow_after_s} s`);
+  }
+  if (routing.answer_timeout_s) parts.push(`answer within ${routing.answer_timeout_s} s`);
+  return parts.join(' · ');
+}
+
+function wholeNumberInput(value, min, max, placeholder) {
+  const node = input('number', value ?? '');
+  node.min = String(min);
+  node.max = String(max);
+  node.step = '1';
+  node.inputMode = 'numeric';
+  if (placeholder) node.placeholder = placeholder;
+  return node;
+}
+
+// Reads a whole number from `control`: { value } (null when empty and `optional`) or { error }.
+function readWholeNumber(control, { min, max, optional, what }) {
+  const text = control.value.trim();
+  if (text === '') {
+    if (optional) return { value: null };
+    return { error: `${what}: enter a whole number from ${min} to ${max}.` };
+  }
+  const number = Number(text);
+  if (!/^\d+$/.test(text) || number < min || number > max) {
+    return { error: `${what}: enter a whole number from ${min} to ${max}${optional ? ', or leave it empty for off' : ''}.` };
+  }
+  return { value: number };
+}
+
+// The routing form fields for `routing` (R in the API). `ownTeamId`: the team being edited, which
+// cannot be its own backup. value() -> { routing } (a complete R, sent as the PATCH) or
+// { error, control }.
+function routingFields(routing, teams, ownTeamId = null) {
+  const current = routing || {};
+  const strategy = select(STRATEGIES, current.strategy || 'least_loaded');
+  const others = teams.filter((team) => team.id !== ownTeamId);
+  const backup = select([['', 'None'], ...others.map((team) => [team.id, team.name])], current.backup_team_id ?? '');
+  if (current.backup_team_id && backup.value !== String(current.backup_team_id)) backup.value = '';
+  const overflow = wholeNumberInput(current.overflow_after_s, 1, 86_400, 'off');
+  const stickiness = wholeNumberInput(current.stickiness_window_h ?? 168, 0, 8_760);
+  const skillWait = wholeNumberInput(current.skill_wait_s ?? 60, 0, 3_600);
+  const answerTimeout = wholeNumberInput(current.answer_timeout_s, 1, 3_600, 'off');
+  const nodes = [
+    field('Strategy', strategy, STRATEGY_HINT),
+    field('Backup team', backup, 'Where conversations overflow when nobody here is available with room.'),
+    field('Overflow after (seconds)', overflow, 'Also overflow to the backup team after waiting this long, even when this pool has room (1-86400). Empty: only when full.'),
+    field('Stickiness window (hours)', stickiness, 'A returning customer goes back to their previous operator, if available with room, within this many hours (0-8760; 0 is off).'),
+    field('Skill wait (seconds)', skillWait, 'Skills routing waits this long for an operator with the topic’s skill before taking anyone (0-3600).'),
+    field('Answer timeout (seconds)', answerTimeout, 'A conversation whose operator has not answered this long after it was assigned goes back to the queue (1-3600). Empty: never.'),
+  ];
+  const value = () => {
+    const checks = [
+      ['overflow_after_s', overflow, { min: 1, max: 86_400, optional: true, what: 'Overflow after' }],
+      ['stickiness_window_h', stickiness, { min: 0, max: 8_760, optional: false, what: 'Stickiness window' }],
+      ['skill_wait_s', skillWait, { min: 0, max: 3_600, optional: false, what: 'Skill wait' }],
+      ['answer_timeout_s', answerTimeout, { min: 1, max: 3_600, optional: true, what: 'Answer timeout' }],
+    ];
+    const result = { strategy: strategy.value, backup_team_id: backup.value ? Number(backup.value) : null };
+    for (const [key, control, rules] of checks) {
+      const read = readWholeNumber(control, rules);
+      if (read.error) return { error: read.error, control };
+      result[key] = read.value;
+    }
+    return { routing: result };
+  };
+  return { nodes, value };
+}
+
+async function renderRouting(stillCurrent) {
+  const [result, teams] = await Promise.all([adminApi('/routing'), loadTeams()]);
+  if (!stillCurrent()) return [];
+  const section2 = el('section', 'page-section');
+  section2.setAttribute('aria-labelledby', 'routing-heading');
+  const form = el('form', 'stack narrow');
+  form.noValidate = true;
+  const fields = routingFields(result.routing, teams);
+  const error = errorLine();
+  const save = el('button', 'primary', 'Save routing');
+  save.type = 'submit';
+  const status = el('span', 'muted small');
+  status.setAttribute('role', 'status');
+  const actions = el('div', 'form-actions');
+  actions.append(save, status);
+  form.append(
+    el('p', 'muted', 'How conversations without a team are assigned. A topic can send its conversations to a team (see Topics); each team has its own routing (Teams → Edit). Only available operators with room receive conversations.'),
+    ...fields.nodes, error.node, actions,
+  );
+  section2.append(sectionHeading('Default routing', 'routing-heading'), form);
+  form.addEventListener('input', () => { status.textContent = ''; });
+  form.addEventListener('change', () => { status.textContent = ''; });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.clear();
+    const settings = fields.value();
+    if (settings.error) {
+      error.show(settings.error);
+      settings.control.focus();
+      return;
+    }
+    save.disabled = true;
+    try {
+      await adminApi('/routing', { method: 'PATCH', body: settings.routing });
+      status.textContent = 'Saved';
+      toast('Routing saved');
+    } catch (failure) {
+      if (!handleAuthError(failure)) error.show(failure.message);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return [section2];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics: what customers write about. The name doubles as the skill operators are matched on;
+// the label is what visitors see in the widget's topic picker.
+
+const PRIORITIES = [[0, 'Normal'], [1, 'High'], [2, 'Urgent']];
+const CHANNELS = ['web', 'sms', 'email', 'messenger', 'instagram', 'whatsapp'];
+const TOPIC_NAME = /^[\p{L}\p{N}_:-]{1,40}$/u;
+
+function commaList(text) {
+  return text.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function topicFields(topic, teams) {
+  const current = topic || {};
+  const name = input('text', current.name || '');
+  name.maxLength = 40;
+  name.autocomplete = 'off';
+  name.placeholder = 'billing';
+  const label = input('text', current.label || '');
+  label.maxLength = 60;
+  label.placeholder = 'Billing and invoices';
+  const team = select([['', 'No team'], ...teams.map((t) => [t.id, t.name])], current.team_id ?? '');
+  const priority = select(PRIORITIES, current.priority ?? 0);
+  const inPicker = document.createElement('input');
+  inPicker.type = 'checkbox';
+  inPicker.checked = current.in_picker ?? true;
+  const pickerLabel = el('label', 'check');
+  pickerLabel.append(inPicker, el('span', null, 'Offer in the widget’s topic picker'));
+  const keywords = input('text', (current.keywords || []).join(', '));
+  keywords.placeholder = 'refund, invoice, charged twice';
+  const channels = input('text', (current.channels || []).join(', '));
+  channels.placeholder = 'sms, email';
+  const pages = input('text', (current.pages || []).join(', '));
+  pages.placeholder = '/pricing, /billing';
+  const position = wholeNumberInput(current.position ?? 0, 0, 10_000);
+  const nodes = [
+    field('Topic name', name, 'Lower-case letters, digits, -, _ and : (up to 40). It is also the skill name: give operators this skill for skills routing.'),
+    field('Label', label, 'What visitors see in the topic picker. Empty: the name.'),
+    field('Team', team, 'Conversations on this topic wait for this team.'),
+    field('Priority', priority, 'High and urgent conversations are served before normal ones.'),
+    pickerLabel,
+    field('Keywords', keywords, 'Separated by commas. The topic with the most of these words in the customer’s first messages wins.'),
+    field('Channels', channels, `Separated by commas: ${CHANNELS.join(', ')}. Every conversation from these channels gets this topic.`),
+    field('Pages', pages, 'URL paths, separated by commas (/pricing). Chats started on a page under one of them get this topic.'),
+    field('Position', position, 'Rules are tried in this order, lowest first (0-10000); the picker lists topics in it too.'),
+  ];
+  const value = () => {
+    const topicName = name.value.trim().toLowerCase();
+    if (!TOPIC_NAME.test(topicName)) {
+      return { error: 'Give the topic a name of up to 40 lower-case letters, digits, -, _ or :.', control: name };
+    }
+    const channelList = commaList(channels.value).map((c) => c.toLowerCase());
+    const unknown = channelList.find((c) => !CHANNELS.includes(c));
+    if (unknown) return { error: `Unknown channel “${unknown}”: use ${CHANNELS.join(', ')}.`, control: channels };
+    const pageList = commaList(pages.value);
+    const relative = pageList.find((p) => !p.startsWith('/'));
+    if (relative) return { error: `Page rules are URL paths starting with /, not “${relative}”.`, control: pages };
+    const order = readWholeNumber(position, { min: 0, max: 10_000, optional: false, what: 'Position' });
+    if (order.error) return { error: order.error, control: position };
+    return {
+      topic: {
+        name: topicName,
+        label: label.value.trim() || topicName,
+        team_id: team.value ? Number(team.value) : null,
+        priority: Number(priority.value),
+        in_picker: inPicker.checked,
+        keywords: commaList(keywords.value),
+        channels: channelList,
+        pages: pageList,
+        position: order.value,
+      },
+    };
+  };
+  return { nodes, value, name };
+}
+
+function topicError(failure) {
+  return failure.code === 'name_taken' ? 'A topic with this name exists.' : failure.message;
+}
+
+function priorityLabel(priority) {
+  return (PRIORITIES.find(([key]) => key === priority) || [null, String(priority)])[1];
+}
+
+// "keywords: refund, invoice · pages: /billing"
+function topicRules(topic) {
+  const parts = [];
+  if ((topic.keywords || []).length) parts.push(`keywords: ${topic.keywords.join(', ')}`);
+  if ((topic.channels || []).length) parts.push(`channels: ${topic.channels.join(', ')}`);
+  if ((topic.pages || []).length) parts.push(`pages: ${topic.pages.join(', ')}`);
+  return parts.join(' · ') || 'picker only';
+}
+
+async function renderTopics(stillCurrent) {
+  const [result, teams] = await Promise.all([adminApi('/topics'), loadTeams()]);
+  if (!stillCurrent()) return [];
+  const topics = result.topics || [];
+  const teamNames = new Map(teams.map((team) => [team.id, team.name]));
+
+  const create = el('section', 'page-section');
+  create.setAttribute('aria-labelledby', 'topic-create-heading');
+  const form = el('form', 'stack narrow');
+  form.noValidate = true;
+  const fields = topicFields(null, teams);
+  const error = errorLine();
+  const submit = el('button', 'primary', 'Create topic');
+  submit.type = 'submit';
+  form.append(...fields.nodes, error.node, submit);
+  create.append(sectionHeading('New topic', 'topic-create-heading'), form);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.clear();
+    const read = fields.value();
+    if (read.error) {
+      error.show(read.error);
+      read.control.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await adminApi('/topics', { method: 'POST', body: read.topic });
+      toast(`Topic ${read.topic.name} created`);
+      reloadSection();
+    } catch (failure) {
+      submit.disabled = false;
+      if (!handleAuthError(failure)) error.show(topicError(failure));
+    }
+  });
+
+  const list = el('section', 'page-section');
+  list.setAttribute('aria-labelledby', 'topics-heading');
+  list.append(
+    sectionHeading('Topics', 'topics-heading'),
+    el('p', 'muted', 'A new conversation gets the topic the visitor picked; else the first topic (by position) whose channel or page rule matches; else the one with the most keywords in the customer’s first messages.'),
+  );
+  if (!topics.length) list.append(el('p', 'muted', 'No topics yet.'));
+  else {
+    const { node, body } = table(['Topic', 'Label', 'Team', 'Priority', 'Picker', 'Detection', 'Actions']);
+    for (const topic of topics) {
+      const tr = el('tr');
+      const actions = el('td', 'row-actions');
+      const edit = button('Edit', 'ghost small', () => openTopicDialog(topic, teams));
+      edit.setAttribute('aria-label', `Edit topic ${topic.name}`);
+      const remove = button('Delete', 'ghost small danger-text', () => deleteItem(`/topics/${topic.id}`, `Delete the topic ${topic.name}?`, 'Conversations keep the topic they have; new ones are no longer detected as it.', `Topic ${topic.name} deleted`));
+      remove.setAttribute('aria-label', `Delete topic ${topic.name}`);
+      actions.append(edit, remove);
+      tr.append(
+        rowHeader(topic.name),
+        el('td', null, topic.label),
+        el('td', null, topic.team_id ? teamNames.get(topic.team_id) || `#${topic.team_id}` : '–'),
+        el('td', null, priorityLabel(topic.priority)),
+        el('td', null, topic.in_picker ? 'Yes' : 'No'),
+        el('td', 'topic-rules', topicRules(topic)),
+        actions,
+      );
+      body.append(tr);
+    }
+    list.append(node);
+  }
+  return [list, create];
+}
+
+function openTopicDialog(topic, teams) {
+  openDialog({
+    title: `Edit topic ${topic.name}`,
+    className: 'dialog-wide',
+    build(body, close) {
+      const form = el('form', 'stack');
+      form.noValidate = true;
+      const fields = topicFields(topic, teams);
+      const error = errorLine();
+      const actions = el('div', 'dialog-actions');
+      const save = el('button', 'primary', 'Save');
+      save.type = 'submit';
+      actions.append(button('Cancel', 'ghost', close), save);
+      form.append(...fields.nodes, error.node, actions);
+      body.append(form);
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        error.clear();
+        const read = fields.value();
+        if (read.error) {
+          error.show(read.error);
+          read.control.focus();
+          return;
+        }
+        save.disabled = true;
+        try {
+          await adminApi(`/topics/${topic.id}`, { method: 'PATCH', body: read.topic });
+          close();
+          toast(`Topic ${read.topic.name} saved`);
+          reloadSection();
+        } catch (failure) {
+          save.disabled = false;
+          if (!handleAuthError(failure)) error.show(topicError(failure));
         }
       });
     },

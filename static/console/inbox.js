@@ -1,6 +1,6 @@
 // The conversation list: filters (status tabs, assignee, tag, team, search), rows that show
-// contact, last message, unread badge, assignee, tags and status, and live updates. Owns
-// state.filters and state.conversations.
+// contact, last message, unread badge, assignee, topic, priority, tags and status, and live
+// updates. Owns state.filters and state.conversations.
 //
 // Live updates: a message event updates its row at once (preview, unread badge, order); every
 // event that changes conversations also schedules a refetch of the list (debounced), which is
@@ -287,7 +287,7 @@ function fillRow(row, conversation) {
 
   const meta = el('span', 'conv-meta');
   const status = el('span', `pill pill--${conversation.status}`, statusLabel(conversation.status));
-  meta.append(status);
+  meta.append(status, ...routingBadges(conversation));
   const assignee = conversation.assignee;
   const mine = assignee && state.me && assignee.id === state.me.id;
   meta.append(el('span', assignee ? 'conv-assignee' : 'conv-assignee is-unassigned',
@@ -297,6 +297,28 @@ function fillRow(row, conversation) {
   const main = el('span', 'conv-main');
   main.append(top, middle, meta);
   button.replaceChildren(avatar, main);
+}
+
+const PRIORITY_LABELS = { 1: 'High', 2: 'Urgent' };
+
+// The topic and, when above normal, the priority of a conversation (list rows, the thread
+// header, the queue): a priority badge reads "High" or "Urgent", the topic "Topic: billing" to
+// screen readers.
+export function routingBadges(summary) {
+  const badges = [];
+  const label = PRIORITY_LABELS[summary && summary.priority];
+  if (label) {
+    const badge = el('span', `priority priority--${label.toLowerCase()}`, label);
+    badge.title = `${label} priority`;
+    badges.push(badge);
+  }
+  if (summary && summary.topic) {
+    const topic = el('span', 'topic');
+    topic.append(el('span', 'visually-hidden', 'Topic: '), el('span', 'topic-name', summary.topic));
+    topic.title = `Topic: ${summary.topic}`;
+    badges.push(topic);
+  }
+  return badges;
 }
 
 function previewText(conversation, typing) {

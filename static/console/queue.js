@@ -1,11 +1,13 @@
 // Supervisor queue (supervisor and admin): how many conversations wait and for how long, each
-// waiting conversation with an "assign to" control, and every operator's load against capacity
+// waiting conversation (in serving order: priority, then longest waiting; with its topic and a
+// High/Urgent badge) with an "assign to" control, and every operator's load against capacity
 // with presence. Refreshed every 10 s while shown and soon after any conversation event.
 
 import {
   api, button, contactName, debounce, el, emit, formatDuration, handleAuthError, hasRole, on,
   PRESENCE_LABELS, select, state, tagById, tagChip, toast,
 } from './core.js';
+import { routingBadges } from './inbox.js';
 
 const REFRESH_MS = 10_000;
 
@@ -96,10 +98,12 @@ function render(result) {
   } else {
     const table = el('table', 'table queue-table');
     const head = el('thead');
-    head.append(row('th', ['Contact', 'Waiting', 'Team', 'Last message', 'Tags', 'Assign']));
+    head.append(row('th', ['Contact', 'Waiting', 'Topic', 'Team', 'Last message', 'Tags', 'Assign']));
     const body = el('tbody');
     const available = operators.filter((operator) => operator.active !== false);
-    for (const conversation of [...conversations].sort((a, b) => (b.wait_ms || 0) - (a.wait_ms || 0))) {
+    // The order the router serves them in.
+    const ordered = [...conversations].sort((a, b) => (b.priority || 0) - (a.priority || 0) || (b.wait_ms || 0) - (a.wait_ms || 0));
+    for (const conversation of ordered) {
       const tr = el('tr');
       tr.dataset.conversation = String(conversation.id);
       const who = el('th');
@@ -107,6 +111,10 @@ function render(result) {
       const open = button(contactName(conversation), 'link', () => emit('conversation:open:inbox', { id: conversation.id }));
       who.append(open);
       const waited = el('td', 'nowrap', formatDuration(conversation.wait_ms));
+      const topic = el('td', 'queue-topic');
+      const badges = routingBadges(conversation);
+      if (badges.length) topic.append(...badges);
+      else topic.textContent = '–';
       const team = el('td', null, conversation.team ? conversation.team.name : '–');
       const last = el('td', 'queue-last', conversation.last_message ? String(conversation.last_message.body || '').replace(/\s+/g, ' ').slice(0, 80) : '');
       const tags = el('td');
@@ -120,7 +128,7 @@ function render(result) {
       go.id = `queue-assign-button-${conversation.id}`;
       go.addEventListener('click', () => assign(conversation, picker, go));
       assignCell.append(picker, go);
-      tr.append(who, waited, team, last, tags, assignCell);
+      tr.append(who, waited, topic, team, last, tags, assignCell);
       body.append(tr);
     }
     table.append(head, body);

@@ -1,5 +1,6 @@
 // The open conversation: messages interleaved with the internal timeline (notes, status,
-// assignment, transfer and tag events), the header, and the actions bar (status and snooze,
+// assignment, transfer and tag events, and the router's classifications and automatic
+// assignments), the header (with topic and priority), and the actions bar (status and snooze,
 // resolve/reopen, claim, assign, transfer, tags). Owns state.selectedId and state.thread:
 //   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded }
 // Keys: `m<id>` message, `n<id>` note, `e<id>` other timeline event, so an item that arrives
@@ -14,6 +15,7 @@ import {
   teamById, toast, who,
 } from './core.js';
 import { errorLine, openDialog } from './dialog.js';
+import { routingBadges } from './inbox.js';
 import { fullFormat, isNearBottom, scrollToBottom, setMeta, timeElement, typingIndicator } from '/shared/messages.js';
 
 const TYPING_SHOW_MS = 5000;
@@ -30,6 +32,7 @@ export function initThread() {
     back: $('back-button'),
     avatar: $('thread-avatar'),
     title: $('thread-title'),
+    badges: $('thread-badges'),
     sub: $('thread-sub'),
     actions: $('thread-actions'),
     statusButton: $('status-button'),
@@ -211,6 +214,7 @@ function renderHeader(summary) {
   if (contact.email) parts.push(contact.email);
   if (contact.phone) parts.push(contact.phone);
   if (summary.channel) parts.push(channelLabel(summary.channel));
+  if (summary.language) parts.push(languageName(summary.language));
   let status = statusLabel(summary.status);
   if (summary.status === 'snoozed' && summary.snoozed_until) status += ` until ${dateTimeFormat.format(new Date(summary.snoozed_until))}`;
   parts.push(status);
@@ -219,6 +223,7 @@ function renderHeader(summary) {
   else parts.push('Unassigned');
   if (summary.created_at) parts.push(`started ${fullFormat.format(new Date(summary.created_at))}`);
   ui.sub.textContent = parts.join(' · ');
+  ui.badges.replaceChildren(...routingBadges(summary));
 
   const allowed = canAct(summary);
   const resolved = summary.status === 'resolved';
@@ -263,6 +268,20 @@ function renderHeader(summary) {
   ui.addTagSelect.replaceChildren(...options);
   ui.addTagSelect.disabled = !allowed || !available.length;
   ui.addTagButton.disabled = !allowed || !available.length;
+}
+
+let languageNames = null;
+try {
+  languageNames = new Intl.DisplayNames([navigator.language || 'en'], { type: 'language' });
+} catch { /* older browsers: the tag as it is */ }
+
+// "English (United States)" for en-US; the tag itself when the browser cannot name it.
+function languageName(tag) {
+  try {
+    return (languageNames && languageNames.of(tag)) || tag;
+  } catch {
+    return tag;
+  }
 }
 
 function channelLabel(channel) {
@@ -731,7 +750,38 @@ function whom(value) {
   return name === 'You' ? 'you' : name;
 }
 
-// One compact line for a status, assignment, transfer or tag event.
+// The router's rules, in words.
+const RULES = {
+  sticky: 'returning customer',
+  round_robin: 'round robin',
+  least_loaded: 'least loaded',
+  skills_match: 'skills match',
+  skills_fallback: 'skills, no match in time',
+};
+const PRIORITY_WORDS = { 1: 'high priority', 2: 'urgent' };
+
+// "Assigned to Ann automatically (least loaded) · lowest load (0 of 3)"; overflow and a missing
+// topic skill are said too (the latter is a likely transfer later).
+function describeRouted(d) {
+  const how = [RULES[d.rule] || d.rule].filter(Boolean);
+  if (d.overflow) how.push('overflow');
+  const parts = [`Assigned to ${whom(d.to)} automatically${how.length ? ` (${how.join(', ')})` : ''}`];
+  if (d.reason) parts.push(d.reason);
+  if (d.topic_match === false) parts.push('without the topic’s skill');
+  return parts.join(' · ');
+}
+
+// "Topic: billing (mentioned refund) · queued for Billing · urgent"
+function describeClassified(d) {
+  const because = d.because ? ` (${d.because})` : '';
+  const parts = [d.topic ? `Topic: ${d.topic}${because}` : `No topic detected${because}`];
+  const team = thingName(d.team, teamById);
+  if (team) parts.push(`queued for ${team}`);
+  if (PRIORITY_WORDS[d.priority]) parts.push(PRIORITY_WORDS[d.priority]);
+  return parts.join(' · ');
+}
+
+// One compact line for a status, assignment, transfer, tag or routing event.
 export function describeEvent(event) {
   const d = event.data || {};
   const reason = d.reason ? ` · ${d.reason}` : '';
@@ -752,8 +802,11 @@ export function describeEvent(event) {
       return `${by} set the status to ${statusLabel(d.to)}${reason}`;
     }
     case 'conversation.assigned': {
+      // by null: the router decided. Its reason for taking a conversation back is a sentence
+      // ("no answer from Ann within 30 s; back to the queue").
+      if (!d.to && !d.by && d.from) return d.reason ? `Unassigned automatically: ${d.reason}` : `Unassigned from ${whom(d.from)} automatically`;
       if (!d.to) return `${d.by ? who(d.by) : 'The system'} unassigned this${reason}`;
-      if (!d.by) return `Assigned to ${whom(d.to)} automatically${reason}`;
+      if (!d.by) return describeRouted(d);
       if (d.by && d.to && (d.by.id ?? d.by) === (d.to.id ?? d.to)) return `${who(d.by)} took this conversation${reason}`;
       return `${who(d.by)} assigned this to ${whom(d.to)}${reason}`;
     }
@@ -765,6 +818,8 @@ export function describeEvent(event) {
       return `${d.by ? who(d.by) : 'The system'} added the tag ${thingName(d.tag, tagById)}`.trim();
     case 'conversation.untagged':
       return `${d.by ? who(d.by) : 'The system'} removed the tag ${thingName(d.tag, tagById)}`.trim();
+    case 'conversation.classified':
+      return describeClassified(d);
     default:
       return null;
   }
@@ -782,6 +837,9 @@ export function addTimelineEvent(event, { live = true } = {}) {
   const stick = isNearBottom(ui.log, 100);
   const node = el('p', 'tl-event');
   node.dataset.kind = event.kind;
+  if (event.data && event.data.overflow) node.classList.add('is-overflow');
+  if (event.kind === 'conversation.assigned' && event.data && !event.data.by && !event.data.to && event.data.from) node.classList.add('is-requeued');
+  if (event.kind === 'conversation.classified' && PRIORITY_WORDS[event.data && event.data.priority]) node.classList.add('is-priority');
   node.append(el('span', 'tl-event-text', text));
   if (event.at) node.append(timeElement(event.at));
   place(node, event.at, 1, event.id);

@@ -7,6 +7,10 @@
 //   while still pending), whether they arrive by POST response, history or the event stream.
 // - The event long-poll runs only while this tab is visible and resumes from its cursor, so
 //   nothing is missed across pauses, reloads or network errors.
+// - While the visitor waits for a first answer (they wrote last and the conversation is in the
+//   queue), a status line says their place in line and the estimated wait; it is polled every
+//   15 s only while waiting and visible, and goes away when an operator writes or the
+//   conversation leaves the queue.
 // - postMessage goes only to the parent origin, and only messages from the parent window with
 //   that origin are accepted. Nothing private (token, message text) is ever posted to the parent.
 
@@ -25,6 +29,7 @@ const POLL_WAIT_S = 25;
 const POLL_TIMEOUT_MS = (POLL_WAIT_S + 15) * 1000;
 const MAX_SEND_ATTEMPTS = 6;
 const MAX_BODY_CHARS = 4000;
+const QUEUE_POLL_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------
 // Storage of the visitor session ({ token, conversationId }), in order of preference:
@@ -137,6 +142,7 @@ const state = {
   lastTypingSentAt: 0,
   pollController: null,
   syncing: false,
+  queue: { timer: null, seq: 0 }, // the queue status line's polling
 };
 
 // Messages waiting to be delivered, in order.
@@ -157,6 +163,7 @@ const ui = {
   welcome: $('welcome'),
   typing: $('typing'),
   typingText: $('typing-text'),
+  queueStatus: $('queue-status'),
   error: $('error'),
   form: $('composer'),
   input: $('message-input'),
@@ -264,6 +271,7 @@ function addMessage(message, { live = false } = {}) {
 
   if (message.author === 'operator') {
     operatorTyping.hide();
+    stopQueueStatus(); // answered: no longer waiting in line
     if (live && !(state.open && isVisible())) {
       state.unread += 1;
       postToParent('message:received', { unread: state.unread });
@@ -302,6 +310,80 @@ function clearError() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Place in the queue: "You're number 2 in line · about 4 min"
+
+// Whether the visitor is waiting for an answer: of the stored messages, the newest one from the
+// visitor or an operator is the visitor's (a system notice, such as a transfer, answers nothing).
+function awaitingReply() {
+  let newest = null;
+  for (const { message } of state.messages.values()) {
+    if (message.author !== 'visitor' && message.author !== 'operator') continue;
+    if (!newest || message.id > newest.id) newest = message;
+  }
+  return Boolean(newest) && newest.author === 'visitor';
+}
+
+// The words for GET /conversations/:id/queue; empty when there is nothing honest to say.
+function queueText(info) {
+  if (!info || !info.waiting) return '';
+  if (info.available_operators === 0) return 'Nobody is available right now — we\'ll reply here as soon as we can.';
+  const place = Number.isInteger(info.position) && info.position > 0 ? `You're number ${info.position} in line` : "You're in line";
+  const wait = info.estimated_wait_s;
+  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) return place;
+  if (wait === 0) return `${place} · any moment now`;
+  return `${place} · about ${Math.ceil(wait / 60)} min`;
+}
+
+// The line is a polite live region that stays in the page (empty when there is nothing to say),
+// so screen readers hear each change once; the same words are not written again.
+function setQueueStatus(text) {
+  if (ui.queueStatus.textContent !== text) ui.queueStatus.textContent = text;
+}
+
+function stopQueueStatus() {
+  state.queue.seq += 1; // an answer still on its way is dropped
+  clearTimeout(state.queue.timer);
+  state.queue.timer = null;
+  setQueueStatus('');
+}
+
+// Asks where the conversation stands now, shows it, and asks again in 15 s while it waits.
+async function refreshQueueStatus() {
+  clearTimeout(state.queue.timer);
+  state.queue.timer = null;
+  if (!state.session || !state.loaded || !awaitingReply()) {
+    stopQueueStatus();
+    return;
+  }
+  if (!isVisible()) return; // resumed when the tab is visible again
+  const { conversationId } = state.session;
+  state.queue.seq += 1;
+  const seq = state.queue.seq;
+  let info;
+  try {
+    info = await api(`/conversations/${conversationId}/queue`);
+  } catch (error) {
+    if (seq !== state.queue.seq) return;
+    // Keep the last words and try again later, unless the conversation is gone.
+    if (error.status !== 401 && error.status !== 404) scheduleQueueStatus();
+    return;
+  }
+  if (seq !== state.queue.seq || !state.session || state.session.conversationId !== conversationId) return;
+  const text = awaitingReply() ? queueText(info) : '';
+  if (!text) {
+    stopQueueStatus();
+    return;
+  }
+  setQueueStatus(text);
+  scheduleQueueStatus();
+}
+
+function scheduleQueueStatus() {
+  clearTimeout(state.queue.timer);
+  state.queue.timer = isVisible() ? setTimeout(refreshQueueStatus, QUEUE_POLL_MS) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Conversation lifecycle
 
 async function loadConfig() {
@@ -320,6 +402,7 @@ function forgetSession() {
   state.session = null;
   state.loaded = false;
   state.cursor = 0;
+  stopQueueStatus();
 }
 
 // Loads the stored conversation's history (after a reload).
@@ -341,6 +424,7 @@ async function resume() {
   }
   scrollToBottom(ui.log);
   markRead();
+  refreshQueueStatus();
 }
 
 function applyConversation(conversation) {
@@ -350,13 +434,23 @@ function applyConversation(conversation) {
   refreshReadTicks();
 }
 
+// The browser's language when it is a plain tag (en, pt-BR): routing prefers operators who
+// speak it. Anything else is left out rather than refused by the server.
+function visitorLanguage() {
+  const tag = typeof navigator.language === 'string' ? navigator.language.trim() : '';
+  return tag.length <= 35 && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(tag) ? tag : null;
+}
+
 // Creates a conversation (and, the first time, the visitor) for the first message.
 async function startConversation() {
   const body = state.pageUrl ? { page_url: state.pageUrl } : {};
+  const language = visitorLanguage();
+  if (language) body.language = language;
   const result = await api('/conversations', { method: 'POST', body });
   const token = result.visitor_token || (state.session && state.session.token);
   if (!token || !result.conversation) throw new ApiError(0, 'bad_response', 'The chat server sent an unexpected answer.');
   abortPoll();
+  stopQueueStatus();
   state.session = { token, conversationId: result.conversation.id };
   saveSession(state.session);
   state.cursor = 0;
@@ -448,8 +542,11 @@ document.addEventListener('visibilitychange', () => {
   if (isVisible()) {
     sync();
     markRead();
+    if (state.loaded) refreshQueueStatus();
   } else {
     abortPoll();
+    clearTimeout(state.queue.timer);
+    state.queue.timer = null;
   }
 });
 
@@ -477,6 +574,7 @@ async function deliver(item) {
       body: { body: item.body, client_id: item.clientId },
     });
     addMessage(result.message);
+    refreshQueueStatus(); // routing ran before the answer: the place in line is current
   } catch (error) {
     // A resolved or vanished conversation: open a new one (same visitor) and send there.
     if (error.status === 409 || error.status === 404) {
@@ -487,6 +585,7 @@ async function deliver(item) {
         body: { body: item.body, client_id: item.clientId },
       });
       addMessage(result.message);
+      refreshQueueStatus();
       return;
     }
     throw error;

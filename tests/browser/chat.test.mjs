@@ -149,6 +149,54 @@ async function operatorLogsIn(page) {
   await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
+// The app's own API from Node, for setting the scene (teams, topics, operators) the way an admin
+// and an operator would; what the visitor sees is still checked in the real widget.
+async function callApi(path, { method = 'GET', token, body } = {}) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${APP}/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = response.status === 204 ? null : await response.json();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function signInApi(email, password) {
+  return (await callApi('/inbox/login', { method: 'POST', body: { email, password } })).token;
+}
+
+// An operator invited by the admin who accepted at once; returns their id and session token.
+async function operatorViaApi(adminToken, name, capacity) {
+  const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@example.com`;
+  const invited = await callApi('/admin/operators', {
+    method: 'POST', token: adminToken, body: { name, email, role: 'operator', capacity },
+  });
+  const invite = new URL(invited.invite_url).hash.replace(/^#invite=/, '');
+  const accepted = await callApi('/inbox/invites/accept', {
+    method: 'POST', body: { token: invite, password: `password of ${name}` },
+  });
+  return { id: accepted.operator.id, token: accepted.token };
+}
+
+// A team whose conversations are those that mention `keyword` (a topic routes them there), so
+// that what its visitors are told depends on this team alone, whatever else the app holds.
+async function teamWithTopic(adminToken, { members = [], priority = 0 } = {}) {
+  const suffix = randomBytes(4).toString('hex');
+  const { team } = await callApi('/admin/teams', {
+    method: 'POST', token: adminToken, body: { name: `Shift ${suffix}`, member_ids: members },
+  });
+  const keyword = `kw${suffix}`;
+  await callApi('/admin/topics', {
+    method: 'POST', token: adminToken,
+    body: { name: `shift-${suffix}`, label: `Shift ${suffix}`, team_id: team.id, priority, keywords: [keyword], in_picker: false },
+  });
+  return { team, keyword };
+}
+
+function queueLine(widget) {
+  return widget.getByRole('status').and(widget.locator('#queue-status'));
+}
+
 function conversationRow(console, text) {
   return console.locator('.conv').filter({ hasText: text });
 }
@@ -366,6 +414,97 @@ test('including the embed snippet twice mounts one launcher and one frame', {
     await saveFailureShots('idempotent', { visitor });
     throw error;
   } finally {
+    await closeAll(visitor);
+  }
+});
+
+test('a visitor waiting while nobody is available is told so, politely', {
+  skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const visitor = await newPage();
+  try {
+    const admin = await signInApi(ADMIN_EMAIL, ADMIN_PASSWORD);
+    const { keyword } = await teamWithTopic(admin); // a team with nobody in it
+    const widget = await openWidget(visitor);
+    await visitorSends(widget, `Is anyone there? ${keyword}`);
+
+    const line = queueLine(widget);
+    await line.filter({ hasText: 'Nobody is available right now — we\'ll reply here as soon as we can.' }).waitFor();
+    assert.equal(await line.getAttribute('aria-live'), 'polite');
+    assert.deepEqual(visitor.errors, []);
+  } catch (error) {
+    await saveFailureShots('queue-nobody', { visitor });
+    throw error;
+  } finally {
+    await closeAll(visitor);
+  }
+});
+
+test('a visitor behind a busy operator sees their place in line and the wait, until they are answered', {
+  skip: NEEDS_APP, timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const visitor = await newPage();
+  const admin = await signInApi(ADMIN_EMAIL, ADMIN_PASSWORD);
+  const ann = await operatorViaApi(admin, `Ann ${uid()}`, 1);
+  // Urgent: the team's conversations are served before anything else waiting in the app, so Ann's
+  // one place goes to the first visitor below.
+  const { keyword } = await teamWithTopic(admin, { members: [ann.id], priority: 2 });
+  let heartbeat = null;
+  try {
+    // A first customer is waiting when Ann becomes available: she gets that conversation and is
+    // then at her capacity (1).
+    const first = await callApi('/widget/conversations', { method: 'POST', body: {} });
+    await callApi(`/widget/conversations/${first.conversation.id}/messages`, {
+      method: 'POST', token: first.visitor_token, body: { body: `My order is late ${keyword}` },
+    });
+    await callApi('/inbox/presence', { method: 'POST', token: ann.token, body: { presence: 'available' } });
+    // Ann stays online (a console would check in every 30 s).
+    heartbeat = setInterval(() => {
+      callApi('/inbox/heartbeat', { method: 'POST', token: ann.token, body: {} }).catch(() => {});
+    }, 30_000);
+    const firstThread = await callApi(`/inbox/conversations/${first.conversation.id}`, { token: ann.token });
+    assert.equal(firstThread.conversation.assignee && firstThread.conversation.assignee.id, ann.id, 'the first customer went to Ann');
+
+    // A second customer writes in the widget: next in line behind Ann's one slot.
+    const started = visitor.waitForResponse((r) => r.url() === `${APP}/api/widget/conversations` && r.request().method() === 'POST');
+    const widget = await openWidget(visitor);
+    await visitorSends(widget, `Where is my parcel? ${keyword}`);
+    const response = await started;
+    const session = await response.json();
+    const language = await widgetFrame(visitor).evaluate(() => navigator.language);
+    assert.equal(response.request().postDataJSON().language, language, 'the widget sends the browser language');
+    const queue = await callApi(`/widget/conversations/${session.conversation.id}/queue`, { token: session.visitor_token });
+    assert.equal(queue.waiting, true);
+    assert.equal(queue.position, 1);
+    assert.equal(queue.available_operators, 1);
+    assert.ok(queue.estimated_wait_s > 0, `an estimate: ${JSON.stringify(queue)}`);
+    const line = queueLine(widget);
+    await line.filter({ hasText: `You're number 1 in line · about ${Math.ceil(queue.estimated_wait_s / 60)} min` }).waitFor();
+
+    // Ann resolves the first conversation: the freed place goes to this visitor, and the line
+    // goes away by itself (the widget asks again every 15 s while waiting).
+    await callApi(`/inbox/conversations/${first.conversation.id}/status`, {
+      method: 'POST', token: ann.token, body: { status: 'resolved', version: firstThread.conversation.version },
+    });
+    const second = await callApi(`/inbox/conversations/${session.conversation.id}`, { token: ann.token });
+    assert.equal(second.conversation.assignee && second.conversation.assignee.id, ann.id, 'the waiting customer went to Ann');
+    assert.equal(second.conversation.language, language, 'Ann sees the visitor language');
+    await line.filter({ hasText: /in line/ }).waitFor({ state: 'detached' });
+    assert.equal(await line.textContent(), '');
+
+    // Ann answers; the visitor sees the answer and no queue line.
+    const answer = `On its way! ${uid()}`;
+    await callApi(`/inbox/conversations/${session.conversation.id}/messages`, { method: 'POST', token: ann.token, body: { body: answer } });
+    await widget.getByRole('log').getByText(answer).waitFor();
+    assert.equal(await line.textContent(), '');
+    assert.deepEqual(visitor.errors, []);
+  } catch (error) {
+    await saveFailureShots('queue-position', { visitor });
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+    // Ann leaves, so no later test finds an available operator it did not set up.
+    await callApi('/inbox/presence', { method: 'POST', token: ann.token, body: { presence: 'away' } }).catch(() => {});
     await closeAll(visitor);
   }
 });

@@ -1,6 +1,7 @@
-// Browser tests for the operator console: invitations, roles, the conversation workflow (canned
-// responses, notes with @mentions, tags, transfer, snooze, resolve), the supervisor queue,
-// contact edit and merge, keyboard shortcuts, and first-paint-to-usable time.
+// Browser tests for the operator console: invitations, roles, routing and topics set up in the
+// admin screens, the conversation workflow (canned responses, notes with @mentions, tags,
+// transfer, snooze, resolve), the supervisor queue, contact edit and merge, keyboard shortcuts,
+// automatic routing as the timeline explains it, and first-paint-to-usable time.
 //
 // Run against an app that is already up:
 //   (cd tests/browser && npm ci)
@@ -43,6 +44,8 @@ const TEAM = `Billing ${RUN}`;
 const CANNED = `thanks${RUN}`;
 const NOTICE = `Passing you to our {team} team (${RUN}).`;
 const VISITOR_NAME = `Vera ${RUN}`;
+const TOPIC = `warranty-${RUN}`;
+const TOPIC_KEYWORD = `warranty${RUN}`;
 
 let browser;
 let pageServer;
@@ -332,6 +335,91 @@ test('the admin sets up a tag, a team, a team canned response and the transfer n
   await admin.reload();
   await adminSection(admin, 'Settings').click();
   assert.equal(await admin.getByLabel('Notice when transferred to a team').inputValue(), NOTICE, 'the notice was stored');
+}));
+
+test('the admin sets the default routing, a team\'s routing and a topic in the admin screens; they persist', {
+  timeout: TEST_TIMEOUT_MS,
+}, step('routing-setup', async () => {
+  need('admin');
+  const { admin } = people;
+
+  // Conversations without a team: assigned by hand (the workflow below is about unassigned
+  // conversations, whoever is available).
+  await adminSection(admin, 'Routing').click();
+  const routing = admin.getByRole('region', { name: 'Default routing' });
+  await routing.getByLabel('Strategy').selectOption('manual');
+  await routing.getByLabel('Backup team').selectOption({ label: 'None' });
+  await routing.getByLabel('Overflow after (seconds)').fill('600');
+  await routing.getByLabel('Stickiness window (hours)').fill('24');
+  await routing.getByLabel('Answer timeout (seconds)').fill('');
+  await routing.getByLabel('Skill wait (seconds)').fill('5000'); // over the limit of 3600
+  await routing.getByRole('button', { name: 'Save routing' }).click();
+  await routing.getByRole('alert').filter({ hasText: 'Skill wait: enter a whole number from 0 to 3600' }).waitFor();
+  await routing.getByLabel('Skill wait (seconds)').fill('30');
+  await routing.getByRole('button', { name: 'Save routing' }).click();
+  await routing.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  await admin.reload();
+  await adminSection(admin, 'Routing').click();
+  const stored = admin.getByRole('region', { name: 'Default routing' });
+  assert.equal(await stored.getByLabel('Strategy').inputValue(), 'manual');
+  assert.equal(await stored.getByLabel('Backup team').inputValue(), '');
+  assert.equal(await stored.getByLabel('Overflow after (seconds)').inputValue(), '600');
+  assert.equal(await stored.getByLabel('Stickiness window (hours)').inputValue(), '24');
+  assert.equal(await stored.getByLabel('Skill wait (seconds)').inputValue(), '30');
+  assert.equal(await stored.getByLabel('Answer timeout (seconds)').inputValue(), '', 'an empty answer timeout is off');
+
+  // The team's own routing, in the team editor: round robin, no stickiness.
+  await adminSection(admin, 'Teams').click();
+  await admin.getByRole('button', { name: `Edit team ${TEAM}` }).click();
+  let dialog = admin.getByRole('dialog', { name: `Edit team ${TEAM}` });
+  await dialog.getByLabel('Strategy').selectOption('round_robin');
+  await dialog.getByLabel('Stickiness window (hours)').fill('0');
+  await dialog.getByRole('button', { name: 'Save', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await admin.getByRole('row', { name: new RegExp(TEAM) }).getByRole('cell', { name: 'Round robin', exact: true }).waitFor();
+  await admin.reload();
+  await adminSection(admin, 'Teams').click();
+  await admin.getByRole('button', { name: `Edit team ${TEAM}` }).click();
+  dialog = admin.getByRole('dialog', { name: `Edit team ${TEAM}` });
+  assert.equal(await dialog.getByLabel('Strategy').inputValue(), 'round_robin');
+  assert.equal(await dialog.getByLabel('Stickiness window (hours)').inputValue(), '0');
+  assert.equal(await dialog.getByLabel('Skill wait (seconds)').inputValue(), '60', 'untouched fields keep their values');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+
+  // An urgent topic for the team, detected by a keyword.
+  await adminSection(admin, 'Topics').click();
+  const newTopic = admin.getByRole('region', { name: 'New topic' });
+  await newTopic.getByLabel('Topic name').fill(TOPIC);
+  await newTopic.getByLabel('Label', { exact: true }).fill('Warranty claims');
+  await newTopic.getByLabel('Team', { exact: true }).selectOption({ label: TEAM });
+  await newTopic.getByLabel('Priority').selectOption({ label: 'Urgent' });
+  await newTopic.getByLabel('Offer in the widget’s topic picker').uncheck();
+  await newTopic.getByLabel('Keywords').fill(`${TOPIC_KEYWORD}, guarantee${RUN}`);
+  await newTopic.getByLabel('Pages').fill(`/warranty${RUN}`);
+  await newTopic.getByRole('button', { name: 'Create topic' }).click();
+  const topicRow = admin.getByRole('row', { name: new RegExp(TOPIC) });
+  await topicRow.getByRole('cell', { name: 'Warranty claims', exact: true }).waitFor();
+
+  // The same name again: the server's refusal, in words.
+  await newTopic.getByLabel('Topic name').fill(TOPIC);
+  await newTopic.getByRole('button', { name: 'Create topic' }).click();
+  await newTopic.getByRole('alert').filter({ hasText: 'A topic with this name exists.' }).waitFor();
+
+  await admin.getByRole('button', { name: `Edit topic ${TOPIC}` }).click();
+  dialog = admin.getByRole('dialog', { name: `Edit topic ${TOPIC}` });
+  await dialog.getByLabel('Label', { exact: true }).fill('Warranty and repairs');
+  await dialog.getByRole('button', { name: 'Save', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await topicRow.getByRole('cell', { name: 'Warranty and repairs', exact: true }).waitFor();
+
+  await admin.reload();
+  await adminSection(admin, 'Topics').click();
+  await topicRow.getByRole('cell', { name: 'Warranty and repairs', exact: true }).waitFor();
+  await topicRow.getByRole('cell', { name: TEAM, exact: true }).waitFor();
+  await topicRow.getByRole('cell', { name: 'Urgent', exact: true }).waitFor();
+  await topicRow.getByRole('cell', { name: 'No', exact: true }).waitFor();
+  await topicRow.getByRole('cell', { name: `keywords: ${TOPIC_KEYWORD}, guarantee${RUN} · pages: /warranty${RUN}`, exact: true }).waitFor();
 }));
 
 test('a visitor writes; the operator edits the contact, answers with a canned response, notes with an @mention, tags and transfers; the visitor never sees the internals', {
@@ -689,6 +777,41 @@ test('a stale view gets a clear conflict message and a reload; a conversation so
     return [response.status, (await response.json()).error.code];
   }, Number(await olivia.locator('.conv[aria-current="true"]').getAttribute('data-id')));
   assert.deepEqual(refused, [409, 'assigned_elsewhere']);
+}));
+
+test('a conversation on an urgent topic waits in its team\'s queue, then goes to the team\'s supervisor automatically when he is available; the timeline says why', {
+  timeout: TEST_TIMEOUT_MS,
+}, step('auto-routing', async () => {
+  need('sam');
+  const { sam } = people;
+  const name = `Wanda ${RUN}`;
+  await visitorViaApi({ name }, `My frame cracked. Is that under ${TOPIC_KEYWORD}?`);
+
+  // Nobody in the team is available: it waits for the team, marked with its topic and urgent.
+  await nav(sam, 'Queue').click();
+  const waiting = sam.getByRole('region', { name: 'Waiting conversations' }).getByRole('row', { name: new RegExp(name) });
+  await waiting.getByRole('cell', { name: TEAM, exact: true }).waitFor();
+  await waiting.getByText('Urgent', { exact: true }).waitFor();
+  await waiting.getByText(TOPIC, { exact: true }).waitFor();
+
+  // Sam makes himself available: the team's round robin gives it to him at once.
+  await sam.getByLabel('Your availability').selectOption('available');
+  await waiting.waitFor({ state: 'detached' });
+  await nav(sam, 'Inbox').click();
+  await sam.getByLabel('Search conversations').fill(name);
+  const conversation = row(sam, name);
+  await conversation.getByText('Urgent', { exact: true }).waitFor();
+  await conversation.getByText(TOPIC, { exact: true }).waitFor();
+  await conversation.getByText('You', { exact: true }).waitFor();
+  await conversation.click();
+  await sam.locator('#thread-sub').filter({ hasText: 'Assigned to you' }).waitFor();
+  await sam.locator('#thread-badges').getByText('Urgent', { exact: true }).waitFor();
+  await sam.locator('#thread-badges').getByText(TOPIC, { exact: true }).waitFor();
+  await timelineLine(sam, `Topic: ${TOPIC} (mentioned ${TOPIC_KEYWORD}) · queued for ${TEAM} · urgent`).waitFor();
+  await timelineLine(sam, 'Assigned to you automatically (round robin) · assigned least recently among available operators with room').waitFor();
+
+  await sam.getByLabel('Your availability').selectOption('away');
+  await sam.locator('#toast').filter({ hasText: 'You are now away' }).waitFor();
 }));
 
 test('console first paint to usable', { timeout: TEST_TIMEOUT_MS }, step('timing', async () => {
