@@ -256,8 +256,10 @@ pub fn profiles(
         .collect()
 }
 
-const SET_PRESENCE: &str =
-    "UPDATE operators SET presence = ?2, last_seen_at = ?3 WHERE id = ?1 AND active = 1";
+const SET_PRESENCE: &str = "UPDATE operators
+        SET presence_changed_at = CASE WHEN presence != ?2 THEN ?3 ELSE presence_changed_at END,
+            presence = ?2, last_seen_at = ?3
+      WHERE id = ?1 AND active = 1";
 const HEARTBEAT: &str = "UPDATE operators SET last_seen_at = ?2
       WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?2 - ?3)";
 

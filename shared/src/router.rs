@@ -444,14 +444,16 @@ const UNANSWERED: &str = "SELECT c.id, c.version, c.team_id, c.assignee_id, c.as
                          WHERE m.conversation_id = c.id AND m.author = 'operator'
                            AND m.operator_id = c.assignee_id AND m.created_at >= c.assigned_at)";
 /// Open conversations whose customer is waiting for a reply from an operator who has gone
-/// offline (chose offline, or their console stopped checking in) since being assigned: a
-/// supervisor's deliberate assignment to someone not yet online is left alone.
+/// offline since being assigned: they switched to offline after the assignment, or their console
+/// stopped checking in after it. Being offline is not enough: everyone starts offline, and a
+/// supervisor's assignment to someone not online yet (or an operator taking a conversation
+/// without setting their presence) is left alone.
 const ASSIGNEE_GONE: &str = "SELECT c.id, c.version, c.assignee_id, o.name AS operator_name
        FROM conversations c JOIN operators o ON o.id = c.assignee_id
        JOIN messages last ON last.id = c.last_message_id
       WHERE c.status = 'open' AND last.author = 'visitor'
-        AND (o.presence = 'offline' OR o.last_seen_at < ?1 - ?2)
-        AND o.last_seen_at >= c.assigned_at";
+        AND ((o.presence = 'offline' AND o.presence_changed_at >= c.assigned_at)
+             OR (o.last_seen_at < ?1 - ?2 AND o.last_seen_at >= c.assigned_at))";
 /// Back to the queue, waiting since the customer's first unanswered message (or now).
 const RETURN: &str = "UPDATE conversations
         SET assignee_id = NULL, assigned_at = NULL, version = version + 1, declined_by = ?3,

@@ -171,9 +171,10 @@ export function handedToMe(event) {
   const by = data.by;
   if (!to || to.id !== state.me.id || (by && by.id === state.me.id)) return;
   const from = who(by, 'Someone');
+  // `by: null` on an assignment is the router: say so, rather than blame "someone".
   const title = event.kind === 'conversation.transferred'
     ? `${from} transferred a conversation to you`
-    : `${from} assigned you a conversation`;
+    : by ? `${from} assigned you a conversation` : 'A new conversation was routed to you';
   const why = data.reason ? `: ${data.reason}` : '';
   toast(`${title}${why}`);
   announce(title);

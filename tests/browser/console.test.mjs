@@ -796,6 +796,7 @@ test('a conversation on an urgent topic waits in its team\'s queue, then goes to
 
   // Sam makes himself available: the team's round robin gives it to him at once.
   await sam.getByLabel('Your availability').selectOption('available');
+  await sam.locator('#toast').filter({ hasText: 'A new conversation was routed to you' }).waitFor();
   await waiting.waitFor({ state: 'detached' });
   await nav(sam, 'Inbox').click();
   await sam.getByLabel('Search conversations').fill(name);

@@ -27,6 +27,11 @@ ALTER TABLE conversations ADD COLUMN classified_at INTEGER;
 ALTER TABLE conversations ADD COLUMN declined_by INTEGER REFERENCES operators (id);
 ALTER TABLE conversations ADD COLUMN resolved_at INTEGER;
 
+-- When an operator last changed their presence: "went offline after being assigned" is a change,
+-- not a state (everyone starts offline, and a supervisor may assign to someone who never set
+-- their presence).
+ALTER TABLE operators ADD COLUMN presence_changed_at INTEGER;
+
 -- The queue in serving order: highest priority first, then longest waiting.
 CREATE INDEX conversations_queue ON conversations (priority DESC, waiting_since, id)
     WHERE status = 'open' AND assignee_id IS NULL AND waiting_since IS NOT NULL;

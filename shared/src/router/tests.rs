@@ -520,3 +520,22 @@ fn callers_skip_the_router_when_a_pass_could_do_nothing() {
     w.resolve(first);
     assert!(pass_needed(&ctx, Sweep::Skip), "Ann has room again");
 }
+
+#[test]
+fn an_operator_marked_offline_but_working_keeps_what_they_took() {
+    let w = World::new();
+    let ann = w.operator("Ann", 3, "offline");
+    let chat = w.chat(w.contact("{}"), "question");
+    w.sql(
+        "UPDATE conversations SET assignee_id = ?1, assigned_at = ?2, waiting_since = NULL
+          WHERE id = ?3",
+        &[ann.into(), w.now().into(), chat.into()],
+    );
+    // Her console keeps checking in; she never chose a presence.
+    for _ in 0..3 {
+        w.host.clock.advance(30_000);
+        crate::operator::heartbeat(w.db(), ann, w.now()).unwrap();
+        assert!(w.route().requeued.is_empty());
+    }
+    assert_eq!(w.assignee(chat), Some(ann));
+}
