@@ -292,14 +292,23 @@ impl Sweep {
     }
 }
 
-/// Whether a conversation waits in the queue (so a new message in it calls for routing).
-pub fn is_waiting(db: &dyn Database, conversation_id: i64) -> Result<bool, DbError> {
+/// Whether a customer's new message calls for a routing pass: their conversation waits, and it
+/// still needs its topic detected or someone has room. One indexed read, because it runs after
+/// every visitor message (a message in an assigned conversation stops at the primary key).
+pub fn message_needs_pass(
+    db: &dyn Database,
+    conversation_id: i64,
+    now: i64,
+) -> Result<bool, DbError> {
     Ok(!db
         .execute(
-            "SELECT id FROM conversations
-              WHERE id = ?1 AND status = 'open' AND assignee_id IS NULL
-                AND waiting_since IS NOT NULL",
-            &[conversation_id.into()],
+            &format!(
+                "SELECT id FROM conversations c
+                  WHERE c.id = ?1 AND c.status = 'open' AND c.assignee_id IS NULL
+                    AND c.waiting_since IS NOT NULL
+                    AND (c.classified_at IS NULL OR EXISTS ({SOMEONE_FREE}))"
+            ),
+            &[conversation_id.into(), (now - PRESENCE_GRACE_MS).into()],
         )?
         .is_empty())
 }
@@ -312,16 +321,21 @@ const WORK_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM conversations c
             AND c.status = 'open' AND c.assignee_id IS NULL)
        OR (EXISTS (SELECT 1 FROM conversations c
           WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL)
-           AND EXISTS (SELECT 1 FROM operators o
+           AND EXISTS (";
+
+/// An eligible operator with room (`?2` = the oldest heartbeat that still counts as online).
+const SOMEONE_FREE: &str = "SELECT 1 FROM operators o
           WHERE o.active = 1 AND o.password_hash != '' AND o.presence = 'available'
-            AND o.last_seen_at >= ?1
+            AND o.last_seen_at >= ?2
             AND (SELECT COUNT(*) FROM conversations l
-                  WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity))
-       AS work";
+                  WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity";
 
 fn work_waiting(db: &dyn Database, now: i64) -> Result<bool, DbError> {
     Ok(db
-        .execute(WORK_WAITING, &[(now - PRESENCE_GRACE_MS).into()])?
+        .execute(
+            &format!("{WORK_WAITING}{SOMEONE_FREE})) AS work"),
+            &[0.into(), (now - PRESENCE_GRACE_MS).into()],
+        )?
         .first()
         .map_or(Ok(0), |row| row.i64("work"))?
         == 1)
@@ -661,11 +675,6 @@ const CANDIDATES: &str = "SELECT o.id, o.name, o.capacity, o.presence, o.last_se
             (SELECT COUNT(*) FROM conversations l
               WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) AS load
        FROM operators o WHERE o.active = 1 AND o.password_hash != ''";
-const ANYONE_FREE: &str = "SELECT EXISTS (SELECT 1 FROM operators o
-      WHERE o.active = 1 AND o.password_hash != '' AND o.presence = 'available'
-        AND o.last_seen_at >= ?1
-        AND (SELECT COUNT(*) FROM conversations l
-              WHERE l.assignee_id = o.id AND l.status IN ('open', 'pending')) < o.capacity) AS free";
 const SKILLS: &str = "SELECT operator_id, lower(skill) AS skill, level FROM operator_skills";
 const LANGUAGES: &str = "SELECT operator_id, lower(language) AS language FROM operator_languages";
 const MEMBERS: &str = "SELECT team_id, operator_id FROM team_members";
@@ -786,7 +795,10 @@ fn assign(
 ) -> Result<(), ChatError> {
     // The common busy case (nobody has room) answered by one query, before loading everyone.
     let anyone_free = db
-        .execute(ANYONE_FREE, &[(now - PRESENCE_GRACE_MS).into()])?
+        .execute(
+            &format!("SELECT EXISTS ({SOMEONE_FREE}) AS free"),
+            &[0.into(), (now - PRESENCE_GRACE_MS).into()],
+        )?
         .first()
         .map_or(Ok(0), |row| row.i64("free"))?;
     if anyone_free == 0 {

@@ -218,7 +218,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
     };
     if command.may_change_routing() {
-        spin_host::route(COMPONENT, &ctx, Sweep::Skip).await;
+        spin_host::route_if_needed(COMPONENT, &ctx, Sweep::Skip).await;
     }
     Ok(response)
 }

@@ -415,7 +415,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         }
     };
     if let Some(sweep) = command.routing_after() {
-        spin_host::route(COMPONENT, &ctx, sweep).await;
+        spin_host::route_if_needed(COMPONENT, &ctx, sweep).await;
     }
     Ok(response)
 }

@@ -10,7 +10,8 @@
 //! - [`ApiRequest`]: an incoming request read into plain parts, with the body size limit
 //!   enforced while streaming (an oversized body is never buffered whole).
 //! - Response helpers: [`json`], [`no_content`], [`error`] (logs 5xx causes, sends the envelope).
-//! - [`route`]: asks the private `router` component for a routing pass (service chaining).
+//! - [`route`], [`route_if_needed`]: ask the private `router` component for a routing pass
+//!   (service chaining).
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -362,17 +363,20 @@ pub fn no_content_with_headers(headers: &[(&str, String)]) -> Response {
     builder.build()
 }
 
+/// [`route`], unless one read shows the pass could do nothing (`router::pass_needed`): the hop
+/// costs a second instance.
+pub async fn route_if_needed(component: &str, ctx: &Ctx<'_>, sweep: shared::router::Sweep) {
+    if shared::router::pass_needed(ctx, sweep) {
+        route(component, sweep).await;
+    }
+}
+
 /// Asks the `router` component (by Spin service chaining; the caller's manifest entry must allow
 /// `http://router.spin.internal`) to run a routing pass, and waits for it, so the caller's
-/// response goes out after the assignments it caused. Skipped when one read shows the pass could
-/// do nothing (`router::pass_needed`): the hop costs a second instance. A failure is logged, not
-/// returned: the change that asked for routing is already committed, and the next pass (any
-/// later trigger, or the periodic sweep from heartbeats and waiting visitors) picks the
-/// conversations up.
-pub async fn route(component: &str, ctx: &Ctx<'_>, sweep: shared::router::Sweep) {
-    if !shared::router::pass_needed(ctx, sweep) {
-        return;
-    }
+/// response goes out after the assignments it caused. A failure is logged, not returned: the
+/// change that asked for routing is already committed, and the next pass (any later trigger, or
+/// the periodic sweep from heartbeats and waiting visitors) picks the conversations up.
+pub async fn route(component: &str, sweep: shared::router::Sweep) {
     let request = spin_sdk::http::Request::builder()
         .method(Method::Post)
         .uri(format!(

@@ -120,8 +120,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
             // A conversation that (now) waits for an operator gets a routing pass before the
             // visitor hears back, so an available operator has it by then.
-            if created && router::is_waiting(ctx.db, id).map_err(ApiError::internal)? {
-                spin_host::route(COMPONENT, &ctx, Sweep::Skip).await;
+            if created
+                && router::message_needs_pass(ctx.db, id, ctx.clock.now_ms())
+                    .map_err(ApiError::internal)?
+            {
+                spin_host::route(COMPONENT, Sweep::Skip).await;
             }
             spin_host::json(
                 if created { 201 } else { 200 },
@@ -153,7 +156,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             // when no operator console is open to send heartbeats.
             let mut info = visitor::queue(&ctx, &token, id)?;
             if info.waiting && router::sweep_due(&ctx) {
-                spin_host::route(COMPONENT, &ctx, Sweep::IfDue).await;
+                spin_host::route_if_needed(COMPONENT, &ctx, Sweep::IfDue).await;
                 info = visitor::queue(&ctx, &token, id)?;
             }
             spin_host::json(200, &info)

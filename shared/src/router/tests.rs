@@ -516,9 +516,15 @@ fn callers_skip_the_router_when_a_pass_could_do_nothing() {
         !pass_needed(&ctx, Sweep::Skip),
         "classified, and nobody has room"
     );
+    assert!(!message_needs_pass(w.db(), second, w.now()).unwrap());
     assert!(pass_needed(&ctx, Sweep::Now));
     w.resolve(first);
     assert!(pass_needed(&ctx, Sweep::Skip), "Ann has room again");
+    assert!(message_needs_pass(w.db(), second, w.now()).unwrap());
+    assert!(
+        !message_needs_pass(w.db(), first, w.now()).unwrap(),
+        "not waiting"
+    );
 }
 
 #[test]
