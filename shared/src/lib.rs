@@ -13,7 +13,8 @@
 //!   [`contact`], [`conversation`], [`message`], [`note`], [`operator`] (roles, presence,
 //!   invitations), [`team`], [`tag`], [`canned`] (saved replies and their placeholders),
 //!   [`settings`], [`event`], [`channel`].
-//! - Use cases: [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
+//! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
+//!   message per provider id), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
 //!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
@@ -37,6 +38,7 @@ pub mod contact;
 pub mod conversation;
 pub mod event;
 pub mod host;
+pub mod inbound;
 pub mod inbox;
 pub mod input;
 pub mod message;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_operator_inbox.sql"),
     include_str!("migrations/0003_routing.sql"),
+    include_str!("migrations/0004_channels.sql"),
 ];
 
 /// The schema version this build expects.

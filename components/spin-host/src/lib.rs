@@ -350,6 +350,17 @@ pub fn json_with_headers(
     builder.build()
 }
 
+/// A non-JSON answer a provider expects (e.g. Twilio's empty TwiML), never cached, never sniffed.
+pub fn text(status: u16, content_type: &str, body: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(body.as_bytes().to_vec())
+        .build()
+}
+
 pub fn no_content() -> Response {
     let mut builder = api_response(204, Vec::new());
     builder.build()

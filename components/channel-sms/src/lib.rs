@@ -1,0 +1,173 @@
+//! `channel-sms`: Twilio's webhooks for SMS/MMS (and WhatsApp through Twilio), under
+//! `/hooks/twilio`.
+//!
+//! Thin by design: the signature check and the form parsing are `shared::channel::twilio`; storing
+//! the message (once, in the customer's one thread) is `shared::inbound`. Nothing is read from the
+//! form before its signature has been checked against the public URL Twilio called
+//! (`public_base_url` + the path, because behind a proxy Spin sees another URL), and nothing is
+//! stored unless it verifies.
+//!
+//! - `POST /hooks/twilio/sms`: an inbound message. Answers empty TwiML: replies go out through
+//!   the REST API (the `dispatch` component), never inline.
+
+use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::channel::{Channel, twilio};
+use shared::contact::PhoneNumber;
+use shared::inbound::{self, InboundMessage, Sender};
+use shared::message::MessageBody;
+use shared::router::{self, Sweep};
+use spin_host::{Access, ApiRequest, SpinHost};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http_component;
+
+const COMPONENT: &str = "channel-sms";
+/// The route prefix in spin.toml: Twilio signs the whole path.
+const ROUTE_PREFIX: &str = "/hooks/twilio";
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Inbound,
+    WrongMethod(&'static str),
+    Unknown,
+}
+
+impl Command {
+    fn route(method: &Method, segments: &[&str]) -> Command {
+        match (segments, method) {
+            (["sms"], Method::Post) => Command::Inbound,
+            (["sms"], _) => Command::WrongMethod("POST"),
+            _ => Command::Unknown,
+        }
+    }
+}
+
+#[http_component]
+async fn handle(request: IncomingRequest) -> Response {
+    match serve(request).await {
+        Ok(response) => response,
+        Err(e) => {
+            if e.status() < 500 {
+                // Providers never show our answer to anyone: the log is where a wrong webhook
+                // URL or credential shows up.
+                eprintln!("{COMPONENT}: refused with {} {}", e.status(), e.code());
+            }
+            spin_host::error(COMPONENT, e)
+        }
+    }
+}
+
+/// The URL Twilio called: the configured public base (behind proxies) or what Spin saw.
+fn public_url(request: &ApiRequest) -> String {
+    let base = spin_host::variable("public_base_url", "");
+    let base = if base.is_empty() {
+        request.origin()
+    } else {
+        base.trim_end_matches('/').to_owned()
+    };
+    let query = if request.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", request.query)
+    };
+    format!("{base}{ROUTE_PREFIX}{}{query}", request.path)
+}
+
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+    let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
+    match Command::route(&request.method, &request.segments()) {
+        Command::Unknown => return Err(ApiError::not_found_route()),
+        Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
+        Command::Inbound => {}
+    }
+    let Some(signature) = request.header("x-twilio-signature") else {
+        return Err(ApiError::new(
+            401,
+            "unsigned",
+            "X-Twilio-Signature is missing",
+        ));
+    };
+    if !is_form(request.header("content-type")) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let params = twilio::parse_form(&request.body)?;
+    let auth_token = spin_host::variable("twilio_auth_token", "");
+    if !twilio::verify_form(&auth_token, &public_url(&request), &params, Some(signature)) {
+        return Err(ApiError::new(
+            403,
+            "forged_signature",
+            "X-Twilio-Signature does not match (check twilio_auth_token and public_base_url)",
+        ));
+    }
+    let sms = twilio::inbound(&params)?;
+    let (channel, number) = match sms.from.strip_prefix("whatsapp:") {
+        Some(number) => (Channel::Whatsapp, number),
+        None => (Channel::Sms, sms.from.as_str()),
+    };
+    let sender = match PhoneNumber::parse("From", number) {
+        Ok(phone) => Sender::Phone(phone),
+        // Short codes and alphanumeric senders are not phone numbers; they are still someone.
+        Err(_) => Sender::ChannelId(inbound::external_id("From", number)?),
+    };
+    let text = if !sms.body.trim().is_empty() {
+        sms.body.clone()
+    } else if sms.media.is_empty() {
+        "(empty message)".to_owned()
+    } else {
+        format!(
+            "({} attachment{})",
+            sms.media.len(),
+            if sms.media.len() == 1 { "" } else { "s" }
+        )
+    };
+    let message = InboundMessage {
+        channel,
+        sender,
+        name: None,
+        external_id: inbound::external_id("MessageSid", &sms.message_sid)?,
+        body: MessageBody::parse(&text)?,
+    };
+    let host = SpinHost::open(Access::Write)?;
+    let ctx = host.ctx();
+    let received = inbound::receive(&ctx, &message)?;
+    if received.created
+        && router::message_needs_pass(ctx.db, received.conversation_id, ctx.clock.now_ms())
+            .map_err(ApiError::internal)?
+    {
+        spin_host::route(COMPONENT, Sweep::Skip).await;
+    }
+    Ok(spin_host::text(200, "text/xml", EMPTY_TWIML))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Command::route(&Method::Post, &["sms"]), Command::Inbound);
+        assert_eq!(
+            Command::route(&Method::Get, &["sms"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(Command::route(&Method::Post, &["voice"]), Command::Unknown);
+    }
+
+    #[test]
+    fn form_content_types() {
+        assert!(is_form(Some(
+            "application/x-www-form-urlencoded; charset=utf-8"
+        )));
+        assert!(!is_form(Some("application/json")));
+        assert!(!is_form(None));
+    }
+}

@@ -1,0 +1,358 @@
+//! Messages arriving from providers (SMS, email, Messenger, Instagram, WhatsApp): one customer,
+//! one thread, one stored message per provider message however often the provider retries.
+//!
+//! The webhook components verify authenticity and parse the provider's payload (see
+//! [`crate::channel`]); this module stores what they found, in one write transaction:
+//! 1. A message whose provider id is already stored is a retry: nothing happens. A unique index
+//!    on (channel, provider id) backs this up.
+//! 2. The customer is found by phone number (E.164), email address, or their id on the channel,
+//!    following merges; else a new contact is created with what the provider told us.
+//! 3. The message goes to the customer's latest conversation on any channel, if it is still
+//!    going (not resolved) or was resolved within [`REOPEN_WINDOW_MS`] (the message reopens
+//!    it); otherwise a new conversation starts on this channel.
+//! 4. The message is inserted with its channel and provider id; the `messages_publish` trigger
+//!    does the rest (event, reopening, waiting, full-text index).
+
+use serde::Serialize;
+
+use crate::channel::Channel;
+use crate::chat::ChatError;
+use crate::contact::{EmailAddress, PersonName, PhoneNumber};
+use crate::conversation;
+use crate::event;
+use crate::host::Ctx;
+use crate::input::InvalidInput;
+use crate::message::MessageBody;
+use crate::store::{Database, DbError, transaction};
+
+/// A resolved conversation this recent is reopened by a new message rather than replaced.
+pub const REOPEN_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
+/// Provider ids are at most this long (email Message-IDs are the longest).
+const MAX_EXTERNAL_ID_CHARS: usize = 998;
+
+/// Who wrote, as the channel identifies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    Phone(PhoneNumber),
+    Email(EmailAddress),
+    /// An id only this channel knows (PSID, IGSID, WhatsApp id, a short-code sender).
+    ChannelId(String),
+}
+
+/// One message a provider delivered to us.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub channel: Channel,
+    pub sender: Sender,
+    /// A display name, when the provider gives one.
+    pub name: Option<PersonName>,
+    /// The provider's id for the message: the idempotency key.
+    pub external_id: String,
+    pub body: MessageBody,
+}
+
+/// What storing an inbound message did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Received {
+    pub conversation_id: i64,
+    pub message_id: i64,
+    /// `false`: the provider retried a message we already had.
+    pub created: bool,
+}
+
+/// A provider id, checked for length and control characters.
+pub fn external_id(field: &'static str, text: &str) -> Result<String, InvalidInput> {
+    let id = crate::input::bounded_text(field, text, 1, MAX_EXTERNAL_ID_CHARS)?;
+    if id.contains(['\n', '\t']) {
+        return Err(InvalidInput::new(field, "must be one line"));
+    }
+    Ok(id)
+}
+
+const ALREADY_STORED: &str = "SELECT id, conversation_id FROM messages
+      WHERE channel = ?1 AND external_id = ?2";
+const BY_PHONE: &str =
+    "SELECT id FROM contacts WHERE phone = ?1 ORDER BY merged_into IS NOT NULL, id LIMIT 1";
+const BY_EMAIL: &str = "SELECT id FROM contacts WHERE email = ?1 COLLATE NOCASE ORDER BY merged_into IS NOT NULL, id LIMIT 1";
+const BY_IDENTITY: &str =
+    "SELECT contact_id AS id FROM contact_identities WHERE channel = ?1 AND external_id = ?2";
+const INSERT_CONTACT: &str = "INSERT INTO contacts (name, email, phone, created_at)
+     VALUES (?1, ?2, ?3, ?4) RETURNING id";
+const INSERT_IDENTITY: &str =
+    "INSERT INTO contact_identities (channel, external_id, contact_id, created_at)
+     VALUES (?1, ?2, ?3, ?4)";
+const FILL_NAME: &str = "UPDATE contacts SET name = ?2 WHERE id = ?1 AND name IS NULL";
+const LATEST_CONVERSATION: &str = "SELECT id, status, resolved_at FROM conversations
+      WHERE contact_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT 1";
+const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (conversation_id, author, channel, body, external_id, created_at)
+     VALUES (?1, 'visitor', ?2, ?3, ?4, ?5) RETURNING id";
+
+fn first_id(
+    db: &dyn Database,
+    sql: &str,
+    params: &[crate::store::SqlValue],
+) -> Result<Option<i64>, DbError> {
+    db.execute(sql, params)?
+        .first()
+        .map(|row| row.i64("id"))
+        .transpose()
+}
+
+/// The customer `sender` is, created if new.
+fn customer(db: &dyn Database, inbound: &InboundMessage, now: i64) -> Result<i64, DbError> {
+    let name = inbound.name.as_ref().map(PersonName::as_str);
+    let found = match &inbound.sender {
+        Sender::Phone(phone) => first_id(db, BY_PHONE, &[phone.as_str().into()])?,
+        Sender::Email(email) => first_id(db, BY_EMAIL, &[email.as_str().into()])?,
+        Sender::ChannelId(id) => first_id(
+            db,
+            BY_IDENTITY,
+            &[inbound.channel.as_str().into(), id.as_str().into()],
+        )?,
+    };
+    let id = match found {
+        Some(id) => crate::contact::survivor(db, id)?,
+        None => {
+            let (email, phone) = match &inbound.sender {
+                Sender::Phone(phone) => (None, Some(phone.as_str())),
+                Sender::Email(email) => (Some(email.as_str()), None),
+                Sender::ChannelId(_) => (None, None),
+            };
+            let id = first_id(
+                db,
+                INSERT_CONTACT,
+                &[name.into(), email.into(), phone.into(), now.into()],
+            )?
+            .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
+            if let Sender::ChannelId(external) = &inbound.sender {
+                db.execute(
+                    INSERT_IDENTITY,
+                    &[
+                        inbound.channel.as_str().into(),
+                        external.as_str().into(),
+                        id.into(),
+                        now.into(),
+                    ],
+                )?;
+            }
+            id
+        }
+    };
+    if let Some(name) = name {
+        db.execute(FILL_NAME, &[id.into(), name.into()])?;
+    }
+    Ok(id)
+}
+
+/// The conversation a new message of `contact_id` belongs to (see the module docs).
+fn thread(db: &dyn Database, contact_id: i64, channel: Channel, now: i64) -> Result<i64, DbError> {
+    if let Some(row) = db
+        .execute(LATEST_CONVERSATION, &[contact_id.into()])?
+        .first()
+    {
+        let resolved_recently = row
+            .opt_i64("resolved_at")?
+            .is_none_or(|at| now - at <= REOPEN_WINDOW_MS);
+        if row.str("status")? != "resolved" || resolved_recently {
+            return row.i64("id");
+        }
+    }
+    conversation::insert(db, contact_id, contact_id, channel, None, now)
+}
+
+/// Stores `inbound` once (see the module docs).
+pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, ChatError> {
+    let now = ctx.clock.now_ms();
+    let db = ctx.db;
+    let received = transaction(db, || -> Result<Received, ChatError> {
+        if let Some(row) = db
+            .execute(
+                ALREADY_STORED,
+                &[
+                    inbound.channel.as_str().into(),
+                    inbound.external_id.as_str().into(),
+                ],
+            )?
+            .first()
+        {
+            return Ok(Received {
+                conversation_id: row.i64("conversation_id")?,
+                message_id: row.i64("id")?,
+                created: false,
+            });
+        }
+        let contact_id = customer(db, inbound, now)?;
+        let conversation_id = thread(db, contact_id, inbound.channel, now)?;
+        let message_id = first_id(
+            db,
+            INSERT_MESSAGE,
+            &[
+                conversation_id.into(),
+                inbound.channel.as_str().into(),
+                inbound.body.as_str().into(),
+                inbound.external_id.as_str().into(),
+                now.into(),
+            ],
+        )?
+        .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
+        Ok(Received {
+            conversation_id,
+            message_id,
+            created: true,
+        })
+    })?;
+    if received.created {
+        event::announce(
+            ctx,
+            received.conversation_id,
+            &format!("m{}", received.message_id),
+        );
+    }
+    Ok(received)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Clock;
+    use crate::testing::TestHost;
+
+    fn sms(from: &str, sid: &str, text: &str) -> InboundMessage {
+        InboundMessage {
+            channel: Channel::Sms,
+            sender: Sender::Phone(PhoneNumber::parse("from", from).unwrap()),
+            name: None,
+            external_id: sid.into(),
+            body: MessageBody::parse(text).unwrap(),
+        }
+    }
+
+    fn count(host: &TestHost, sql: &str) -> i64 {
+        host.ctx()
+            .db
+            .execute(sql, &[])
+            .unwrap()
+            .first()
+            .unwrap()
+            .i64("n")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_retried_provider_message_is_stored_once() {
+        let host = TestHost::new();
+        let first = receive(&host.ctx(), &sms("+14155550100", "SM1", "hello")).unwrap();
+        assert!(first.created);
+        for _ in 0..2 {
+            let again = receive(&host.ctx(), &sms("+14155550100", "SM1", "hello")).unwrap();
+            assert_eq!(
+                again,
+                Received {
+                    created: false,
+                    ..first.clone()
+                }
+            );
+        }
+        assert_eq!(count(&host, "SELECT COUNT(*) AS n FROM messages"), 1);
+        assert_eq!(count(&host, "SELECT COUNT(*) AS n FROM contacts"), 1);
+    }
+
+    #[test]
+    fn one_customer_one_thread_across_channels() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        // A widget visitor who told us their phone number and email.
+        let contact = crate::contact::insert(
+            ctx.db,
+            None,
+            Some(&EmailAddress::parse("email", "ann@example.com").unwrap()),
+            ctx.clock.now_ms(),
+        )
+        .unwrap();
+        ctx.db
+            .execute(
+                "UPDATE contacts SET phone = '+14155550100' WHERE id = ?1",
+                &[contact.into()],
+            )
+            .unwrap();
+        let web = conversation::insert(
+            ctx.db,
+            contact,
+            contact,
+            Channel::Web,
+            None,
+            ctx.clock.now_ms(),
+        )
+        .unwrap();
+        let by_sms = receive(&ctx, &sms("+14155550100", "SM1", "it's Ann")).unwrap();
+        assert_eq!(by_sms.conversation_id, web);
+        let by_email = receive(
+            &ctx,
+            &InboundMessage {
+                channel: Channel::Email,
+                sender: Sender::Email(EmailAddress::parse("from", "ANN@example.com").unwrap()),
+                name: None,
+                external_id: "<abc@mail.example.com>".into(),
+                body: MessageBody::parse("me again").unwrap(),
+            },
+        )
+        .unwrap();
+        assert_eq!(by_email.conversation_id, web);
+        let channels: Vec<String> = ctx
+            .db
+            .execute(
+                "SELECT channel FROM messages WHERE conversation_id = ?1 ORDER BY id",
+                &[web.into()],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.str("channel").unwrap().to_owned())
+            .collect();
+        assert_eq!(channels, ["sms", "email"]);
+    }
+
+    #[test]
+    fn a_long_resolved_thread_is_not_reopened_and_channel_ids_identify_customers() {
+        let host = TestHost::new();
+        let first = receive(&host.ctx(), &sms("+14155550100", "SM1", "hi")).unwrap();
+        host.ctx()
+            .db
+            .execute(
+                "UPDATE conversations SET status = 'resolved', resolved_at = ?1",
+                &[host.clock.now_ms().into()],
+            )
+            .unwrap();
+        host.clock.advance(REOPEN_WINDOW_MS - 1);
+        let soon = receive(&host.ctx(), &sms("+14155550100", "SM2", "one more")).unwrap();
+        assert_eq!(soon.conversation_id, first.conversation_id, "reopened");
+        host.ctx()
+            .db
+            .execute(
+                "UPDATE conversations SET status = 'resolved', resolved_at = ?1",
+                &[host.clock.now_ms().into()],
+            )
+            .unwrap();
+        host.clock.advance(REOPEN_WINDOW_MS + 1);
+        let later = receive(&host.ctx(), &sms("+14155550100", "SM3", "new topic")).unwrap();
+        assert_ne!(later.conversation_id, first.conversation_id);
+
+        let psid = |mid: &str| InboundMessage {
+            channel: Channel::Messenger,
+            sender: Sender::ChannelId("PSID-1".into()),
+            name: Some(PersonName::parse("name", "Kim").unwrap()),
+            external_id: mid.into(),
+            body: MessageBody::parse("hey").unwrap(),
+        };
+        let a = receive(&host.ctx(), &psid("m1")).unwrap();
+        let b = receive(&host.ctx(), &psid("m2")).unwrap();
+        assert_eq!(a.conversation_id, b.conversation_id);
+        assert_eq!(
+            count(
+                &host,
+                "SELECT COUNT(*) AS n FROM contacts WHERE name = 'Kim'"
+            ),
+            1
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Channel webhooks through the real components: authenticity first, one message per provider
+//! message, one thread per customer.
+
+use std::collections::HashMap;
+
+use e2e::{AppSettings, Reply, TestApp, spawn_app_with};
+use serde_json::json;
+use shared::channel::twilio;
+
+const TWILIO_TOKEN: &str = "test-twilio-auth-token";
+
+async fn app() -> TestApp {
+    spawn_app_with(AppSettings {
+        variables: HashMap::from([("twilio_auth_token".to_owned(), TWILIO_TOKEN.to_owned())]),
+    })
+    .await
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn sms(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", from),
+        ("To", "+15005550006"),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// POSTs a Twilio form webhook, signed with `token` over the URL the app is reached at.
+async fn post_sms(
+    app: &TestApp,
+    params: &[(String, String)],
+    token: Option<&str>,
+    content_type: &str,
+) -> Reply {
+    let url = format!("{}/hooks/twilio/sms", app.base);
+    let body = params
+        .iter()
+        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = app
+        .http
+        .post(&url)
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        request = request.header("x-twilio-signature", twilio::signature(token, &url, params));
+    }
+    Reply::from(request.send().await.expect("POST webhook")).await
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(app.database()).expect("the app's database");
+    db.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn an_sms_is_stored_once_however_often_twilio_retries_it() {
+    let app = app().await;
+    let params = sms(
+        "SM0000000000000000000000000000001",
+        "+14155550100",
+        "Hi, is my order shipped?",
+    );
+    for _ in 0..3 {
+        let reply = post_sms(&app, &params, Some(TWILIO_TOKEN), FORM).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.headers["content-type"], "text/xml");
+        assert!(reply.text.contains("<Response></Response>"));
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 1);
+    let admin = app.operator().await;
+    let list = admin.get("/conversations").await;
+    let conversations = list.body["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 1);
+    let conversation = &conversations[0];
+    assert_eq!(conversation["channel"], "sms");
+    assert_eq!(conversation["contact"]["phone"], "+14155550100");
+    assert_eq!(conversation["last_message"]["channel"], "sms");
+    assert_eq!(
+        conversation["last_message"]["body"],
+        "Hi, is my order shipped?"
+    );
+}
+
+#[tokio::test]
+async fn unsigned_forged_and_malformed_sms_webhooks_are_refused_and_store_nothing() {
+    let app = app().await;
+    let params = sms("SM0000000000000000000000000000002", "+14155550100", "hello");
+    let unsigned = post_sms(&app, &params, None, FORM).await;
+    assert_eq!((unsigned.status, unsigned.error_code()), (401, "unsigned"));
+    let forged = post_sms(&app, &params, Some("not-the-token"), FORM).await;
+    assert_eq!(
+        (forged.status, forged.error_code()),
+        (403, "forged_signature")
+    );
+    // A signature over other parameters does not cover these.
+    let url = format!("{}/hooks/twilio/sms", app.base);
+    let signed_for_other =
+        twilio::signature(TWILIO_TOKEN, &url, &sms("SM9", "+14155550100", "hello"));
+    let tampered = app
+        .http
+        .post(&url)
+        .header("content-type", FORM)
+        .header("x-twilio-signature", signed_for_other)
+        .body("MessageSid=SM0000000000000000000000000000002&AccountSid=AC1&From=%2B14155550100&To=%2B15005550006&Body=hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 403);
+    let json = post_sms(&app, &params, Some(TWILIO_TOKEN), "application/json").await;
+    assert_eq!(json.status, 415, "{}", json.text);
+    // Signed but not a message: 400 naming the field.
+    let mut missing = params.clone();
+    missing.retain(|(n, _)| n != "MessageSid");
+    let bad = post_sms(&app, &missing, Some(TWILIO_TOKEN), FORM).await;
+    assert_eq!(
+        (bad.status, bad.error_code()),
+        (400, "invalid_input"),
+        "{}",
+        bad.text
+    );
+    let huge = sms("SM3", "+14155550100", &"x".repeat(70_000));
+    assert_eq!(
+        post_sms(&app, &huge, Some(TWILIO_TOKEN), FORM).await.status,
+        413
+    );
+    // Not one refused request even opened the database; a sign-in creates the schema to count in.
+    app.operator().await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM contacts"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations"), 0);
+}
+
+#[tokio::test]
+async fn an_sms_from_a_known_customer_lands_in_their_widget_thread() {
+    let app = app().await;
+    let visitor = app.visitor().await;
+    assert_eq!(visitor.say("Hi from the website").await.status, 201);
+    let admin = app.operator().await;
+    let id = visitor.conversation_id;
+    let contact = admin.conversation(id).await["contact"]["id"]
+        .as_i64()
+        .unwrap();
+    let patched = admin
+        .call(
+            "PATCH",
+            &format!("/inbox/contacts/{contact}"),
+            Some(json!({ "phone": "+14155550177" })),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+
+    let params = sms(
+        "SM0000000000000000000000000000004",
+        "+14155550177",
+        "Texting you instead",
+    );
+    assert_eq!(
+        post_sms(&app, &params, Some(TWILIO_TOKEN), FORM)
+            .await
+            .status,
+        200
+    );
+    let thread = admin.get(&format!("/conversations/{id}")).await;
+    let channels: Vec<&str> = thread.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["web", "sms"]);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations"), 1);
+    // The visitor's widget sees it too: it is their thread.
+    let loaded = visitor.load().await;
+    assert_eq!(loaded.body["messages"][1]["body"], "Texting you instead");
+}
+
+#[tokio::test]
+async fn an_sms_waits_for_an_operator_and_is_routed_like_any_conversation() {
+    let app = app().await;
+    let ann = app.staff("operator", "Ann").await;
+    let presence = ann
+        .post("/presence", json!({ "presence": "available" }))
+        .await;
+    assert_eq!(presence.status, 200);
+    let params = sms(
+        "SM0000000000000000000000000000005",
+        "+14155550188",
+        "Anyone there?",
+    );
+    assert_eq!(
+        post_sms(&app, &params, Some(TWILIO_TOKEN), FORM)
+            .await
+            .status,
+        200
+    );
+    let mine = ann.get("/conversations?assignee=me").await;
+    assert_eq!(mine.body["conversations"][0]["channel"], "sms");
+}
