@@ -84,6 +84,7 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         "inbox_api",
         "admin_api",
         "router",
+        "channel_sms",
         "static_files",
     ] {
         let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
