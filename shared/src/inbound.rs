@@ -69,6 +69,31 @@ pub fn external_id(field: &'static str, text: &str) -> Result<String, InvalidInp
     Ok(id)
 }
 
+/// What a customer's message is stored as: its text with line ends normalised, other control
+/// characters dropped and cut to [`MessageBody::MAX_CHARS`] (a provider's message is never
+/// refused for its text, or the provider would retry it forever), or a note of what it carried.
+pub fn body(text: Option<&str>, attachments: usize) -> Result<MessageBody, InvalidInput> {
+    let cleaned: String = text
+        .unwrap_or_default()
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| if c == '\r' { '\n' } else { c })
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    let trimmed = cleaned.trim();
+    let text = if !trimmed.is_empty() {
+        trimmed.chars().take(MessageBody::MAX_CHARS).collect()
+    } else if attachments == 0 {
+        "(empty message)".to_owned()
+    } else {
+        format!(
+            "({attachments} attachment{})",
+            if attachments == 1 { "" } else { "s" }
+        )
+    };
+    MessageBody::parse(&text)
+}
+
 const ALREADY_STORED: &str = "SELECT id, conversation_id FROM messages
       WHERE channel = ?1 AND external_id = ?2";
 const BY_PHONE: &str =
@@ -237,6 +262,19 @@ mod tests {
             .unwrap()
             .i64("n")
             .unwrap()
+    }
+
+    #[test]
+    fn provider_texts_are_never_refused_for_their_characters() {
+        assert_eq!(body(Some("a\r\nb\rc\u{7}"), 0).unwrap().as_str(), "a\nb\nc");
+        assert_eq!(body(Some("  "), 0).unwrap().as_str(), "(empty message)");
+        assert_eq!(body(None, 1).unwrap().as_str(), "(1 attachment)");
+        assert_eq!(body(None, 3).unwrap().as_str(), "(3 attachments)");
+        let long = "é".repeat(MessageBody::MAX_CHARS + 10);
+        assert_eq!(
+            body(Some(&long), 0).unwrap().as_str().chars().count(),
+            MessageBody::MAX_CHARS
+        );
     }
 
     #[test]

@@ -14,7 +14,6 @@ use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::channel::{Channel, twilio};
 use shared::contact::PhoneNumber;
 use shared::inbound::{self, InboundMessage, Sender};
-use shared::message::MessageBody;
 use shared::router::{self, Sweep};
 use spin_host::{Access, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response};
@@ -118,23 +117,12 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         // Short codes and alphanumeric senders are not phone numbers; they are still someone.
         Err(_) => Sender::ChannelId(inbound::external_id("From", number)?),
     };
-    let text = if !sms.body.trim().is_empty() {
-        sms.body.clone()
-    } else if sms.media.is_empty() {
-        "(empty message)".to_owned()
-    } else {
-        format!(
-            "({} attachment{})",
-            sms.media.len(),
-            if sms.media.len() == 1 { "" } else { "s" }
-        )
-    };
     let message = InboundMessage {
         channel,
         sender,
         name: None,
         external_id: inbound::external_id("MessageSid", &sms.message_sid)?,
-        body: MessageBody::parse(&text)?,
+        body: inbound::body(Some(&sms.body), sms.media.len())?,
     };
     let host = SpinHost::open(Access::Write)?;
     let ctx = host.ctx();

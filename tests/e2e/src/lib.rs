@@ -85,6 +85,7 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         "admin_api",
         "router",
         "channel_sms",
+        "channel_meta",
         "static_files",
     ] {
         let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
