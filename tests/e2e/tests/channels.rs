@@ -367,3 +367,93 @@ async fn forged_unsigned_and_malformed_meta_webhooks_store_nothing() {
     app.operator().await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 0);
 }
+
+/// X-Twilio-Signature as Twilio's own Node library computes it (tests/browser/tools).
+fn twilio_library_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    let root = e2e::workspace_root().join("tests/browser");
+    assert!(
+        root.join("node_modules/twilio").exists(),
+        "run `npm ci` in {} first (tests/run-all does)",
+        root.display()
+    );
+    let input = json!({ "token": token, "url": url, "params": params });
+    let output = std::process::Command::new("node")
+        .arg(root.join("tools/twilio-sign.mjs"))
+        .arg(input.to_string())
+        .current_dir(&root)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("a signature")
+}
+
+#[tokio::test]
+async fn webhooks_signed_by_twilios_own_library_are_accepted() {
+    let app = app().await;
+    let url = format!("{}/hooks/twilio/sms", app.base);
+    let cases = [
+        sms("SM0000000000000000000000000000010", "+14155550100", "plain"),
+        sms(
+            "SM0000000000000000000000000000011",
+            "+14155550100",
+            "Ünïcödé & symbols: + = ? % # ; emoji 🎉\nsecond line",
+        ),
+        {
+            let mut mms = sms("MM0000000000000000000000000000012", "+14155550100", "");
+            mms.retain(|(n, _)| n != "NumMedia");
+            mms.extend(
+                [
+                    ("NumMedia", "2"),
+                    (
+                        "MediaUrl0",
+                        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+                    ),
+                    ("MediaContentType0", "image/jpeg"),
+                    (
+                        "MediaUrl1",
+                        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
+                    ),
+                    ("MediaContentType1", "application/pdf"),
+                ]
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+            );
+            mms
+        },
+    ];
+    for params in &cases {
+        let theirs = twilio_library_signature(TWILIO_TOKEN, &url, params);
+        assert_eq!(
+            theirs,
+            twilio::signature(TWILIO_TOKEN, &url, params),
+            "{params:?}"
+        );
+        let body = params
+            .iter()
+            .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let reply = app
+            .http
+            .post(&url)
+            .header("content-type", FORM)
+            .header("x-twilio-signature", theirs)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 3);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM messages WHERE body = '(2 attachments)'"
+        ),
+        1
+    );
+}
