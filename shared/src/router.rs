@@ -401,6 +401,29 @@ struct Routed<'a> {
     topic_match: Option<bool>,
 }
 
+impl Routed<'_> {
+    /// Appends the decision to the conversation's timeline, and notes it for announcing after
+    /// the commit.
+    fn record(
+        &self,
+        db: &dyn Database,
+        conversation_id: i64,
+        now: i64,
+        appended: &mut Vec<(i64, i64)>,
+    ) -> Result<(), DbError> {
+        let event_id = event::append(
+            db,
+            conversation_id,
+            EventKind::ConversationAssigned,
+            Visibility::Internal,
+            self,
+            now,
+        )?;
+        appended.push((conversation_id, event_id));
+        Ok(())
+    }
+}
+
 #[derive(Serialize)]
 struct ClassifiedEvent<'a> {
     topic: Option<&'a str>,
@@ -498,23 +521,16 @@ fn requeue<'s>(
         {
             return Ok::<(), ChatError>(());
         }
-        let event_id = event::append(
-            db,
-            id,
-            EventKind::ConversationAssigned,
-            Visibility::Internal,
-            &Routed {
-                from: Some(operator.clone()),
-                to: None,
-                by: None,
-                reason: &reason,
-                rule: None,
-                overflow: false,
-                topic_match: None,
-            },
-            now,
-        )?;
-        appended.push((id, event_id));
+        Routed {
+            from: Some(operator.clone()),
+            to: None,
+            by: None,
+            reason: &reason,
+            rule: None,
+            overflow: false,
+            topic_match: None,
+        }
+        .record(db, id, now, appended)?;
         outcome.requeued.push(Requeued {
             conversation_id: id,
             from_operator_id: operator.id,
@@ -936,23 +952,16 @@ fn decide(
             .cloned()
             .unwrap_or_default(),
     };
-    let event_id = event::append(
-        db,
-        id,
-        EventKind::ConversationAssigned,
-        Visibility::Internal,
-        &Routed {
-            from: None,
-            to: Some(to),
-            by: None,
-            reason: &decision.reason,
-            rule: Some(decision.rule),
-            overflow: decision.overflow,
-            topic_match: need.topic.as_ref().map(|_| decision.topic_match),
-        },
-        now,
-    )?;
-    appended.push((id, event_id));
+    Routed {
+        from: None,
+        to: Some(to),
+        by: None,
+        reason: &decision.reason,
+        rule: Some(decision.rule),
+        overflow: decision.overflow,
+        topic_match: need.topic.as_ref().map(|_| decision.topic_match),
+    }
+    .record(db, id, now, appended)?;
     outcome.assigned.push(Assignment {
         conversation_id: id,
         operator_id: decision.operator_id,

@@ -47,12 +47,7 @@ impl Command {
 async fn handle(request: IncomingRequest) -> Response {
     match serve(request).await {
         Ok(response) => response,
-        Err(e) => {
-            if e.status() < 500 {
-                eprintln!("{COMPONENT}: refused with {} {}", e.status(), e.code());
-            }
-            spin_host::error(COMPONENT, e)
-        }
+        Err(e) => spin_host::webhook_error(COMPONENT, e),
     }
 }
 

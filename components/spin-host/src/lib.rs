@@ -406,6 +406,15 @@ pub async fn route(component: &str, sweep: shared::router::Sweep) {
     }
 }
 
+/// [`error`] for a provider's webhook, also logging 4xx refusals: providers never show our
+/// answer to anyone, so the log is where a wrong webhook URL or credential shows up.
+pub fn webhook_error(component: &str, e: ApiError) -> Response {
+    if e.status() < 500 {
+        eprintln!("{component}: refused with {} {}", e.status(), e.code());
+    }
+    error(component, e)
+}
+
 /// The error envelope; 5xx causes are logged to stderr (Spin's component log), never sent.
 pub fn error(component: &str, e: ApiError) -> Response {
     if let Some(cause) = e.cause() {
