@@ -7,14 +7,20 @@
 //!    on (channel, provider id) backs this up.
 //! 2. The customer is found by phone number (E.164), email address, or their id on the channel,
 //!    following merges; else a new contact is created with what the provider told us.
-//! 3. The message goes to the customer's latest conversation on any channel, if it is still
-//!    going (not resolved) or was resolved within [`REOPEN_WINDOW_MS`] (the message reopens
-//!    it); otherwise a new conversation starts on this channel.
-//! 4. The message is inserted with its channel and provider id; the `messages_publish` trigger
-//!    does the rest (event, reopening, waiting, full-text index).
+//! 3. An email threads by the PROTOCOLS.md order: the token in the address it was sent to
+//!    (our replies' `Reply-To`), then its `In-Reply-To`/`References` against the Message-IDs
+//!    stored with messages, never by subject alone.
+//! 4. Otherwise the message goes to the customer's latest conversation on any channel, if it is
+//!    still going (not resolved) or was resolved within [`REOPEN_WINDOW_MS`] (the message
+//!    reopens it); otherwise a new conversation starts on this channel.
+//! 5. Its attachments are staged, then the message is inserted with its channel and provider
+//!    id; the `messages_publish` trigger does the rest (claiming the attachments, event,
+//!    reopening, waiting, full-text index). An email's subject and `References` are kept for
+//!    the reply's headers.
 
 use serde::Serialize;
 
+use crate::attachment::{self, NewAttachment};
 use crate::channel::Channel;
 use crate::chat::ChatError;
 use crate::contact::{EmailAddress, PersonName, PhoneNumber};
@@ -46,9 +52,26 @@ pub struct InboundMessage {
     pub sender: Sender,
     /// A display name, when the provider gives one.
     pub name: Option<PersonName>,
-    /// The provider's id for the message: the idempotency key.
+    /// The provider's id for the message: the idempotency key (an email's RFC Message-ID).
     pub external_id: String,
     pub body: MessageBody,
+    /// Email only: how it may thread, and what a reply to it needs.
+    pub email: Option<EmailContext>,
+    /// Files that passed the limits (see [`crate::attachment`]); at most
+    /// [`attachment::MAX_PER_MESSAGE`] are kept.
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// What an inbound email says about its thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailContext {
+    /// The token in the address it was sent to (`support+<token>@...`), if any.
+    pub reply_token: Option<String>,
+    /// Message-IDs it answers, without angle brackets: `In-Reply-To` first, then `References`.
+    pub referenced_ids: Vec<String>,
+    pub subject: String,
+    /// Its `References` header as received, for building a reply's.
+    pub references: String,
 }
 
 /// What storing an inbound message did.
@@ -109,6 +132,17 @@ const INSERT_IDENTITY: &str =
 const FILL_NAME: &str = "UPDATE contacts SET name = ?2 WHERE id = ?1 AND name IS NULL";
 const LATEST_CONVERSATION: &str = "SELECT id, status, resolved_at FROM conversations
       WHERE contact_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT 1";
+const BY_REPLY_TOKEN: &str = "SELECT conversation_id AS id FROM email_threads WHERE token = ?1";
+/// The conversation of the newest email message among up to [`MAX_REFERENCED`] Message-IDs
+/// (`?1`, a JSON array).
+const BY_REFERENCED_ID: &str = "SELECT conversation_id AS id FROM messages
+     WHERE channel = 'email' AND external_id IN (SELECT value FROM json_each(?1))
+     ORDER BY id DESC LIMIT 1";
+const INSERT_EMAIL_DETAILS: &str =
+    "INSERT INTO email_details (message_id, subject, refs) VALUES (?1, ?2, ?3)";
+/// A thread is looked up by at most this many referenced Message-IDs (a long `References` chain
+/// is mostly old history; its newest ids are the ones that matter).
+const MAX_REFERENCED: usize = 20;
 const INSERT_MESSAGE: &str =
     "INSERT INTO messages (conversation_id, author, channel, body, external_id, created_at)
      VALUES (?1, 'visitor', ?2, ?3, ?4, ?5) RETURNING id";
@@ -186,6 +220,27 @@ fn thread(db: &dyn Database, contact_id: i64, channel: Channel, now: i64) -> Res
     conversation::insert(db, contact_id, contact_id, channel, None, now)
 }
 
+/// The conversation an email belongs to by its token or the Message-IDs it answers.
+fn email_thread(db: &dyn Database, email: &EmailContext) -> Result<Option<i64>, DbError> {
+    if let Some(token) = &email.reply_token
+        && let Some(id) = first_id(db, BY_REPLY_TOKEN, &[token.as_str().into()])?
+    {
+        return Ok(Some(id));
+    }
+    if email.referenced_ids.is_empty() {
+        return Ok(None);
+    }
+    // The newest references are the last ones of `References`; In-Reply-To is first.
+    let mut ids: Vec<&str> = email.referenced_ids.iter().map(String::as_str).collect();
+    if ids.len() > MAX_REFERENCED {
+        let newest = ids.split_off(ids.len() - (MAX_REFERENCED - 1));
+        ids.truncate(1);
+        ids.extend(newest);
+    }
+    let list = serde_json::to_string(&ids).map_err(|e| DbError::Decode(e.to_string()))?;
+    first_id(db, BY_REFERENCED_ID, &[list.into()])
+}
+
 /// Stores `inbound` once (see the module docs).
 pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, ChatError> {
     let now = ctx.clock.now_ms();
@@ -207,8 +262,18 @@ pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, Chat
                 created: false,
             });
         }
-        let contact_id = customer(db, inbound, now)?;
-        let conversation_id = thread(db, contact_id, inbound.channel, now)?;
+        let threaded = match &inbound.email {
+            Some(email) => email_thread(db, email)?,
+            None => None,
+        };
+        let conversation_id = match threaded {
+            Some(id) => id,
+            None => {
+                let contact_id = customer(db, inbound, now)?;
+                thread(db, contact_id, inbound.channel, now)?
+            }
+        };
+        attachment::stage(db, conversation_id, &inbound.attachments, now)?;
         let message_id = first_id(
             db,
             INSERT_MESSAGE,
@@ -221,6 +286,16 @@ pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, Chat
             ],
         )?
         .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
+        if let Some(email) = &inbound.email {
+            db.execute(
+                INSERT_EMAIL_DETAILS,
+                &[
+                    message_id.into(),
+                    email.subject.as_str().into(),
+                    email.references.as_str().into(),
+                ],
+            )?;
+        }
         Ok(Received {
             conversation_id,
             message_id,
@@ -250,6 +325,8 @@ mod tests {
             name: None,
             external_id: sid.into(),
             body: MessageBody::parse(text).unwrap(),
+            email: None,
+            attachments: vec![],
         }
     }
 
@@ -333,6 +410,8 @@ mod tests {
                 name: None,
                 external_id: "<abc@mail.example.com>".into(),
                 body: MessageBody::parse("me again").unwrap(),
+                email: None,
+                attachments: vec![],
             },
         )
         .unwrap();
@@ -381,6 +460,8 @@ mod tests {
             name: Some(PersonName::parse("name", "Kim").unwrap()),
             external_id: mid.into(),
             body: MessageBody::parse("hey").unwrap(),
+            email: None,
+            attachments: vec![],
         };
         let a = receive(&host.ctx(), &psid("m1")).unwrap();
         let b = receive(&host.ctx(), &psid("m2")).unwrap();
@@ -392,5 +473,78 @@ mod tests {
             ),
             1
         );
+    }
+
+    #[test]
+    fn email_threads_by_token_then_references_never_by_subject() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let email = |from: &str, id: &str, context: EmailContext| InboundMessage {
+            channel: Channel::Email,
+            sender: Sender::Email(EmailAddress::parse("from", from).unwrap()),
+            name: None,
+            external_id: id.into(),
+            body: MessageBody::parse("text").unwrap(),
+            email: Some(context),
+            attachments: vec![],
+        };
+        let subject = |s: &str| EmailContext {
+            subject: s.into(),
+            ..EmailContext::default()
+        };
+        let first = receive(&ctx, &email("ann@example.com", "a1@x", subject("Order 7"))).unwrap();
+        // Another person, same subject: a new thread.
+        let other = receive(&ctx, &email("bob@example.com", "b1@x", subject("Order 7"))).unwrap();
+        assert_ne!(other.conversation_id, first.conversation_id);
+        // Bob answering Ann's Message-ID (a forwarded thread) joins Ann's conversation.
+        let answer = EmailContext {
+            referenced_ids: vec!["nope@x".into(), "a1@x".into()],
+            ..subject("Re: Order 7")
+        };
+        let by_reference = receive(&ctx, &email("bob@example.com", "b2@x", answer)).unwrap();
+        assert_eq!(by_reference.conversation_id, first.conversation_id);
+        // A reply token wins over references.
+        ctx.db
+            .execute(
+                "INSERT INTO email_threads (token, conversation_id) VALUES ('tok', ?1)",
+                &[other.conversation_id.into()],
+            )
+            .unwrap();
+        let tokened = EmailContext {
+            reply_token: Some("tok".into()),
+            referenced_ids: vec!["a1@x".into()],
+            ..subject("Re: Order 7")
+        };
+        let by_token = receive(&ctx, &email("carl@example.com", "c1@x", tokened)).unwrap();
+        assert_eq!(by_token.conversation_id, other.conversation_id);
+        assert_eq!(
+            count(&host, "SELECT COUNT(*) AS n FROM email_details WHERE subject = 'Re: Order 7'"),
+            2
+        );
+    }
+
+    #[test]
+    fn attachments_are_claimed_by_their_message() {
+        let host = TestHost::new();
+        let mut message = sms("+14155550100", "MM1", "photo");
+        message.attachments = vec![
+            NewAttachment::new("a.png", "image/png", b"\x89PNG\r\n\x1a\nxx".to_vec()).unwrap(),
+        ];
+        let received = receive(&host.ctx(), &message).unwrap();
+        assert_eq!(
+            count(&host, &format!("SELECT COUNT(*) AS n FROM attachments WHERE message_id = {}", received.message_id)),
+            1
+        );
+        let data: String = host
+            .ctx()
+            .db
+            .execute("SELECT data FROM events WHERE kind = 'message.created'", &[])
+            .unwrap()
+            .first()
+            .unwrap()
+            .str("data")
+            .unwrap()
+            .to_owned();
+        assert!(data.contains(r#""attachments":[{"id":1,"name":"a.png","content_type":"image/png","size":10}]"#), "{data}");
     }
 }

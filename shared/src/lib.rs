@@ -12,7 +12,8 @@
 //! - Domain, one module per aggregate, each with its SQL next to its types:
 //!   [`contact`], [`conversation`], [`message`], [`note`], [`operator`] (roles, presence,
 //!   invitations), [`team`], [`tag`], [`canned`] (saved replies and their placeholders),
-//!   [`settings`], [`event`], [`channel`].
+//!   [`settings`], [`event`], [`channel`], [`attachment`] (files in conversations: limits,
+//!   storage, who may read them).
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
 //!   message per provider id), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
 //!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
@@ -31,6 +32,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod attachment;
 pub mod canned;
 pub mod channel;
 pub mod chat;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_operator_inbox.sql"),
     include_str!("migrations/0003_routing.sql"),
     include_str!("migrations/0004_channels.sql"),
+    include_str!("migrations/0005_delivery.sql"),
 ];
 
 /// The schema version this build expects.

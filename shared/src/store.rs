@@ -135,6 +135,15 @@ impl<'a> Row<'a> {
         }
     }
 
+    pub fn bytes(&self, column: &str) -> Result<&'a [u8], DbError> {
+        match self.value(column)? {
+            SqlValue::Blob(v) => Ok(v),
+            other => Err(DbError::Decode(format!(
+                "column `{column}`: expected a blob, got {other:?}"
+            ))),
+        }
+    }
+
     pub fn opt_str(&self, column: &str) -> Result<Option<&'a str>, DbError> {
         match self.value(column)? {
             SqlValue::Null => Ok(None),

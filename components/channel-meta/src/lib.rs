@@ -80,6 +80,8 @@ fn inbound_message(event: &Event) -> Result<Option<InboundMessage>, ApiError> {
             .and_then(|n| PersonName::parse("name", n).ok()),
         external_id: inbound::external_id("id", id)?,
         body: inbound::body(text.as_deref(), attachments.len())?,
+        email: None,
+        attachments: Vec::new(),
     }))
 }
 

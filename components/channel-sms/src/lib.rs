@@ -116,6 +116,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         name: None,
         external_id: inbound::external_id("MessageSid", &sms.message_sid)?,
         body: inbound::body(Some(&sms.body), sms.media.len())?,
+        email: None,
+        attachments: Vec::new(),
     };
     let host = SpinHost::open(Access::Write)?;
     let ctx = host.ctx();
