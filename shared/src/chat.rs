@@ -7,13 +7,15 @@ use thiserror::Error;
 use crate::api::query_param;
 use crate::channel::Channel;
 use crate::conversation;
+use crate::delivery::DeliveryStatus;
 use crate::event::{self, Audience, Event, EventKind, Visibility};
 use crate::host::Ctx;
 use crate::input::InvalidInput;
 use crate::message::{self, Author, ClientId, Inserted, Message, MessageBody, NewMessage};
 use crate::operator::Operator;
+use crate::outbox::{self, Target};
 use crate::secret::TokenHash;
-use crate::store::DbError;
+use crate::store::{DbError, transaction};
 
 /// What can go wrong in a use case, in the caller's terms.
 #[derive(Debug, Error)]
@@ -55,6 +57,10 @@ pub struct PostMessageRequest {
     pub body: String,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Operators only: the channel to reply through (`web`, `sms`, `whatsapp`, `email`,
+    /// `messenger`, `instagram`); by default the channel of the customer's latest message.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// `POST .../read` body.
@@ -114,6 +120,20 @@ pub fn post_message(
         .as_deref()
         .map(ClientId::parse)
         .transpose()?;
+    let now = ctx.clock.now_ms();
+    let target = match speaker {
+        Speaker::Visitor => Target {
+            channel: Channel::Web,
+            recipient: None,
+        },
+        Speaker::Operator(_) => outbox::choose(
+            ctx.db,
+            conversation_id,
+            request.channel.as_deref(),
+            body.as_str().chars().count(),
+            now,
+        )?,
+    };
     let new = NewMessage {
         conversation_id,
         author: speaker.author(),
@@ -122,15 +142,28 @@ pub fn post_message(
             Speaker::Visitor => None,
             Speaker::Operator(operator) => Some(operator.name.as_str()),
         },
-        channel: Channel::Web,
+        channel: target.channel,
         body: &body,
         client_id: client_id.as_ref(),
+        delivery: target.recipient.is_some().then_some(DeliveryStatus::Queued),
     };
     let restricted_to = match speaker {
         Speaker::Operator(operator) if !operator.acts_on_any_conversation() => Some(operator.id),
         _ => None,
     };
-    match message::insert(ctx.db, &new, owner, restricted_to, ctx.clock.now_ms())? {
+    // A reply through a provider and its outbox row commit together, or neither does.
+    let inserted = if target.recipient.is_some() {
+        transaction(ctx.db, || -> Result<Inserted, DbError> {
+            let inserted = message::insert(ctx.db, &new, owner, restricted_to, now)?;
+            if let Inserted::Created(stored) = &inserted {
+                outbox::enqueue(ctx.db, conversation_id, stored.id, &target, now)?;
+            }
+            Ok(inserted)
+        })?
+    } else {
+        message::insert(ctx.db, &new, owner, restricted_to, now)?
+    };
+    match inserted {
         Inserted::Created(stored) => {
             event::announce(ctx, conversation_id, &format!("m{}", stored.id));
             Ok((stored, true))

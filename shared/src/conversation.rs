@@ -243,6 +243,9 @@ impl ConversationSummary {
                 body: row.str("m_body")?.to_owned(),
                 created_at: row.i64("m_created_at")?,
                 client_id: row.opt_str("m_client_id")?.map(str::to_owned),
+                delivery: None,
+                delivery_error: None,
+                attachments: Vec::new(),
             }),
         };
         let tags = serde_json::from_str(row.str("tags_json")?)

@@ -32,6 +32,7 @@ pub enum EventKind {
     ContactUpdated,
     ContactMerged,
     ConversationClassified,
+    MessageDelivery,
 }
 
 impl EventKind {
@@ -50,6 +51,7 @@ impl EventKind {
             EventKind::ContactUpdated => "contact.updated",
             EventKind::ContactMerged => "contact.merged",
             EventKind::ConversationClassified => "conversation.classified",
+            EventKind::MessageDelivery => "message.delivery",
         }
     }
 }

@@ -88,6 +88,8 @@ pub struct Thread {
     /// Notes, status changes, assignments, transfers and tags, oldest first.
     pub timeline: Vec<Event>,
     pub cursor: i64,
+    /// The channels a reply can go through, which one it uses by default, and which are closed.
+    pub reply: crate::outbox::ReplyOptions,
 }
 
 /// `POST /invites/accept` body.
@@ -373,11 +375,13 @@ pub fn thread(
         let cursor = event::latest_cursor(db, Audience::Operators)?;
         let messages = message::latest(db, conversation_id, HISTORY_LIMIT)?;
         let timeline = event::timeline(db, conversation_id, HISTORY_LIMIT)?;
+        let reply = crate::outbox::reply_options(db, conversation_id, ctx.clock.now_ms())?;
         Ok(Thread {
             conversation,
             messages,
             timeline,
             cursor,
+            reply,
         })
     })
 }
@@ -892,6 +896,7 @@ mod tests {
         let question = PostMessageRequest {
             body: "where is my order?".into(),
             client_id: None,
+            channel: None,
         };
         let (asked, _) = visitor::post(&ctx, &token, id, &question).unwrap();
         visitor::post(&ctx, &token, id, &question).unwrap();
@@ -925,6 +930,7 @@ mod tests {
         let answer = PostMessageRequest {
             body: "on its way".into(),
             client_id: None,
+            channel: None,
         };
         let (replied, _) = reply(&ctx, &operator, id, &answer).unwrap();
         assert_eq!(replied.operator_name.as_deref(), Some("Admin"));
@@ -963,6 +969,7 @@ mod tests {
         let answer = PostMessageRequest {
             body: "\"quoted\" <b>é</b>\nline".into(),
             client_id: Some("op-1".into()),
+            channel: None,
         };
         let (replied, _) = reply(&ctx, &operator, id, &answer).unwrap();
         let page = events(

@@ -13,9 +13,10 @@
 //!   [`contact`], [`conversation`], [`message`], [`note`], [`operator`] (roles, presence,
 //!   invitations), [`team`], [`tag`], [`canned`] (saved replies and their placeholders),
 //!   [`settings`], [`event`], [`channel`], [`attachment`] (files in conversations: limits,
-//!   storage, who may read them).
+//!   storage, who may read them), [`delivery`] (outbound delivery states, forward only).
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
-//!   message per provider id), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
+//!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
+//!   options and 24-hour windows, the durable outbox, retries), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
 //!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
@@ -25,7 +26,8 @@
 //!   use cases (routing settings, the routing pass, re-routing, queue position and wait
 //!   estimate); [`topic`]: topics, their detection rules and priorities.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
-//!   secrets; [`input`]: field parse errors;
+//!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
+//!   field parse errors;
 //!   [`api`]: the JSON error envelope, body limits and request parsing.
 
 #![forbid(unsafe_code)]
@@ -38,6 +40,7 @@ pub mod channel;
 pub mod chat;
 pub mod contact;
 pub mod conversation;
+pub mod delivery;
 pub mod event;
 pub mod host;
 pub mod inbound;
@@ -47,6 +50,7 @@ pub mod message;
 pub mod migrations;
 pub mod note;
 pub mod operator;
+pub mod outbox;
 pub mod router;
 pub mod routing;
 pub mod secret;
@@ -57,6 +61,7 @@ pub mod team;
 pub mod throttle;
 pub mod topic;
 pub mod visitor;
+pub mod webhook_nonce;
 pub mod workflow;
 
 #[cfg(test)]

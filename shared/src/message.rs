@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
+use crate::attachment::AttachmentRef;
 use crate::channel::Channel;
+use crate::delivery::DeliveryStatus;
 use crate::input::{InvalidInput, bounded_text};
 use crate::secret::TokenHash;
 use crate::store::{Database, DbError, Row, SqlValue};
@@ -83,6 +85,11 @@ pub struct Message {
     pub body: String,
     pub created_at: i64,
     pub client_id: Option<String>,
+    /// How far an outbound message on a provider channel got (`None` for everything else).
+    pub delivery: Option<String>,
+    /// Why it failed, or why the last attempt did while it is being retried.
+    pub delivery_error: Option<String>,
+    pub attachments: Vec<AttachmentRef>,
 }
 
 impl Message {
@@ -99,6 +106,9 @@ impl Message {
             body: row.str("body")?.to_owned(),
             created_at: row.i64("created_at")?,
             client_id: row.opt_str("client_id")?.map(str::to_owned),
+            delivery: row.opt_str("delivery")?.map(str::to_owned),
+            delivery_error: row.opt_str("delivery_error")?.map(str::to_owned),
+            attachments: crate::attachment::refs_from_json(row.opt_str("attachments")?)?,
         })
     }
 }
@@ -112,6 +122,8 @@ pub struct NewMessage<'a> {
     pub channel: Channel,
     pub body: &'a MessageBody,
     pub client_id: Option<&'a ClientId>,
+    /// `Some(Queued)` for a reply that goes out through a provider (the outbox sends it).
+    pub delivery: Option<DeliveryStatus>,
 }
 
 /// Inserts a message only if the conversation exists and, for a visitor, belongs to the
@@ -122,8 +134,8 @@ pub struct NewMessage<'a> {
 /// operators replying at once to an unassigned conversation: the first claims it, the second is
 /// refused), idempotency and publishing (the `messages_publish` trigger) are all decided inside
 /// this one statement.
-const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at)
-     SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations c
+const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at, delivery)
+     SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7, ?10 FROM conversations c
       WHERE c.id = ?1
         AND (?8 IS NULL OR c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM operators WHERE id = ?3 AND active = 1))
@@ -133,11 +145,15 @@ const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id
                        WHERE l.assignee_id = ?9 AND l.status IN ('open', 'pending'))
                      < (SELECT capacity FROM operators WHERE id = ?9)))
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
-     RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id";
+     RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id,
+               delivery, delivery_error, NULL AS attachments";
 
 const SELECT: &str =
     "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
-            m.created_at, m.client_id
+            m.created_at, m.client_id, m.delivery, m.delivery_error,
+            (SELECT json_group_array(json_object('id', a.id, 'name', a.name,
+                    'content_type', a.content_type, 'size', a.size))
+               FROM attachments a WHERE a.message_id = m.id HAVING COUNT(*) > 0) AS attachments
      FROM messages m LEFT JOIN operators o ON o.id = m.operator_id";
 
 /// The earlier copy of a retried message, under the same ownership rule as [`INSERT`], by the
@@ -189,6 +205,7 @@ pub fn insert(
             now.into(),
             owner.clone(),
             restricted_to.into(),
+            new.delivery.map(DeliveryStatus::as_str).into(),
         ],
     )?;
     if let Some(row) = rows.first() {
@@ -213,6 +230,12 @@ pub fn insert(
         Some(row) => Ok(Inserted::Duplicate(Message::from_row(&row)?)),
         None => Ok(Inserted::Refused),
     }
+}
+
+/// One message, with its attachments.
+pub fn get(db: &dyn Database, id: i64) -> Result<Option<Message>, DbError> {
+    let rows = db.execute(&format!("{SELECT} WHERE m.id = ?1"), &[id.into()])?;
+    rows.first().map(|row| Message::from_row(&row)).transpose()
 }
 
 /// The most recent `limit` messages of a conversation, oldest first.

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::{self, NewAttachment, StoredFile};
 use crate::channel::Channel;
 use crate::chat::{
     self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker,
@@ -12,7 +13,7 @@ use crate::conversation::{self, Conversation};
 use crate::event::{self, Audience, EventKind, Visibility};
 use crate::host::Ctx;
 use crate::input::bounded_text;
-use crate::message::{self, Message};
+use crate::message::{self, Author, ClientId, Inserted, Message, MessageBody, NewMessage};
 use crate::secret::Token;
 use crate::store::{read_transaction, transaction};
 
@@ -210,6 +211,73 @@ pub fn post(
     )
 }
 
+/// Why an upload stored nothing: the staged file is rolled back with the transaction.
+enum UploadAborted {
+    Chat(ChatError),
+    Duplicate(Message),
+}
+
+impl From<crate::store::DbError> for UploadAborted {
+    fn from(e: crate::store::DbError) -> Self {
+        UploadAborted::Chat(e.into())
+    }
+}
+
+/// A visitor's file, posted as a message whose text is the file's name. Limits are
+/// [`crate::attachment`]'s; `client_id` makes a retried upload store one message.
+pub fn upload(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+    file: &NewAttachment,
+    client_id: Option<&str>,
+) -> Result<(Message, bool), ChatError> {
+    let body = MessageBody::parse(file.name())?;
+    let client_id = client_id.map(ClientId::parse).transpose()?;
+    let now = ctx.clock.now_ms();
+    let new = NewMessage {
+        conversation_id,
+        author: Author::Visitor,
+        operator_id: None,
+        operator_name: None,
+        channel: Channel::Web,
+        body: &body,
+        client_id: client_id.as_ref(),
+        delivery: None,
+    };
+    let db = ctx.db;
+    let stored = transaction(db, || {
+        attachment::stage(db, conversation_id, std::slice::from_ref(file), now)?;
+        match message::insert(db, &new, Some(&token.hash()), None, now)? {
+            // Read back: the insert's own answer cannot list the attachment it just claimed.
+            Inserted::Created(message) => Ok(message::get(db, message.id)?.unwrap_or(message)),
+            Inserted::Duplicate(message) => Err(UploadAborted::Duplicate(
+                message::get(db, message.id)?.unwrap_or(message),
+            )),
+            Inserted::Refused => Err(UploadAborted::Chat(ChatError::NotFound("conversation"))),
+        }
+    });
+    match stored {
+        Ok(message) => {
+            event::announce(ctx, conversation_id, &format!("m{}", message.id));
+            Ok((message, true))
+        }
+        Err(UploadAborted::Duplicate(message)) => Ok((message, false)),
+        Err(UploadAborted::Chat(e)) => Err(e),
+    }
+}
+
+/// A file of the visitor's own conversation.
+pub fn attachment(
+    ctx: &Ctx<'_>,
+    token: &Token,
+    conversation_id: i64,
+    attachment_id: i64,
+) -> Result<StoredFile, ChatError> {
+    attachment::for_visitor(ctx.db, &token.hash(), conversation_id, attachment_id)?
+        .ok_or(ChatError::NotFound("attachment"))
+}
+
 pub fn typing(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<(), ChatError> {
     owned(ctx, token, conversation_id)?;
     chat::typing(ctx, conversation_id, Speaker::Visitor)
@@ -267,6 +335,7 @@ mod tests {
         let request = PostMessageRequest {
             body: body.into(),
             client_id: client_id.map(Into::into),
+            channel: None,
         };
         post(&host.ctx(), token, id, &request)
     }

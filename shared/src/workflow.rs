@@ -443,6 +443,7 @@ pub fn transfer(
                 channel: current.conversation.channel,
                 body: &body,
                 client_id: Some(&client_id),
+                delivery: None,
             };
             message::insert(ctx.db, &new, None, None, now)?;
         }

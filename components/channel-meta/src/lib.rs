@@ -14,6 +14,7 @@ use shared::api::{ApiError, query_text};
 use shared::channel::Channel;
 use shared::channel::meta::{self, Event};
 use shared::contact::{PersonName, PhoneNumber};
+use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
 use shared::router::{self, Sweep};
 use spin_host::{Access, ApiRequest, SpinHost};
@@ -85,6 +86,48 @@ fn inbound_message(event: &Event) -> Result<Option<InboundMessage>, ApiError> {
     }))
 }
 
+/// Moves our replies' delivery states forward from Messenger/Instagram receipts (watermarks)
+/// and WhatsApp statuses (per message).
+fn record_receipts(ctx: &shared::host::Ctx<'_>, events: &[meta::Event]) -> Result<(), ApiError> {
+    let now = ctx.clock.now_ms();
+    let db = ctx.db;
+    let written = shared::store::transaction(db, || {
+        let mut written = Vec::new();
+        for event in events {
+            match event {
+                meta::Event::Receipt {
+                    channel,
+                    sender,
+                    status,
+                    watermark_ms,
+                } => written.extend(delivery::advance_up_to(
+                    db,
+                    *channel,
+                    sender,
+                    *watermark_ms,
+                    *status,
+                    now,
+                )?),
+                meta::Event::Status { id, status, error } => {
+                    written.extend(delivery::advance_by_provider_id(
+                        db,
+                        &[Channel::Whatsapp],
+                        id,
+                        *status,
+                        error.as_deref(),
+                        now,
+                    )?)
+                }
+                meta::Event::Message { .. } => {}
+            }
+        }
+        Ok::<_, shared::store::DbError>(written)
+    })
+    .map_err(ApiError::internal)?;
+    shared::event::announce_each(ctx, &written);
+    Ok(())
+}
+
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let request = ApiRequest::read(request, MAX_BODY_BYTES).await?;
     match Command::route(&request.method, &request.segments()) {
@@ -144,6 +187,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                     )
                     .map_err(ApiError::internal)?;
             }
+            record_receipts(&ctx, &events)?;
             if needs_pass {
                 spin_host::route(COMPONENT, Sweep::Skip).await;
             }

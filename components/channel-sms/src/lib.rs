@@ -9,10 +9,13 @@
 //!
 //! - `POST /hooks/twilio/sms`: an inbound message. Answers empty TwiML: replies go out through
 //!   the REST API (the `dispatch` component), never inline.
+//! - `POST /hooks/twilio/status`: a status callback for a reply we sent (the `StatusCallback`
+//!   `dispatch` gives Twilio); moves its delivery state forward, never back.
 
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::channel::{Channel, twilio};
 use shared::contact::PhoneNumber;
+use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
 use shared::router::{self, Sweep};
 use spin_host::{Access, ApiRequest, SpinHost};
@@ -27,6 +30,7 @@ const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><
 #[derive(Debug, PartialEq)]
 enum Command {
     Inbound,
+    Status,
     WrongMethod(&'static str),
     Unknown,
 }
@@ -36,6 +40,8 @@ impl Command {
         match (segments, method) {
             (["sms"], Method::Post) => Command::Inbound,
             (["sms"], _) => Command::WrongMethod("POST"),
+            (["status"], Method::Post) => Command::Status,
+            (["status"], _) => Command::WrongMethod("POST"),
             _ => Command::Unknown,
         }
     }
@@ -76,10 +82,11 @@ fn is_form(content_type: Option<&str>) -> bool {
 
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
-    match Command::route(&request.method, &request.segments()) {
+    let command = Command::route(&request.method, &request.segments());
+    match command {
         Command::Unknown => return Err(ApiError::not_found_route()),
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
-        Command::Inbound => {}
+        Command::Inbound | Command::Status => {}
     }
     let Some(signature) = request.header("x-twilio-signature") else {
         return Err(ApiError::new(
@@ -99,6 +106,29 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             "forged_signature",
             "X-Twilio-Signature does not match (check twilio_auth_token and public_base_url)",
         ));
+    }
+    if command == Command::Status {
+        let callback = twilio::status_callback(&params)?;
+        let host = SpinHost::open(Access::Write)?;
+        let ctx = host.ctx();
+        let error = callback
+            .error_code
+            .as_deref()
+            .map(|code| format!("Twilio error {code} (see twilio.com/docs/api/errors/{code})"));
+        let db = ctx.db;
+        let events = shared::store::transaction(db, || {
+            delivery::advance_by_provider_id(
+                db,
+                &[Channel::Sms, Channel::Whatsapp],
+                &callback.message_sid,
+                callback.status,
+                error.as_deref(),
+                ctx.clock.now_ms(),
+            )
+        })
+        .map_err(ApiError::internal)?;
+        shared::event::announce_each(&ctx, &events);
+        return Ok(spin_host::text(200, "text/xml", EMPTY_TWIML));
     }
     let sms = twilio::inbound(&params)?;
     let (channel, number) = match sms.from.strip_prefix("whatsapp:") {
@@ -142,6 +172,7 @@ mod tests {
             Command::route(&Method::Get, &["sms"]),
             Command::WrongMethod("POST")
         );
+        assert_eq!(Command::route(&Method::Post, &["status"]), Command::Status);
         assert_eq!(Command::route(&Method::Post, &["voice"]), Command::Unknown);
     }
 

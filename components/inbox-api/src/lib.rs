@@ -16,7 +16,7 @@ use shared::inbox::{self, FirstAdmin, LoginRequest, SetupRequest};
 use shared::router::Sweep;
 use shared::{operator::OperatorProfile, workflow};
 use spin_host::{Access, ApiRequest, SpinHost, id};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "inbox-api";
@@ -36,6 +36,7 @@ enum Command {
     Tags,
     List,
     Thread(i64),
+    Attachment(i64, i64),
     Reply(i64),
     Note(i64),
     Typing(i64),
@@ -121,6 +122,11 @@ impl Command {
                 (Some(c), Get) => C::Thread(c),
                 (Some(_), _) => wrong("GET"),
             },
+            (["conversations", c, "attachments", a], m) => match (id(c), id(a), m) {
+                (Some(c), Some(a), Get) => C::Attachment(c, a),
+                (Some(_), Some(_), _) => wrong("GET"),
+                _ => C::Unknown,
+            },
             (["conversations", c, "tags", t], m) => match (id(c), id(t), m) {
                 (Some(c), Some(t), Delete) => C::RemoveTag(c, t),
                 (Some(_), Some(_), _) => wrong("DELETE"),
@@ -157,6 +163,7 @@ impl Command {
                 | C::Teams
                 | C::Tags
                 | C::Thread(_)
+                | C::Attachment(..)
                 | C::Events
                 | C::SearchContacts
                 | C::Contact(_)
@@ -190,11 +197,23 @@ struct Me<'a, T: Serialize> {
     operator: &'a T,
 }
 
+/// Work that runs after the response has gone out.
+#[derive(Debug, Default, PartialEq)]
+struct After {
+    /// Send what the outbox holds (a reply through a provider, or retries that came due).
+    dispatch: bool,
+}
+
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
-        Ok(response) => response,
-        Err(e) => spin_host::error(COMPONENT, e),
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let (response, after) = match serve(request).await {
+        Ok(done) => done,
+        Err(e) => (spin_host::error(COMPONENT, e), After::default()),
+    };
+    // The operator's answer does not wait for a provider: the reply is already in the outbox.
+    spin_host::respond(out, response).await;
+    if after.dispatch {
+        spin_host::dispatch(COMPONENT).await;
     }
 }
 
@@ -214,7 +233,7 @@ fn session_ttl_ms() -> i64 {
     hours * 3_600_000
 }
 
-async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
     let command = Command::route(&request.method, &request.segments());
     match command {
@@ -240,11 +259,14 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 &request.json::<SetupRequest>()?,
                 request.client_address(),
             )?;
-            return Ok(spin_host::json(
-                201,
-                &Me {
-                    operator: &operator,
-                },
+            return Ok((
+                spin_host::json(
+                    201,
+                    &Me {
+                        operator: &operator,
+                    },
+                ),
+                After::default(),
             ));
         }
         Command::Login | Command::AcceptInvite => {
@@ -261,29 +283,34 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 inbox::accept_invite(&ctx, &request.json()?, ttl, request.client_address())?
             };
             let cookie = request.session_cookie(&signed_in.token, ttl / 1000);
-            return Ok(spin_host::json_with_headers(
-                200,
-                &signed_in,
-                &[("set-cookie", cookie)],
+            return Ok((
+                spin_host::json_with_headers(200, &signed_in, &[("set-cookie", cookie)]),
+                After::default(),
             ));
         }
         Command::Logout => {
             inbox::logout(&ctx, request.session_token())?;
-            return Ok(spin_host::no_content_with_headers(&[(
-                "set-cookie",
-                request.session_cookie("", 0),
-            )]));
+            return Ok((
+                spin_host::no_content_with_headers(&[(
+                    "set-cookie",
+                    request.session_cookie("", 0),
+                )]),
+                After::default(),
+            ));
         }
         _ => {}
     }
 
     let operator = spin_host::operator(&ctx, &request)?;
     let me = |profile: OperatorProfile| spin_host::json(200, &Me { operator: &profile });
+    let mut after = After::default();
     let response = match command {
         Command::Me => me(inbox::me(&ctx, &operator)?),
         Command::SetPresence => me(inbox::set_presence(&ctx, &operator, &request.json()?)?),
         Command::Heartbeat => {
             inbox::heartbeat(&ctx, &operator)?;
+            // Heartbeats are the clock that makes retries happen while the app is in use.
+            after.dispatch = spin_host::dispatch_due(&ctx);
             spin_host::no_content()
         }
         Command::Operators => {
@@ -296,9 +323,16 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             spin_host::json(200, &inbox::list(&ctx, &operator, &list)?)
         }
         Command::Thread(id) => spin_host::json(200, &inbox::thread(&ctx, &operator, id)?),
+        Command::Attachment(id, attachment_id) => {
+            let file = shared::attachment::for_operator(ctx.db, id, attachment_id)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::new(404, "not_found", "attachment not found"))?;
+            spin_host::file(&file)
+        }
         Command::Reply(id) => {
             let (message, created) =
                 inbox::reply(&ctx, &operator, id, &request.json::<PostMessageRequest>()?)?;
+            after.dispatch = created && message.delivery.is_some();
             spin_host::json_field(if created { 201 } else { 200 }, "message", message)
         }
         Command::Note(id) => {
@@ -417,7 +451,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     if let Some(sweep) = command.routing_after() {
         spin_host::route_if_needed(COMPONENT, &ctx, sweep).await;
     }
-    Ok(response)
+    Ok((response, after))
 }
 
 #[cfg(test)]

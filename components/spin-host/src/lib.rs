@@ -12,6 +12,8 @@
 //! - Response helpers: [`json`], [`no_content`], [`error`] (logs 5xx causes, sends the envelope).
 //! - [`route`], [`route_if_needed`]: ask the private `router` component for a routing pass
 //!   (service chaining).
+//! - [`dispatch`], [`dispatch_due`]: ask the private `dispatch` component to send what the
+//!   outbox holds; [`respond`]: answer first, then do such work.
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -19,7 +21,7 @@ use shared::api::{self, ApiError};
 use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
 pub use shared::store::Access;
 use shared::store::{Database, DbError, Rows, SqlValue};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, OutgoingResponse, Response, ResponseOutparam};
 use spin_sdk::{key_value, sqlite, variables};
 
 /// Spin's default SQLite database.
@@ -403,6 +405,64 @@ pub async fn route(component: &str, sweep: shared::router::Sweep) {
             String::from_utf8_lossy(response.body())
         ),
         Err(e) => eprintln!("{component}: routing pass failed: {e}"),
+    }
+}
+
+/// Sends `response` to the client now. The handler may go on working afterwards (the instance
+/// lives until the handler returns), which is how work the caller need not wait for, such as
+/// sending a reply through a provider, runs without delaying the answer. Handlers that use it
+/// take Spin's `ResponseOutparam` instead of returning a `Response`.
+pub async fn respond(out: ResponseOutparam, mut response: Response) {
+    let body = std::mem::take(response.body_mut());
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = out.set_with_body(outgoing, body).await {
+                eprintln!("could not send the response: {e:?}");
+            }
+        }
+        Err(e) => eprintln!("could not build the response: {e}"),
+    }
+}
+
+/// A stored file as a response that cannot become a page on our origin: its own type with
+/// `nosniff`, a `Content-Disposition` (inline only for raster images), and a sandboxing CSP.
+pub fn file(file: &shared::attachment::StoredFile) -> Response {
+    Response::builder()
+        .status(200)
+        .header("content-type", file.content_type.as_str())
+        .header("content-disposition", shared::attachment::disposition(file))
+        .header("x-content-type-options", "nosniff")
+        .header("content-security-policy", "default-src 'none'; sandbox")
+        .header("cache-control", "private, max-age=3600")
+        .body(file.data.clone())
+        .build()
+}
+
+/// Whether the outbox has anything to send now (one indexed read), so callers skip the hop
+/// to `dispatch` when it has not.
+pub fn dispatch_due(ctx: &Ctx<'_>) -> bool {
+    shared::outbox::is_due(ctx.db, ctx.clock.now_ms()).unwrap_or_else(|e| {
+        eprintln!("outbox check failed: {e}");
+        false
+    })
+}
+
+/// Asks the private `dispatch` component (service chaining; the caller's manifest entry must
+/// allow `http://dispatch.spin.internal`) to send what the outbox holds. A failure is logged,
+/// not returned: the rows stay in the outbox and the next pass sends them.
+pub async fn dispatch(component: &str) {
+    let request = spin_sdk::http::Request::builder()
+        .method(Method::Post)
+        .uri("http://dispatch.spin.internal/send")
+        .build();
+    match spin_sdk::http::send::<_, Response>(request).await {
+        Ok(response) if (200..300).contains(response.status()) => {}
+        Ok(response) => eprintln!(
+            "{component}: dispatch pass answered {}: {}",
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        ),
+        Err(e) => eprintln!("{component}: dispatch pass failed: {e}"),
     }
 }
 

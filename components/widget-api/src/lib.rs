@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::attachment::NewAttachment;
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
@@ -27,6 +28,8 @@ enum Command {
     Read(i64),
     Events(i64),
     Queue(i64),
+    Upload(i64),
+    Attachment(i64, i64),
     WrongMethod(&'static str),
     Unknown,
 }
@@ -47,6 +50,11 @@ impl Command {
                 (Some(c), Get) => Command::Load(c),
                 (Some(_), _) => Command::WrongMethod("GET"),
             },
+            (["conversations", c, "attachments", a], m) => match (id(c), id(a), m) {
+                (Some(c), Some(a), Get) => Command::Attachment(c, a),
+                (Some(_), Some(_), _) => Command::WrongMethod("GET"),
+                _ => Command::Unknown,
+            },
             (["conversations", c, action], m) => match (id(c), *action, m) {
                 (None, _, _) => Command::Unknown,
                 (Some(c), "messages", Post) => Command::PostMessage(c),
@@ -54,7 +62,10 @@ impl Command {
                 (Some(c), "read", Post) => Command::Read(c),
                 (Some(c), "events", Get) => Command::Events(c),
                 (Some(c), "queue", Get) => Command::Queue(c),
-                (Some(_), "messages" | "typing" | "read", _) => Command::WrongMethod("POST"),
+                (Some(c), "attachments", Post) => Command::Upload(c),
+                (Some(_), "messages" | "typing" | "read" | "attachments", _) => {
+                    Command::WrongMethod("POST")
+                }
                 (Some(_), "events" | "queue", _) => Command::WrongMethod("GET"),
                 _ => Command::Unknown,
             },
@@ -81,8 +92,21 @@ async fn handle(request: IncomingRequest) -> Response {
     }
 }
 
+/// An upload's body is the file itself, so its route takes up to the attachment limit; every
+/// other route takes JSON-sized bodies.
+fn body_limit(request: &IncomingRequest) -> usize {
+    let path = request.path_with_query().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    if request.method() == Method::Post && path.ends_with("/attachments") {
+        shared::attachment::MAX_BYTES
+    } else {
+        MAX_JSON_BODY_BYTES
+    }
+}
+
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
-    let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
+    let limit = body_limit(&request);
+    let request = ApiRequest::read(request, limit).await?;
     let command = Command::route(&request.method, &request.segments());
     let host = match command {
         Command::Unknown => return Err(ApiError::not_found_route()),
@@ -93,9 +117,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             };
             return Ok(spin_host::json(200, &config));
         }
-        Command::Load(_) | Command::Events(_) | Command::Topics | Command::Queue(_) => {
-            SpinHost::open(Access::Read)?
-        }
+        Command::Load(_)
+        | Command::Events(_)
+        | Command::Topics
+        | Command::Queue(_)
+        | Command::Attachment(..) => SpinHost::open(Access::Read)?,
         _ => SpinHost::open(Access::Write)?,
     };
     let ctx = host.ctx();
@@ -130,6 +156,29 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 if created { 201 } else { 200 },
                 &Posted { message: &message },
             )
+        }
+        Command::Upload(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let name = shared::api::query_text(&request.query, "name").unwrap_or_default();
+            let content_type = request.header("content-type").unwrap_or_default();
+            let file = NewAttachment::from_upload(&name, content_type, request.body.clone())?;
+            let client_id = shared::api::query_text(&request.query, "client_id");
+            let (message, created) =
+                visitor::upload(&ctx, &token, id, &file, client_id.as_deref())?;
+            if created
+                && router::message_needs_pass(ctx.db, id, ctx.clock.now_ms())
+                    .map_err(ApiError::internal)?
+            {
+                spin_host::route(COMPONENT, Sweep::Skip).await;
+            }
+            spin_host::json(
+                if created { 201 } else { 200 },
+                &Posted { message: &message },
+            )
+        }
+        Command::Attachment(id, attachment_id) => {
+            let token = visitor::bearer_token(authorization)?;
+            spin_host::file(&visitor::attachment(&ctx, &token, id, attachment_id)?)
         }
         Command::Typing(id) => {
             visitor::typing(&ctx, &visitor::bearer_token(authorization)?, id)?;

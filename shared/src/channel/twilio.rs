@@ -180,16 +180,7 @@ pub fn inbound(params: &[(String, String)]) -> Result<Inbound, InvalidInput> {
     })
 }
 
-/// Delivery states, in the only order they may move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DeliveryStatus {
-    Queued,
-    Sent,
-    Delivered,
-    Read,
-    /// Terminal, whatever came before.
-    Failed,
-}
+pub use crate::delivery::DeliveryStatus;
 
 /// A status callback for one of our outbound messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -132,6 +132,7 @@ BEGIN
                 'created_at', NEW.created_at,
                 'client_id', NEW.client_id,
                 'delivery', NEW.delivery,
+                'delivery_error', NEW.delivery_error,
                 'attachments', json((SELECT json_group_array(json_object(
                     'id', id, 'name', name, 'content_type', content_type, 'size', size))
                     FROM attachments WHERE message_id = NEW.id)))),
