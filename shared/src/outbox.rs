@@ -475,8 +475,10 @@ const DONE: &str =
     "UPDATE outbox SET done_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
 const AGAIN: &str =
     "UPDATE outbox SET next_attempt_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
+/// `OR IGNORE`: a provider id that is already taken (only a misbehaving provider would send
+/// one) must not undo recording that the message was sent.
 const PROVIDER_ID: &str =
-    "UPDATE messages SET external_id = ?2 WHERE id = ?1 AND external_id IS NULL";
+    "UPDATE OR IGNORE messages SET external_id = ?2 WHERE id = ?1 AND external_id IS NULL";
 
 /// Records the provider's answer to one attempt; call inside a write transaction. Returns the
 /// events written, for [`crate::event::announce_each`] after the commit.

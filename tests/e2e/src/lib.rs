@@ -9,6 +9,10 @@
 //! - [`spawn_app`] / [`TestApp`]: one running app per test, torn down on drop.
 //! - [`Visitor`]: the widget's calls. [`Operator`]: the console's calls.
 //! - [`Reply`]: a status and JSON body, with helpers for the error envelope.
+//! - [`fake_provider`]: a fake Twilio/Meta/Postmark API on loopback that records what the app
+//!   sends and fails on demand.
+
+pub mod fake_provider;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -84,8 +88,10 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         "inbox_api",
         "admin_api",
         "router",
+        "dispatch",
         "channel_sms",
         "channel_meta",
+        "channel_email",
         "static_files",
     ] {
         let path = root.join(format!("target/wasm32-wasip2/release/{wasm}.wasm"));
@@ -686,5 +692,67 @@ where
         p50: at(50.0),
         p99: at(99.0),
         failures: failures.load(Ordering::Relaxed),
+    }
+}
+
+/// `application/x-www-form-urlencoded` for name/value pairs.
+pub fn form_encode(params: &[(String, String)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    params
+        .iter()
+        .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl TestApp {
+    /// POSTs a Twilio form webhook to `path` (e.g. `/hooks/twilio/status`), signed with `token`
+    /// over `public_base` + `path` (the app's `public_base_url`), as Twilio would.
+    pub async fn post_twilio(
+        &self,
+        public_base: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        token: &str,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let signed_url = format!("{public_base}{path}");
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let signature = shared::channel::twilio::signature(token, &signed_url, &params);
+        let request = self
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(form_encode(&params));
+        Reply::from(request.send().await.expect("POST webhook")).await
+    }
+
+    /// POSTs a Meta webhook body signed with `secret`.
+    pub async fn post_meta(&self, body: &str, secret: &str) -> Reply {
+        let mac = shared::channel::signature::hmac_sha256(secret.as_bytes(), body.as_bytes());
+        let request = self
+            .http
+            .post(format!("{}/hooks/meta", self.base))
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                format!("sha256={}", shared::channel::signature::hex(&mac)),
+            )
+            .body(body.to_owned());
+        Reply::from(request.send().await.expect("POST meta webhook")).await
     }
 }

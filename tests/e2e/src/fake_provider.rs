@@ -1,0 +1,227 @@
+//! A fake provider API (Twilio, Meta Graph, Postmark) on loopback for the `dispatch` tests: it
+//! records every request it receives and answers like the provider, or fails on demand.
+//!
+//! A deliberately small HTTP/1.1 server (one request per connection, `Connection: close`):
+//! the point is to see exactly what the app sends, not to be a web server.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    /// A form field of an `application/x-www-form-urlencoded` body, decoded.
+    pub fn form(&self, name: &str) -> Option<String> {
+        self.text().split('&').find_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            (decode(n) == name).then(|| decode(v))
+        })
+    }
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    /// The next `n` requests get this status and body.
+    failures: Option<(usize, u16, String)>,
+}
+
+/// The running fake; stops with the test's runtime.
+#[derive(Clone)]
+pub struct FakeProvider {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> FakeProvider {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("its address"));
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, state).await;
+                });
+            }
+        });
+        FakeProvider { base, state }
+    }
+
+    /// The next `count` requests are answered with `status` and `body`.
+    pub fn fail_next(&self, count: usize, status: u16, body: &str) {
+        self.state.lock().expect("fake state").failures = Some((count, status, body.to_owned()));
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().expect("fake state").requests.clone()
+    }
+
+    /// Waits (up to 10 s) until at least `count` requests arrived; returns them all.
+    pub async fn wait_for(&self, count: usize) -> Vec<Recorded> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let requests = self.requests();
+            if requests.len() >= count || Instant::now() > deadline {
+                return requests;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// What the real provider answers for a successful send to `path`, numbered `n`.
+fn success(path: &str, body: &[u8], n: usize) -> (u16, String) {
+    if path.ends_with("/Messages.json") {
+        (201, format!(r#"{{"sid":"SMf{n:031}","status":"queued"}}"#))
+    } else if path.ends_with("/email") {
+        (
+            200,
+            format!(r#"{{"ErrorCode":0,"Message":"OK","MessageID":"pm-{n}"}}"#),
+        )
+    } else if String::from_utf8_lossy(body).contains("\"messaging_product\"") {
+        (200, format!(r#"{{"messages":[{{"id":"wamid.{n}"}}]}}"#))
+    } else {
+        (
+            200,
+            format!(r#"{{"recipient_id":"r","message_id":"m_{n}"}}"#),
+        )
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut start = lines.next().unwrap_or_default().split(' ');
+    let method = start.next().unwrap_or_default().to_owned();
+    let path = start.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    // Wasm components' outbound bodies are often streamed (chunked, no length).
+    while if chunked {
+        !buffer[header_end..].ends_with(b"0\r\n\r\n")
+    } else {
+        buffer.len() < header_end + length
+    } {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    let body = if chunked {
+        dechunk(&buffer[header_end..])
+    } else {
+        buffer[header_end..].to_vec()
+    };
+    let (status, answer) = {
+        let mut state = state.lock().expect("fake state");
+        state.requests.push(Recorded {
+            method,
+            path: path.clone(),
+            headers,
+            body: body.clone(),
+        });
+        let n = state.requests.len();
+        match &mut state.failures {
+            Some((left, status, text)) if *left > 0 => {
+                *left -= 1;
+                (*status, text.clone())
+            }
+            _ => success(&path, &body, n),
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// The payload of a chunked body (sizes in hex, each chunk followed by CRLF, a 0 chunk ends).
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        let end = (start + size).min(data.len());
+        out.extend_from_slice(&data[start..end]);
+        data = data.get(end + 2..).unwrap_or_default();
+    }
+    out
+}
