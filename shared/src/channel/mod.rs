@@ -9,12 +9,16 @@
 //! - [`meta`]: the verification handshake, `X-Hub-Signature-256`, and Messenger, Instagram and
 //!   WhatsApp Cloud payloads (batched entries, messages, receipts, statuses).
 //! - [`email`]: Mailgun signatures (freshness, replay tokens), Postmark basic-auth credentials,
-//!   and threading (reply-address tokens, Message-ID lists, `Re:` subjects).
+//!   threading (reply-address tokens, Message-ID lists, `Re:` subjects), and inbound emails
+//!   (Postmark's JSON, Mailgun's forwarded form) parsed into one shape.
+//! - [`multipart`]: a strict, bounded `multipart/form-data` parser (Mailgun posts attachments
+//!   that way).
 
 use serde::Serialize;
 
 pub mod email;
 pub mod meta;
+pub mod multipart;
 pub mod signature;
 pub mod twilio;
 
