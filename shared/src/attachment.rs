@@ -364,15 +364,18 @@ mod tests {
             NewAttachment::new("a.txt", "text/plain", vec![b'a'; MAX_BYTES + 1]),
             Err(Refused::TooLarge)
         );
-        assert!(NewAttachment::new("a.txt", "TEXT/PLAIN; charset=utf-8", vec![b'a'; MAX_BYTES]).is_ok());
+        assert!(
+            NewAttachment::new("a.txt", "TEXT/PLAIN; charset=utf-8", vec![b'a'; MAX_BYTES]).is_ok()
+        );
         let jpg = NewAttachment::new("p.jpg", "image/jpg", vec![0xFF, 0xD8, 0xFF, 0]).unwrap();
         assert_eq!(jpg.content_type(), "image/jpeg");
     }
 
     #[test]
     fn provider_refusals_become_a_note() {
-        let note = NewAttachment::from_provider("../../evil.exe", "application/x-msdownload", vec![1])
-            .unwrap_err();
+        let note =
+            NewAttachment::from_provider("../../evil.exe", "application/x-msdownload", vec![1])
+                .unwrap_err();
         assert_eq!(
             note,
             "(evil.exe was not kept: type application/x-msdownload is not allowed)"
@@ -381,7 +384,8 @@ mod tests {
 
     #[test]
     fn names_lose_paths_and_quotes() {
-        let file = NewAttachment::new("C:\\tmp\\\"quote\".txt", "text/plain", b"x".to_vec()).unwrap();
+        let file =
+            NewAttachment::new("C:\\tmp\\\"quote\".txt", "text/plain", b"x".to_vec()).unwrap();
         assert_eq!(file.name(), "quote.txt");
         let file = NewAttachment::new("", "image/png", PNG.to_vec()).unwrap();
         assert_eq!(file.name(), "attachment.png");

@@ -518,7 +518,10 @@ mod tests {
         let by_token = receive(&ctx, &email("carl@example.com", "c1@x", tokened)).unwrap();
         assert_eq!(by_token.conversation_id, other.conversation_id);
         assert_eq!(
-            count(&host, "SELECT COUNT(*) AS n FROM email_details WHERE subject = 'Re: Order 7'"),
+            count(
+                &host,
+                "SELECT COUNT(*) AS n FROM email_details WHERE subject = 'Re: Order 7'"
+            ),
             2
         );
     }
@@ -532,19 +535,33 @@ mod tests {
         ];
         let received = receive(&host.ctx(), &message).unwrap();
         assert_eq!(
-            count(&host, &format!("SELECT COUNT(*) AS n FROM attachments WHERE message_id = {}", received.message_id)),
+            count(
+                &host,
+                &format!(
+                    "SELECT COUNT(*) AS n FROM attachments WHERE message_id = {}",
+                    received.message_id
+                )
+            ),
             1
         );
         let data: String = host
             .ctx()
             .db
-            .execute("SELECT data FROM events WHERE kind = 'message.created'", &[])
+            .execute(
+                "SELECT data FROM events WHERE kind = 'message.created'",
+                &[],
+            )
             .unwrap()
             .first()
             .unwrap()
             .str("data")
             .unwrap()
             .to_owned();
-        assert!(data.contains(r#""attachments":[{"id":1,"name":"a.png","content_type":"image/png","size":10}]"#), "{data}");
+        assert!(
+            data.contains(
+                r#""attachments":[{"id":1,"name":"a.png","content_type":"image/png","size":10}]"#
+            ),
+            "{data}"
+        );
     }
 }

@@ -8,6 +8,8 @@
 //!   status-callback forms.
 //! - [`meta`]: the verification handshake, `X-Hub-Signature-256`, and Messenger, Instagram and
 //!   WhatsApp Cloud payloads (batched entries, messages, receipts, statuses).
+//! - [`send`]: the providers' send APIs: one outbound message as one HTTP request, and the
+//!   provider's answer as accepted / retry / refused.
 //! - [`email`]: Mailgun signatures (freshness, replay tokens), Postmark basic-auth credentials,
 //!   threading (reply-address tokens, Message-ID lists, `Re:` subjects), and inbound emails
 //!   (Postmark's JSON, Mailgun's forwarded form) parsed into one shape.
@@ -19,6 +21,7 @@ use serde::Serialize;
 pub mod email;
 pub mod meta;
 pub mod multipart;
+pub mod send;
 pub mod signature;
 pub mod twilio;
 
