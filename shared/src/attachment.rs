@@ -214,6 +214,12 @@ impl NewAttachment {
     pub fn size(&self) -> usize {
         self.data.len()
     }
+    pub fn sha256(&self) -> String {
+        sha256_hex(&self.data)
+    }
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
 }
 
 /// `Content-Disposition` for serving a file: raster images inline, everything else as a

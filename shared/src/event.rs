@@ -33,6 +33,7 @@ pub enum EventKind {
     ContactMerged,
     ConversationClassified,
     MessageDelivery,
+    MessageAttachment,
 }
 
 impl EventKind {
@@ -52,6 +53,7 @@ impl EventKind {
             EventKind::ContactMerged => "contact.merged",
             EventKind::ConversationClassified => "conversation.classified",
             EventKind::MessageDelivery => "message.delivery",
+            EventKind::MessageAttachment => "message.attachment",
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::conversation;
 use crate::event;
 use crate::host::Ctx;
 use crate::input::InvalidInput;
+use crate::media::{self, RemoteMedia};
 use crate::message::MessageBody;
 use crate::store::{Database, DbError, transaction};
 
@@ -60,6 +61,8 @@ pub struct InboundMessage {
     /// Files that passed the limits (see [`crate::attachment`]); at most
     /// [`attachment::MAX_PER_MESSAGE`] are kept.
     pub attachments: Vec<NewAttachment>,
+    /// Files the provider hosts, fetched after the message is stored (see [`crate::media`]).
+    pub media: Vec<RemoteMedia>,
 }
 
 /// What an inbound email says about its thread.
@@ -286,6 +289,14 @@ pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, Chat
             ],
         )?
         .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
+        media::queue(
+            db,
+            conversation_id,
+            message_id,
+            inbound.channel,
+            &inbound.media,
+            now,
+        )?;
         if let Some(email) = &inbound.email {
             db.execute(
                 INSERT_EMAIL_DETAILS,
@@ -327,6 +338,7 @@ mod tests {
             body: MessageBody::parse(text).unwrap(),
             email: None,
             attachments: vec![],
+            media: vec![],
         }
     }
 
@@ -412,6 +424,7 @@ mod tests {
                 body: MessageBody::parse("me again").unwrap(),
                 email: None,
                 attachments: vec![],
+                media: vec![],
             },
         )
         .unwrap();
@@ -462,6 +475,7 @@ mod tests {
             body: MessageBody::parse("hey").unwrap(),
             email: None,
             attachments: vec![],
+            media: vec![],
         };
         let a = receive(&host.ctx(), &psid("m1")).unwrap();
         let b = receive(&host.ctx(), &psid("m2")).unwrap();
@@ -487,6 +501,7 @@ mod tests {
             body: MessageBody::parse("text").unwrap(),
             email: Some(context),
             attachments: vec![],
+            media: vec![],
         };
         let subject = |s: &str| EmailContext {
             subject: s.into(),

@@ -16,7 +16,8 @@
 //!   storage, who may read them), [`delivery`] (outbound delivery states, forward only).
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
 //!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
-//!   options and 24-hour windows, the durable outbox, retries), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
+//!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted media fetched into
+//!   attachments after the message is stored), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
 //!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
@@ -46,6 +47,7 @@ pub mod host;
 pub mod inbound;
 pub mod inbox;
 pub mod input;
+pub mod media;
 pub mod message;
 pub mod migrations;
 pub mod note;

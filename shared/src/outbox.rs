@@ -73,6 +73,11 @@ impl RetrySchedule {
     pub fn attempts(&self) -> i64 {
         self.0.len() as i64 + 1
     }
+
+    /// The waits, in ms.
+    pub fn steps(&self) -> &[i64] {
+        &self.0
+    }
 }
 
 /// One channel an operator could reply through.

@@ -254,6 +254,7 @@ fn inbound_message(mut email: InboundEmail) -> Result<InboundMessage, ApiError> 
             references: email.references,
         }),
         attachments,
+        media: Vec::new(),
     })
 }
 

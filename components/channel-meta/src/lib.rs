@@ -16,9 +16,10 @@ use shared::channel::meta::{self, Event};
 use shared::contact::{PersonName, PhoneNumber};
 use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
+use shared::media::RemoteMedia;
 use shared::router::{self, Sweep};
 use spin_host::{Access, ApiRequest, SpinHost};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "channel-meta";
@@ -45,10 +46,15 @@ impl Command {
 }
 
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
-        Ok(response) => response,
-        Err(e) => spin_host::webhook_error(COMPONENT, e),
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let (response, fetch_media) = match serve(request).await {
+        Ok(done) => done,
+        Err(e) => (spin_host::webhook_error(COMPONENT, e), false),
+    };
+    // The provider gets its answer at once; its media are fetched afterwards.
+    spin_host::respond(out, response).await;
+    if fetch_media {
+        spin_host::dispatch(COMPONENT).await;
     }
 }
 
@@ -83,6 +89,18 @@ fn inbound_message(event: &Event) -> Result<Option<InboundMessage>, ApiError> {
         body: inbound::body(text.as_deref(), attachments.len())?,
         email: None,
         attachments: Vec::new(),
+        media: attachments
+            .iter()
+            .filter_map(|a| match (&a.media_id, &a.url) {
+                (Some(id), _) => Some(RemoteMedia::whatsapp(
+                    id,
+                    a.content_type.as_deref(),
+                    a.name.as_deref(),
+                )),
+                (None, Some(url)) => Some(RemoteMedia::url(url, a.content_type.as_deref())),
+                (None, None) => None,
+            })
+            .collect(),
     }))
 }
 
@@ -128,7 +146,7 @@ fn record_receipts(ctx: &shared::host::Ctx<'_>, events: &[meta::Event]) -> Resul
     Ok(())
 }
 
-async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
     let request = ApiRequest::read(request, MAX_BODY_BYTES).await?;
     match Command::route(&request.method, &request.segments()) {
         Command::Unknown => Err(ApiError::not_found_route()),
@@ -142,7 +160,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 query_text(&request.query, "hub.verify_token").as_deref(),
                 challenge.as_deref(),
             ) {
-                Some(challenge) => Ok(spin_host::text(200, "text/plain", challenge)),
+                Some(challenge) => Ok((spin_host::text(200, "text/plain", challenge), false)),
                 None => Err(ApiError::new(
                     403,
                     "forbidden",
@@ -177,8 +195,10 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let host = SpinHost::open(Access::Write)?;
             let ctx = host.ctx();
             let mut needs_pass = false;
+            let mut fetch_media = false;
             for message in messages.iter().flatten() {
                 let received = inbound::receive(&ctx, message)?;
+                fetch_media |= received.created && !message.media.is_empty();
                 needs_pass |= received.created
                     && router::message_needs_pass(
                         ctx.db,
@@ -191,7 +211,10 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             if needs_pass {
                 spin_host::route(COMPONENT, Sweep::Skip).await;
             }
-            Ok(spin_host::text(200, "text/plain", "EVENT_RECEIVED"))
+            Ok((
+                spin_host::text(200, "text/plain", "EVENT_RECEIVED"),
+                fetch_media,
+            ))
         }
     }
 }

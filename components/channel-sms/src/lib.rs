@@ -17,9 +17,10 @@ use shared::channel::{Channel, twilio};
 use shared::contact::PhoneNumber;
 use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
+use shared::media::RemoteMedia;
 use shared::router::{self, Sweep};
 use spin_host::{Access, ApiRequest, SpinHost};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "channel-sms";
@@ -48,10 +49,15 @@ impl Command {
 }
 
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
-        Ok(response) => response,
-        Err(e) => spin_host::webhook_error(COMPONENT, e),
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let (response, fetch_media) = match serve(request).await {
+        Ok(done) => done,
+        Err(e) => (spin_host::webhook_error(COMPONENT, e), false),
+    };
+    // The provider gets its answer at once; its media are fetched afterwards.
+    spin_host::respond(out, response).await;
+    if fetch_media {
+        spin_host::dispatch(COMPONENT).await;
     }
 }
 
@@ -80,7 +86,7 @@ fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
-async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
     let command = Command::route(&request.method, &request.segments());
     match command {
@@ -128,7 +134,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         })
         .map_err(ApiError::internal)?;
         shared::event::announce_each(&ctx, &events);
-        return Ok(spin_host::text(200, "text/xml", EMPTY_TWIML));
+        return Ok((spin_host::text(200, "text/xml", EMPTY_TWIML), false));
     }
     let sms = twilio::inbound(&params)?;
     let (channel, number) = match sms.from.strip_prefix("whatsapp:") {
@@ -148,6 +154,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         body: inbound::body(Some(&sms.body), sms.media.len())?,
         email: None,
         attachments: Vec::new(),
+        media: sms
+            .media
+            .iter()
+            .map(|m| RemoteMedia::url(&m.url, Some(&m.content_type)))
+            .collect(),
     };
     let host = SpinHost::open(Access::Write)?;
     let ctx = host.ctx();
@@ -158,7 +169,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     {
         spin_host::route(COMPONENT, Sweep::Skip).await;
     }
-    Ok(spin_host::text(200, "text/xml", EMPTY_TWIML))
+    let fetch_media = received.created && !message.media.is_empty();
+    Ok((spin_host::text(200, "text/xml", EMPTY_TWIML), fetch_media))
 }
 
 #[cfg(test)]

@@ -6,22 +6,27 @@
 //! `shared::outbox`; the providers' requests and answers are `shared::channel::send`. This file
 //! reads the settings and does the HTTP.
 //!
-//! - `POST /send`: one pass: claims the due rows (at most `shared::outbox::BATCH`), sends each,
-//!   records each answer, and says what happened. Callers: `inbox-api` after an operator's
-//!   reply through a provider, and on heartbeats while anything is due (that is what makes
-//!   retries happen: an open console checks in every few seconds).
+//! - `POST /send`: one pass: claims the due replies (at most `shared::outbox::BATCH`), sends
+//!   each, records each answer; then fetches due provider-hosted media into attachments
+//!   (`shared::media`); and says what happened. Callers: `inbox-api` after an operator's reply
+//!   through a provider and on heartbeats while anything is due (that is what makes retries
+//!   happen: an open console checks in every few seconds); `channel-sms` and `channel-meta`
+//!   after storing a message with media.
 
+use futures::StreamExt;
 use serde::Serialize;
 use shared::api::ApiError;
+use shared::attachment;
 use shared::channel::Channel;
 use shared::channel::send::{
     self, Answer, MetaConfig, Outgoing, PostmarkConfig, Providers, TwilioConfig,
 };
 use shared::event;
+use shared::media::{self, Fetched};
 use shared::outbox::{self, RetrySchedule};
 use shared::store::transaction;
 use spin_host::{Access, ApiRequest, SpinHost, variable};
-use spin_sdk::http::{IncomingRequest, Method, Request, Response};
+use spin_sdk::http::{IncomingRequest, IncomingResponse, Method, Request, Response};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "dispatch";
@@ -49,6 +54,7 @@ struct Pass {
     sent: usize,
     retrying: usize,
     failed: usize,
+    media_fetched: usize,
 }
 
 #[http_component]
@@ -106,6 +112,99 @@ async fn post(request: send::HttpRequest) -> Result<(u16, Vec<u8>), String> {
         .await
         .map_err(|e| format!("could not reach the provider: {e}"))?;
     Ok((*response.status(), response.into_body()))
+}
+
+/// The most redirects a media download follows (Twilio redirects once, to its CDN).
+const MAX_REDIRECTS: usize = 3;
+
+/// Downloads a provider-hosted file: follows redirects (dropping credentials when the host
+/// changes: a CDN's signed URL must not receive the account's secret), stops reading past the
+/// attachment limit, and says whether a failure is worth retrying.
+async fn download(mut get: media::HttpGet) -> Fetched {
+    for _ in 0..=MAX_REDIRECTS {
+        let mut builder = Request::builder();
+        builder.method(Method::Get).uri(get.url.as_str());
+        for (name, value) in &get.headers {
+            builder.header(name, value);
+        }
+        let response: IncomingResponse = match spin_sdk::http::send(builder.build()).await {
+            Ok(response) => response,
+            Err(e) => return Fetched::Retry(format!("could not reach the media host: {e}")),
+        };
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .first()
+                .and_then(|v| String::from_utf8(v.clone()).ok())
+        };
+        if matches!(status, 301 | 302 | 303 | 307 | 308) {
+            let Some(location) = header("location") else {
+                return Fetched::Failed(format!("HTTP {status} without a Location"));
+            };
+            let host = |url: &str| {
+                url.split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .map(str::to_owned)
+            };
+            if host(&location) != host(&get.url) {
+                get.headers.clear();
+            }
+            get.url = location;
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            let why = format!("HTTP {status} from the media host");
+            return if media::retryable(status) {
+                Fetched::Retry(why)
+            } else {
+                Fetched::Failed(why)
+            };
+        }
+        let content_type = header("content-type").unwrap_or_default();
+        let mut data = Vec::new();
+        let mut stream = response.take_body_stream();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(e) => return Fetched::Retry(format!("the download broke off: {e:?}")),
+            }
+            if data.len() > attachment::MAX_BYTES {
+                return Fetched::Failed(format!(
+                    "larger than {} MiB",
+                    attachment::MAX_BYTES / (1024 * 1024)
+                ));
+            }
+        }
+        return Fetched::File { content_type, data };
+    }
+    Fetched::Failed("too many redirects".into())
+}
+
+/// Fetches one provider-hosted file (a WhatsApp media id takes a lookup first).
+async fn fetch(providers: &Providers, job: &media::MediaJob) -> Fetched {
+    let first = match media::first_request(providers, job) {
+        Ok(get) => get,
+        Err(why) => return Fetched::Failed(why),
+    };
+    match download(first).await {
+        Fetched::File { content_type, data } => {
+            match media::second_request(providers, job, &data) {
+                None => Fetched::File { content_type, data },
+                Some(Err(why)) => Fetched::Failed(why),
+                Some(Ok((get, declared))) => match download(get).await {
+                    Fetched::File { content_type, data } => Fetched::File {
+                        content_type: declared.unwrap_or(content_type),
+                        data,
+                    },
+                    other => other,
+                },
+            }
+        }
+        other => other,
+    }
 }
 
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
@@ -176,6 +275,22 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         }
         let now = ctx.clock.now_ms();
         let events = transaction(db, || outbox::record(db, &job, &answer, &schedule, now))
+            .map_err(ApiError::internal)?;
+        event::announce_each(&ctx, &events);
+    }
+    let media_jobs =
+        transaction(db, || media::claim(db, ctx.clock.now_ms())).map_err(ApiError::internal)?;
+    for job in media_jobs {
+        let fetched = fetch(&providers, &job).await;
+        match &fetched {
+            Fetched::File { .. } => pass.media_fetched += 1,
+            Fetched::Retry(why) | Fetched::Failed(why) => eprintln!(
+                "{COMPONENT}: media of message {} attempt {}: {why}",
+                job.message_id, job.attempts
+            ),
+        }
+        let now = ctx.clock.now_ms();
+        let events = transaction(db, || media::record(db, &job, fetched, &schedule, now))
             .map_err(ApiError::internal)?;
         event::announce_each(&ctx, &events);
     }

@@ -441,7 +441,10 @@ pub fn file(file: &shared::attachment::StoredFile) -> Response {
 /// Whether the outbox has anything to send now (one indexed read), so callers skip the hop
 /// to `dispatch` when it has not.
 pub fn dispatch_due(ctx: &Ctx<'_>) -> bool {
-    shared::outbox::is_due(ctx.db, ctx.clock.now_ms()).unwrap_or_else(|e| {
+    let now = ctx.clock.now_ms();
+    let due = shared::outbox::is_due(ctx.db, now)
+        .and_then(|replies| Ok(replies || shared::media::is_due(ctx.db, now)?));
+    due.unwrap_or_else(|e| {
         eprintln!("outbox check failed: {e}");
         false
     })

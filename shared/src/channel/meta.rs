@@ -45,6 +45,9 @@ pub struct Attachment {
     pub kind: String,
     pub url: Option<String>,
     pub media_id: Option<String>,
+    /// WhatsApp declares the type (`mime_type`) and a document's file name.
+    pub content_type: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +163,8 @@ fn messaging_event(channel: Channel, event: &Value) -> Result<Option<Event>, Inv
                 kind: text(a, "type").unwrap_or_else(|| "file".into()),
                 url: a.get("payload").and_then(|p| text(p, "url")),
                 media_id: None,
+                content_type: None,
+                name: None,
             })
             .collect();
         return Ok(Some(Event::Message {
@@ -228,6 +233,8 @@ fn whatsapp_change(change: &Value, out: &mut Vec<Event>) -> Result<(), InvalidIn
                 kind: kind.clone(),
                 url: None,
                 media_id: text(media, "id"),
+                content_type: text(media, "mime_type"),
+                name: text(media, "filename"),
             }],
             _ => Vec::new(),
         };

@@ -71,6 +71,28 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_by_message ON attachments (message_id);
 CREATE INDEX attachments_by_conversation ON attachments (conversation_id);
 
+-- Media a provider hosts (MMS media, Messenger/Instagram attachment URLs, WhatsApp media ids),
+-- fetched into `attachments` after the message is stored: the webhook answers at once, and a
+-- provider that is slow or down is retried like a reply. One row per (message, source).
+CREATE TABLE media_fetches (
+    id              INTEGER PRIMARY KEY,
+    message_id      INTEGER NOT NULL REFERENCES messages (id),
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    channel         TEXT NOT NULL,
+    -- A URL, or `whatsapp-media:<id>` for a WhatsApp Cloud media id.
+    source          TEXT NOT NULL,
+    content_type    TEXT,
+    name            TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER,
+    last_error      TEXT,
+    done_at         INTEGER,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (message_id, source)
+);
+CREATE INDEX media_fetches_due ON media_fetches (next_attempt_at) WHERE done_at IS NULL;
+
 -- message.created now carries the delivery state (a console shows "queued" at once) and the
 -- message's attachments. Attachments are inserted just before their message, in the same
 -- transaction, with no message yet; the message's insert claims them. Writers are serialised,

@@ -21,6 +21,7 @@ fn customer_message(
         body: MessageBody::parse("hello").unwrap(),
         email,
         attachments: vec![],
+        media: vec![],
     };
     inbound::receive(&host.ctx(), &message)
         .unwrap()

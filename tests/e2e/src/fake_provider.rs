@@ -63,6 +63,7 @@ fn decode(text: &str) -> String {
 
 #[derive(Default)]
 struct State {
+    base: String,
     requests: Vec<Recorded>,
     /// The next `n` requests get this status and body.
     failures: Option<(usize, u16, String)>,
@@ -82,7 +83,10 @@ impl FakeProvider {
             .await
             .expect("a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("its address"));
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            base: base.clone(),
+            ..State::default()
+        }));
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -117,8 +121,54 @@ impl FakeProvider {
     }
 }
 
-/// What the real provider answers for a successful send to `path`, numbered `n`.
-fn success(path: &str, body: &[u8], n: usize) -> (u16, String) {
+/// A tiny PNG the fake serves as media.
+pub const MEDIA_PNG: &[u8] = b"\x89PNG\r\n\x1a\nfake-media";
+
+/// What the real provider answers for a successful request to `path`, numbered `n`: sends
+/// (POST), media downloads (`GET /media/...`, also behind a `GET /redirect/...` hop like
+/// Twilio's), and WhatsApp media lookups (`GET /v21.0/<media id>`).
+fn success(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    n: usize,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let json = |status: u16, text: String| {
+        (
+            status,
+            vec![("content-type".to_owned(), "application/json".to_owned())],
+            text.into_bytes(),
+        )
+    };
+    if method == "GET" {
+        if let Some(rest) = path.strip_prefix("/redirect/") {
+            return (
+                307,
+                vec![(
+                    "location".to_owned(),
+                    format!("{}/media/{rest}", base.replace("127.0.0.1", "localhost")),
+                )],
+                Vec::new(),
+            );
+        }
+        if path.starts_with("/media/") {
+            return (
+                200,
+                vec![("content-type".to_owned(), "image/png".to_owned())],
+                MEDIA_PNG.to_vec(),
+            );
+        }
+        return json(
+            200,
+            format!(r#"{{"url":"{base}/media/wa-{n}.png","mime_type":"image/png","id":"x"}}"#),
+        );
+    }
+    let (status, text) = success_send(path, body, n);
+    json(status, text)
+}
+
+fn success_send(path: &str, body: &[u8], n: usize) -> (u16, String) {
     if path.ends_with("/Messages.json") {
         (201, format!(r#"{{"sid":"SMf{n:031}","status":"queued"}}"#))
     } else if path.ends_with("/email") {
@@ -183,28 +233,38 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     } else {
         buffer[header_end..].to_vec()
     };
-    let (status, answer) = {
+    let (status, answer_headers, answer) = {
         let mut state = state.lock().expect("fake state");
         state.requests.push(Recorded {
-            method,
+            method: method.clone(),
             path: path.clone(),
             headers,
             body: body.clone(),
         });
         let n = state.requests.len();
+        let base = state.base.clone();
         match &mut state.failures {
             Some((left, status, text)) if *left > 0 => {
                 *left -= 1;
-                (*status, text.clone())
+                (
+                    *status,
+                    vec![("content-type".to_owned(), "application/json".to_owned())],
+                    text.clone().into_bytes(),
+                )
             }
-            _ => success(&path, &body, n),
+            _ => success(&base, &method, &path, &body, n),
         }
     };
-    let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
         answer.len()
     );
-    stream.write_all(response.as_bytes()).await?;
+    for (name, value) in answer_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&answer).await?;
     stream.shutdown().await
 }
 

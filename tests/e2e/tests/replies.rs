@@ -17,6 +17,7 @@ const CUSTOMER: &str = "+14155550100";
 const PUBLIC_BASE: &str = "https://chat.example.com";
 
 async fn app_with(fake: &FakeProvider, retry_schedule: &str) -> TestApp {
+    let graph_base = fake.base.replace("127.0.0.1", "localhost");
     let vars = [
         ("twilio_auth_token", TWILIO_TOKEN),
         ("twilio_account_sid", "AC00000000000000000000000000000001"),
@@ -25,7 +26,10 @@ async fn app_with(fake: &FakeProvider, retry_schedule: &str) -> TestApp {
         ("public_base_url", "https://chat.example.com"),
         ("meta_app_secret", META_SECRET),
         ("meta_verify_token", "verify"),
-        ("meta_graph_base", fake.base.as_str()),
+        // Another name for the same fake, so a redirect from the Twilio base to it changes host.
+        ("meta_graph_base", graph_base.as_str()),
+        ("whatsapp_token", "WA-TOKEN"),
+        ("whatsapp_phone_number_id", "PHONE-ID"),
         ("meta_page_token", "PAGE-TOKEN"),
         ("postmark_api_base", fake.base.as_str()),
         ("postmark_server_token", "POSTMARK-TOKEN"),
@@ -494,4 +498,133 @@ async fn visitors_upload_files_that_only_their_conversation_can_read_with_safe_h
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(fake.requests().is_empty());
+}
+
+/// Polls (heartbeats drive the fetch retries) until a message lists `count` attachments.
+async fn wait_for_attachments(
+    admin: &Operator,
+    conversation_id: i64,
+    message_id: i64,
+    count: usize,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let current = message(admin, conversation_id, message_id).await;
+        if current["attachments"].as_array().map_or(0, Vec::len) >= count
+            || Instant::now() > deadline
+        {
+            return current;
+        }
+        admin.post("/heartbeat", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn mms_media_are_fetched_with_twilio_credentials_that_never_follow_a_redirect_elsewhere() {
+    let fake = FakeProvider::start().await;
+    let app = app_with(&fake, "").await;
+    let admin = app.operator().await;
+    let media_url = format!("{}/redirect/ME1.png", fake.base);
+    let sms = app
+        .post_twilio(
+            PUBLIC_BASE,
+            "/hooks/twilio/sms",
+            &[
+                ("MessageSid", "MM00000000000000000000000000000001"),
+                ("AccountSid", "AC00000000000000000000000000000001"),
+                ("From", CUSTOMER),
+                ("To", "+15005550006"),
+                ("Body", ""),
+                ("NumMedia", "1"),
+                ("MediaUrl0", &media_url),
+                ("MediaContentType0", "image/png"),
+            ],
+            TWILIO_TOKEN,
+        )
+        .await;
+    assert_eq!(sms.status, 200, "{}", sms.text);
+    let list = admin.get("/conversations").await;
+    let id = list.body["conversations"][0]["id"].as_i64().unwrap();
+    let message_id = list.body["conversations"][0]["last_message"]["id"]
+        .as_i64()
+        .unwrap();
+    let stored = wait_for_attachments(&admin, id, message_id, 1).await;
+    assert_eq!(stored["body"], "(1 attachment)");
+    let attachment = &stored["attachments"][0];
+    assert_eq!(attachment["content_type"], "image/png");
+    let requests = fake.requests();
+    let first = requests
+        .iter()
+        .find(|r| r.path == "/redirect/ME1.png")
+        .expect("fetched from Twilio");
+    assert!(
+        first
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    let second = requests
+        .iter()
+        .find(|r| r.path == "/media/ME1.png")
+        .expect("followed the redirect");
+    assert_eq!(
+        second.header("authorization"),
+        None,
+        "credentials stay with Twilio's host"
+    );
+    let file = admin
+        .get(&format!(
+            "/conversations/{id}/attachments/{}",
+            attachment["id"]
+        ))
+        .await;
+    assert_eq!(file.status, 200);
+    assert_eq!(file.header("content-type"), Some("image/png"));
+    let db = rusqlite::Connection::open(app.database()).unwrap();
+    let data: Vec<u8> = db
+        .query_row("SELECT data FROM attachments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(data, e2e::fake_provider::MEDIA_PNG);
+    // A retried webhook queues nothing new.
+    let fetches = requests.len();
+    admin.post("/heartbeat", json!({})).await;
+    assert_eq!(fake.requests().len(), fetches);
+}
+
+#[tokio::test]
+async fn whatsapp_media_are_looked_up_through_the_graph_api_then_downloaded() {
+    let fake = FakeProvider::start().await;
+    let app = app_with(&fake, "").await;
+    let admin = app.operator().await;
+    let inbound = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
+        "field": "messages",
+        "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "PHONE-ID"},
+            "contacts": [{"wa_id": "14155550100", "profile": {"name": "Ann"}}],
+            "messages": [{"from": "14155550100", "id": "wamid.IN1", "timestamp": "1700000000", "type": "image",
+                "image": {"id": "MEDIA9", "mime_type": "image/png", "caption": "my receipt"}}]}}]}]});
+    assert_eq!(
+        app.post_meta(&inbound.to_string(), META_SECRET)
+            .await
+            .status,
+        200
+    );
+    let list = admin.get("/conversations").await;
+    let id = list.body["conversations"][0]["id"].as_i64().unwrap();
+    let message_id = list.body["conversations"][0]["last_message"]["id"]
+        .as_i64()
+        .unwrap();
+    let stored = wait_for_attachments(&admin, id, message_id, 1).await;
+    assert_eq!(stored["body"], "my receipt");
+    assert_eq!(stored["attachments"][0]["content_type"], "image/png");
+    let requests = fake.requests();
+    let lookup = requests
+        .iter()
+        .find(|r| r.path == "/v21.0/MEDIA9")
+        .expect("looked up");
+    assert_eq!(lookup.header("authorization"), Some("Bearer WA-TOKEN"));
+    let download = requests
+        .iter()
+        .find(|r| r.path.starts_with("/media/wa-"))
+        .expect("downloaded");
+    assert_eq!(download.header("authorization"), Some("Bearer WA-TOKEN"));
 }
