@@ -9,7 +9,7 @@
 //   queue.js     supervisor queue                       admin.js    admin screens
 //   notify.js    title, sound, notifications, mentions  presence.js availability and heartbeat
 //   shortcuts.js keyboard shortcuts and help            dialog.js   modal dialogs
-//   canned.js    personal canned responses
+//   canned.js    personal canned responses              channels.js channel, delivery and window rules
 //
 // Invariants:
 // - The session is the HttpOnly cookie set by login; no script sees or stores a token.
@@ -19,7 +19,7 @@
 //   the old one is dropped.
 
 import {
-  announce, api, contactName, emit, hasRole, on, remember, setAuthErrorHandler, state,
+  announce, api, contactName, emit, hasRole, on, remember, setAuthErrorHandler, state, toast,
 } from './core.js';
 import { initAdmin, resetAdmin } from './admin.js';
 import { initCompose, resetCompose } from './compose.js';
@@ -35,8 +35,8 @@ import { initPresence, startPresence, stopPresence } from './presence.js';
 import { initQueue, resetQueue } from './queue.js';
 import { initShortcuts } from './shortcuts.js';
 import {
-  addMessage, addTimelineEvent, initThread, markThreadRead, refreshSoon, resetThread, visitorIsTyping,
-  visitorRead,
+  addMessage, addTimelineEvent, applyDelivery, initThread, markThreadRead, refreshSoon, resetThread,
+  visitorIsTyping, visitorRead,
 } from './thread.js';
 import { jitter, sleep } from '/shared/api.js';
 
@@ -420,6 +420,20 @@ function applyEvent(event) {
         summary.operator_read_up_to = Math.max(summary.operator_read_up_to || 0, upTo);
         if (summary.last_message && upTo >= summary.last_message.id) summary.unread_count = 0;
         renderList();
+      }
+      break;
+    }
+    case 'message.delivery': {
+      // Replies through SMS, WhatsApp, email, Messenger or Instagram: the badge under the
+      // message moves on. A failure in one of my conversations that is not open is told in a
+      // toast (a supervisor does not need one for everybody's).
+      const shown = open && applyDelivery({ ...data, conversation_id: data.conversation_id ?? event.conversation_id });
+      if (data.delivery === 'failed') {
+        const known = state.known.get(event.conversation_id) || summary;
+        const mine = Boolean(known && known.assignee && state.me && known.assignee.id === state.me.id);
+        const name = contactName(known || { id: event.conversation_id });
+        if (!open && mine) toast(`A reply to ${name} could not be delivered${data.error ? `: ${data.error}` : '.'}`, 'error');
+        else if (shown) announce(`Your reply could not be delivered${data.error ? `: ${data.error}` : '.'}`);
       }
       break;
     }

@@ -1,18 +1,24 @@
-// The composer under the open conversation: reply or internal-note mode, the retrying outbox for
-// replies, notes with @mentions, and the suggestion popup (canned responses after "/" at the
-// start of the box; teammates after "@" in a note). Drafts are kept per conversation.
+// The composer under the open conversation: reply or internal-note mode, the channel a reply
+// goes by ("Reply via", with the 24-hour window notice), the retrying outbox for replies, notes
+// with @mentions, and the suggestion popup (canned responses after "/" at the start of the box;
+// teammates after "@" in a note). Drafts and the chosen channel are kept per conversation.
 //
 // Invariants:
 // - Replies go through the shared Outbox with one client_id per reply, so retries never
 //   duplicate; notes are retried with their own client_id too.
+// - A reply names its `channel` only when the operator picked one; otherwise the server sends
+//   it the way the customer last wrote. Send stays disabled while the chosen channel cannot take
+//   a free-form reply (the server refuses it anyway, with 409 channel_unavailable).
 // - Nothing typed in note mode sends a typing signal to the visitor.
 // - The popup's keys (arrows, Enter, Tab, Escape) are handled before the composer's Enter-to-send.
 
 import {
-  api, el, emit, handleAuthError, localPart, on, query, state,
+  announce, api, el, emit, handleAuthError, localPart, on, query, state,
 } from './core.js';
+import { CHANNELS, isOpen, optionText, replyNotice } from './channels.js';
 import {
-  addNote, addPendingNote, addPendingReply, explainActionError, hideThreadError, showThreadError,
+  addNote, addPendingNote, addPendingReply, explainActionError, hideThreadError, refreshSoon,
+  showThreadError,
 } from './thread.js';
 import { openCannedManager } from './canned.js';
 import { jitter, sleep } from '/shared/api.js';
@@ -24,6 +30,9 @@ const MAX_SEND_ATTEMPTS = 6;
 const TYPING_SEND_EVERY_MS = 2000;
 const CANNED_DEBOUNCE_MS = 120;
 const MAX_MENTION_SUGGESTIONS = 8;
+// How often the window notice is worked out again while a conversation is open (a window can
+// close while the operator reads).
+const WINDOW_CHECK_MS = 20_000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {};
@@ -32,6 +41,12 @@ let mode = 'reply';
 let currentId = null;
 const drafts = new Map(); // conversation id -> { text, mode }
 let lastTypingSentAt = 0;
+
+// The reply channel of the open conversation: the API's options, the operator's own pick (null:
+// the default, which follows the customer), and whether Send is blocked by the notice.
+const via = { reply: null, blocked: false, shown: '', announced: '' };
+const chosen = new Map(); // conversation id -> channel the operator picked
+let allowedToWrite = true;
 
 // The suggestion popup.
 const suggest = {
@@ -62,12 +77,25 @@ export function initCompose() {
     popupList: $('suggest-list'),
     popupEmpty: $('suggest-empty'),
     popupStatus: $('suggest-status'),
+    via: $('reply-via'),
+    channel: $('reply-channel'),
+    notice: $('reply-window'),
   });
 
   outbox = new Outbox({
     deliver: deliverReply,
     onFailed: (item, error) => {
-      if (state.thread && state.thread.id === item.conversationId) explainActionError(error, 'reply');
+      if (!state.thread || state.thread.id !== item.conversationId) return;
+      if (refusedForChannel(error)) {
+        // Refused before it was stored (the channel closed, or the text is too long for it):
+        // nothing to retry as it is. The bubble goes, the text comes back, the reason shows.
+        item.el.remove();
+        if (!ui.input.value.trim()) setText(item.body);
+        showThreadError(error.message);
+        if (error.code === 'channel_unavailable') refreshSoon();
+        return;
+      }
+      explainActionError(error, 'reply');
     },
     maxAttempts: MAX_SEND_ATTEMPTS,
     abandon: handleAuthError,
@@ -78,8 +106,16 @@ export function initCompose() {
   ui.modeReply.addEventListener('click', () => setMode('reply'));
   ui.modeNote.addEventListener('click', () => setMode('note'));
 
-  // Registered before bindComposer, so that Enter picks a suggestion instead of sending.
+  // Registered before bindComposer, so that Enter picks a suggestion instead of sending, and
+  // does not send while the chosen channel cannot take the reply.
   ui.input.addEventListener('keydown', onPopupKey);
+  ui.input.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+    if (mode !== 'reply' || !via.blocked) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    ui.popupStatus.textContent = ui.notice.textContent;
+  });
   ui.input.addEventListener('input', updateSuggestions);
   ui.input.addEventListener('blur', () => {
     // A click in the popup keeps focus (mousedown is prevented there); anything else closes it.
@@ -96,27 +132,127 @@ export function initCompose() {
     onTooLong: () => showThreadError(`${mode === 'note' ? 'Notes' : 'Replies'} can be at most ${MAX_BODY_CHARS} characters.`),
     onTyping: sendTyping,
   });
+  // After bindComposer's own listener, which enables Send whenever there is text.
+  ui.input.addEventListener('input', updateSend);
+
+  ui.channel.addEventListener('change', () => {
+    const reply = via.reply;
+    if (!reply || currentId === null) return;
+    // Picking the default again means "follow the customer" again.
+    if (ui.channel.value === reply.default) chosen.delete(currentId);
+    else chosen.set(currentId, ui.channel.value);
+    hideThreadError();
+    renderVia({ force: true });
+  });
+  setInterval(() => renderVia(), WINDOW_CHECK_MS);
+  on('thread:reply', ({ id, reply }) => {
+    if (id !== currentId) return;
+    via.reply = reply;
+    // Reloads come often (after every timeline event): redraw the list only if it changed.
+    renderVia();
+  });
 
   on('thread:changed', ({ id }) => {
     if (currentId !== null) drafts.set(currentId, { text: ui.input.value, mode });
     currentId = id;
     const draft = drafts.get(id);
     closeSuggestions();
+    via.reply = state.thread && state.thread.id === id ? state.thread.reply : null;
+    renderVia({ force: true });
     setMode(draft ? draft.mode : 'reply', { quiet: true });
     setText(draft ? draft.text : '');
   });
   on('thread:permissions', ({ allowed }) => {
+    allowedToWrite = allowed;
     ui.input.disabled = !allowed;
     ui.modeReply.disabled = !allowed;
     ui.modeNote.disabled = !allowed;
-    if (!allowed) ui.send.disabled = true;
-    else ui.send.disabled = ui.input.value.trim() === '';
+    ui.channel.disabled = !allowed;
+    updateSend();
   });
+}
+
+// Send: enabled when there is text, the operator may write here, and (for a reply) the chosen
+// channel can take it.
+function updateSend() {
+  ui.send.disabled = !allowedToWrite || ui.input.value.trim() === '' || (mode === 'reply' && via.blocked);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reply channel
+
+// The channel a reply goes by now: the operator's pick, else the conversation's default.
+function selectedChannel() {
+  const reply = via.reply;
+  if (!reply) return null;
+  const picked = currentId === null ? undefined : chosen.get(currentId);
+  return picked && reply.channels.some((option) => option.channel === picked) ? picked : reply.default;
+}
+
+// Whether there is a choice worth showing: a conversation only ever held in the widget replies
+// in the widget, and a selector offering nothing else would be noise.
+function worthShowing(reply) {
+  return reply.default !== 'web' || reply.channels.some((option) => option.channel !== 'web' && option.available);
+}
+
+// Shows "Reply via" and the window notice for the open conversation, and blocks Send when the
+// chosen channel cannot take a reply. Redraws the list only when its words change (not to close
+// it under the operator's pointer on a timer tick), unless `force`.
+function renderVia({ force = false } = {}) {
+  const reply = via.reply;
+  const now = Date.now();
+  if (!reply || !Array.isArray(reply.channels) || mode !== 'reply' || !worthShowing(reply)) {
+    ui.via.hidden = true;
+    ui.notice.hidden = true;
+    if (ui.notice.textContent) ui.notice.textContent = '';
+    via.blocked = false;
+    via.shown = '';
+    via.announced = '';
+    updateSend();
+    return;
+  }
+  const selected = selectedChannel();
+  const options = [...reply.channels].sort((a, b) => CHANNELS.indexOf(a.channel) - CHANNELS.indexOf(b.channel));
+  const words = `${selected}|${options.map((option) => `${option.channel}:${optionText(option, now)}:${isOpen(option, now)}`).join('|')}`;
+  if (force || words !== via.shown) {
+    ui.channel.replaceChildren(...options.map((option) => {
+      const node = el('option', null, optionText(option, now));
+      node.value = option.channel;
+      // A closed channel stays listed (and selectable when it is the default) so the operator
+      // sees why; it cannot be picked.
+      node.disabled = !isOpen(option, now) && option.channel !== selected;
+      if (option.reason) node.title = option.reason;
+      return node;
+    }));
+    via.shown = words;
+  }
+  ui.channel.value = selected;
+  ui.via.hidden = false;
+  const notice = replyNotice(reply, selected, now);
+  ui.notice.hidden = !notice;
+  const text = notice ? notice.text : '';
+  if (ui.notice.textContent !== text) ui.notice.textContent = text;
+  // Read out when the notice appears or turns into a block, not every minute its countdown
+  // changes.
+  const key = notice ? `${currentId}:${selected}:${notice.blocked}` : '';
+  if (key && key !== via.announced) announce(text);
+  via.announced = key;
+  ui.notice.dataset.kind = notice && notice.blocked ? 'blocked' : 'warning';
+  via.blocked = Boolean(notice && notice.blocked);
+  updateSend();
+}
+
+// A reply the server refused because of the channel: closed (409 channel_unavailable) or the
+// text too long for it (400 invalid_input on the body).
+function refusedForChannel(error) {
+  return error.code === 'channel_unavailable' || (error.status === 400 && error.code === 'invalid_input');
 }
 
 export function resetCompose() {
   outbox.clear();
   drafts.clear();
+  chosen.clear();
+  via.reply = null;
   currentId = null;
   closeSuggestions();
   setText('');
@@ -139,6 +275,7 @@ export function setMode(next, { quiet = false } = {}) {
   ui.send.textContent = note ? 'Add note' : 'Send';
   ui.hint.textContent = note ? 'Internal note: the visitor never sees it. @ mentions a teammate.' : 'Type / for canned responses';
   closeSuggestions();
+  renderVia({ force: true });
   if (!quiet) ui.popupStatus.textContent = note ? 'Internal note mode' : 'Reply mode';
 }
 
@@ -159,17 +296,32 @@ function setText(text) {
 function sendReply(text) {
   const thread = state.thread;
   if (!thread) return;
+  if (via.blocked) {
+    // Enter and Send are blocked already; this only guards against losing the text.
+    setText(text);
+    showThreadError(ui.notice.textContent);
+    return;
+  }
   hideThreadError();
-  const item = { clientId: newClientId(), conversationId: thread.id, body: text, acked: false, el: null };
+  const picked = chosen.get(thread.id);
+  const item = {
+    clientId: newClientId(),
+    conversationId: thread.id,
+    body: text,
+    // Named only when the operator picked it; the server's default follows the customer.
+    channel: picked || undefined,
+    shownChannel: selectedChannel() || undefined,
+    acked: false,
+    el: null,
+  };
   addPendingReply(item);
   outbox.send(item);
 }
 
 async function deliverReply(item) {
-  const result = await api(`/conversations/${item.conversationId}/messages`, {
-    method: 'POST',
-    body: { body: item.body, client_id: item.clientId },
-  });
+  const body = { body: item.body, client_id: item.clientId };
+  if (item.channel) body.channel = item.channel;
+  const result = await api(`/conversations/${item.conversationId}/messages`, { method: 'POST', body });
   hideThreadError();
   emit('message:received', { message: result.message, live: false });
 }

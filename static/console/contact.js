@@ -6,6 +6,7 @@ import {
   api, button, contactName, debounce, el, emit, field, handleAuthError, hasRole, input, on, query,
   state, statusLabel, store, tagById, tagChip, toast, who,
 } from './core.js';
+import { channelName } from './channels.js';
 import { errorLine, openDialog } from './dialog.js';
 import { applySummary } from './thread.js';
 import { fullFormat, timeElement } from '/shared/messages.js';
@@ -253,10 +254,6 @@ function contactSaved(contact) {
 
 // ---------------------------------------------------------------------------------------------
 // History and notes
-
-function channelName(channel) {
-  return { widget: 'Website chat', web: 'Website chat', email: 'Email', sms: 'SMS', whatsapp: 'WhatsApp', messenger: 'Messenger' }[channel] || channel || 'Chat';
-}
 
 function historySection(conversations) {
   const section = el('section', 'pane-block');

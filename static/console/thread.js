@@ -1,8 +1,11 @@
 // The open conversation: messages interleaved with the internal timeline (notes, status,
 // assignment, transfer and tag events, and the router's classifications and automatic
 // assignments), the header (with topic and priority), and the actions bar (status and snooze,
-// resolve/reopen, claim, assign, transfer, tags). Owns state.selectedId and state.thread:
-//   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded }
+// resolve/reopen, claim, assign, transfer, tags). Each message shows the channel it came
+// through or left by, its attachments and, for replies through a provider, its delivery state
+// (live from message.delivery events). Owns state.selectedId and state.thread:
+//   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded, reply }
+// where `reply` is the API's reply options ({default, channels}); compose.js offers them.
 // Keys: `m<id>` message, `n<id>` note, `e<id>` other timeline event, so an item that arrives
 // both in a snapshot and live is shown once.
 //
@@ -14,6 +17,10 @@ import {
   operatorById, PRESENCE_LABELS, remember, select, setAvatar, state, statusLabel, tagById, tagChip,
   teamById, toast, who,
 } from './core.js';
+import {
+  attachmentUrl, channelLabel, channelName, deliveryLabel, deliveryMayMove, deliveryNote, deliveryTitle,
+  humanSize, isInlineImage,
+} from './channels.js';
 import { errorLine, openDialog } from './dialog.js';
 import { routingBadges } from './inbox.js';
 import { fullFormat, isNearBottom, scrollToBottom, setMeta, timeElement, typingIndicator } from '/shared/messages.js';
@@ -136,8 +143,11 @@ export function resetThread() {
 export function openConversation(id, { focus = true } = {}) {
   if (state.selectedId !== id || !state.thread) {
     state.selectedId = id;
-    state.thread = { id, summary: state.conversations.get(id) || state.known.get(id) || null, items: new Map(), pending: new Map(), loaded: false };
+    state.thread = {
+      id, summary: state.conversations.get(id) || state.known.get(id) || null, items: new Map(), pending: new Map(), loaded: false, reply: null,
+    };
     ui.log.replaceChildren();
+    ui.log.classList.remove('is-multichannel');
     visitorTyping.hide();
     hideThreadError();
     ui.statusReason.value = '';
@@ -164,6 +174,10 @@ async function loadThread(id) {
     if (result.conversation) applySummary(result.conversation, { announce: false });
     for (const message of result.messages || []) addMessage(message, { live: false });
     for (const event of result.timeline || []) addTimelineEvent(event, { live: false });
+    if (result.reply) {
+      state.thread.reply = result.reply;
+      emit('thread:reply', { id, reply: result.reply });
+    }
     const first = !state.thread.loaded;
     state.thread.loaded = true;
     refreshTicks();
@@ -213,7 +227,7 @@ function renderHeader(summary) {
   const contact = summary.contact || {};
   if (contact.email) parts.push(contact.email);
   if (contact.phone) parts.push(contact.phone);
-  if (summary.channel) parts.push(channelLabel(summary.channel));
+  if (summary.channel) parts.push(channelName(summary.channel));
   if (summary.language) parts.push(languageName(summary.language));
   let status = statusLabel(summary.status);
   if (summary.status === 'snoozed' && summary.snoozed_until) status += ` until ${dateTimeFormat.format(new Date(summary.snoozed_until))}`;
@@ -282,10 +296,6 @@ function languageName(tag) {
   } catch {
     return tag;
   }
-}
-
-function channelLabel(channel) {
-  return { widget: 'Website chat', web: 'Website chat', email: 'Email', sms: 'SMS', whatsapp: 'WhatsApp', messenger: 'Messenger' }[channel] || channel;
 }
 
 function toggleStatusMenu(open = ui.statusMenu.hidden) {
@@ -652,7 +662,99 @@ export function messageNode(message) {
   root.append(el('span', 'msg-author', author));
   root.append(el('div', 'bubble', message.body));
   root.append(el('div', 'msg-meta'));
+  decorate(root, message);
   return root;
+}
+
+// The parts of a message node that depend on its channel: the channel label after the author,
+// the attachments under the bubble, and (for a reply through a provider) the delivery note.
+// Called again when the server's copy replaces a pending reply.
+function decorate(node, message) {
+  const head = node.querySelector('.msg-author');
+  let badge = head.querySelector('.msg-channel');
+  if (message.channel) {
+    if (!badge) {
+      badge = el('span', 'msg-channel');
+      head.append(' ', badge);
+    }
+    badge.dataset.channel = message.channel;
+    badge.textContent = channelLabel(message.channel);
+    badge.title = message.author === 'visitor'
+      ? `Came in by ${channelName(message.channel)}`
+      : `Sent by ${channelName(message.channel)}`;
+    if (message.channel !== 'web' && message.channel !== 'widget') ui.log.classList.add('is-multichannel');
+  }
+  const attachments = Array.isArray(message.attachments) ? message.attachments : [];
+  node.querySelector('.msg-attachments')?.remove();
+  if (attachments.length) {
+    node.querySelector('.bubble').after(attachmentList(message.conversation_id, attachments));
+    // A file sent without words: the provider's placeholder text ("(1 attachment)") says no more
+    // than the list does.
+    if (/^\(\d+ attachments?\)$/.test(String(message.body || '').trim())) node.classList.add('is-files-only');
+  }
+  renderDeliveryNote(node, message);
+}
+
+function attachmentList(conversationId, attachments) {
+  const list = el('ul', 'msg-attachments');
+  list.setAttribute('aria-label', attachments.length === 1 ? 'Attachment' : `${attachments.length} attachments`);
+  for (const file of attachments) {
+    const item = el('li', 'attachment');
+    const url = attachmentUrl(conversationId, file.id);
+    const name = String(file.name || 'file');
+    const size = humanSize(file.size);
+    const link = el('a', 'attachment-link');
+    link.href = url;
+    if (isInlineImage(file.content_type)) {
+      // Opens the full image in a new tab; the thumbnail is the same file, scaled down.
+      link.classList.add('attachment-image');
+      link.target = '_blank';
+      link.rel = 'noopener';
+      link.title = `${name} (${size}): open full size`;
+      const image = document.createElement('img');
+      image.src = url;
+      image.alt = name;
+      image.loading = 'lazy';
+      image.decoding = 'async';
+      link.append(image);
+    } else {
+      link.classList.add('attachment-file');
+      link.download = name;
+      link.title = `Download ${name}`;
+      link.append(el('span', 'attachment-icon', '📎'), el('span', 'attachment-name', name), ' ', el('span', 'attachment-size', size));
+      link.querySelector('.attachment-icon').setAttribute('aria-hidden', 'true');
+    }
+    item.append(link);
+    list.append(item);
+  }
+  return list;
+}
+
+// The badge for a message's delivery state, in the line under the bubble.
+function setDeliveryMeta(node, message) {
+  setMeta(node, message.created_at, null);
+  const badge = el('span', 'msg-delivery', deliveryLabel(message.delivery));
+  badge.dataset.delivery = message.delivery;
+  if (message.delivery === 'queued' && message.delivery_error) badge.dataset.retrying = 'true';
+  badge.title = deliveryTitle(message.delivery, message.delivery_error, message.channel);
+  node.querySelector('.msg-meta').append(badge);
+  node.classList.toggle('is-failed', message.delivery === 'failed');
+}
+
+// The provider's reason for a failure, or the pending retry, under the message.
+function renderDeliveryNote(node, message) {
+  const note = deliveryNote(message.delivery, message.delivery_error);
+  let line = node.querySelector('.msg-delivery-note');
+  if (!note) {
+    line?.remove();
+    return;
+  }
+  if (!line) {
+    line = el('p', 'msg-delivery-note');
+    node.append(line);
+  }
+  line.dataset.kind = note.kind;
+  line.textContent = note.text;
 }
 
 function operatorStatus(message) {
@@ -660,13 +762,32 @@ function operatorStatus(message) {
   return message.id <= readUpTo ? 'read' : 'sent';
 }
 
+// Whether a message went out through a provider (its delivery state is the provider's, not the
+// widget's read receipt).
+function hasDelivery(message) {
+  return Boolean(message && message.author === 'operator' && message.delivery);
+}
+
+function renderMeta(node, message) {
+  if (hasDelivery(message)) setDeliveryMeta(node, message);
+  else setMeta(node, message.created_at, message.author === 'operator' ? operatorStatus(message) : null);
+}
+
 // Adds a message once; returns true when it was new. Our own pending reply (same client_id)
-// becomes the stored message in place.
+// becomes the stored message in place. A message already shown takes a later delivery state
+// from a reload (never an earlier one: events may have moved it on since the reload was read).
 export function addMessage(message, { live }) {
   const thread = state.thread;
   if (!thread || message.conversation_id !== thread.id) return false;
   const key = `m${message.id}`;
-  if (thread.items.has(key)) return false;
+  const existing = thread.items.get(key);
+  if (existing) {
+    const shown = existing.message;
+    if (hasDelivery(message) && shown && message.delivery !== shown.delivery && deliveryMayMove(shown.delivery, message.delivery)) {
+      updateDelivery(existing, message.delivery, message.delivery_error);
+    }
+    return false;
+  }
   const stick = isNearBottom(ui.log, 100);
   let node = null;
   const pending = message.client_id ? thread.pending.get(message.client_id) : undefined;
@@ -675,22 +796,44 @@ export function addMessage(message, { live }) {
     pending.acked = true;
     node = pending.el;
     node.remove();
+    decorate(node, message);
   }
   node = node || messageNode(message);
   node.dataset.id = String(message.id);
   place(node, message.created_at, 0, message.id);
   thread.items.set(key, node);
   node.message = message;
-  setMeta(node, message.created_at, message.author === 'operator' ? operatorStatus(message) : null);
+  renderMeta(node, message);
   if (message.author === 'visitor') visitorTyping.hide();
   if (stick || !live || message.author === 'operator') scrollToBottom(ui.log);
+  return true;
+}
+
+function updateDelivery(node, delivery, error) {
+  node.message = { ...node.message, delivery, delivery_error: error ?? null };
+  renderMeta(node, node.message);
+  renderDeliveryNote(node, node.message);
+}
+
+// A `message.delivery` event: {message_id, conversation_id, delivery, error}. States only move
+// forward; the same state again may bring a new retry note. Returns true when shown.
+export function applyDelivery(change) {
+  const thread = state.thread;
+  if (!thread || !change || change.conversation_id !== thread.id) return false;
+  const node = thread.items.get(`m${change.message_id}`);
+  if (!node || !node.message || !deliveryMayMove(node.message.delivery, change.delivery)) return false;
+  updateDelivery(node, change.delivery, change.error);
   return true;
 }
 
 // A reply being sent: shown at the bottom until the server's copy replaces it.
 export function addPendingReply(item) {
   item.el = messageNode({
-    author: 'operator', operator_name: state.me ? state.me.name : 'You', body: item.body, conversation_id: item.conversationId,
+    author: 'operator',
+    operator_name: state.me ? state.me.name : 'You',
+    body: item.body,
+    conversation_id: item.conversationId,
+    channel: item.shownChannel || item.channel,
   });
   ui.log.append(item.el);
   setMeta(item.el, Date.now(), 'sending');
@@ -852,7 +995,7 @@ export function refreshTicks() {
   const thread = state.thread;
   if (!thread) return;
   for (const [key, node] of thread.items) {
-    if (key[0] !== 'm' || !node.message || node.message.author !== 'operator') continue;
+    if (key[0] !== 'm' || !node.message || node.message.author !== 'operator' || hasDelivery(node.message)) continue;
     const next = operatorStatus(node.message);
     const currentStatus = node.querySelector('.msg-status');
     if (!currentStatus || currentStatus.dataset.status !== next) setMeta(node, node.message.created_at, next);

@@ -35,6 +35,7 @@ async fn app_with(fake: &FakeProvider, retry_schedule: &str) -> TestApp {
         ("postmark_server_token", "POSTMARK-TOKEN"),
         ("email_from", "Support <help@shop.example>"),
         ("dispatch_retry_schedule_ms", retry_schedule),
+        ("postmark_inbound_credentials", "hook:secret"),
     ];
     spawn_app_with(AppSettings {
         variables: vars
@@ -407,6 +408,56 @@ async fn an_email_reply_carries_threading_headers_and_a_reply_token() {
         message_id.starts_with("<m") && message_id.ends_with("@shop.example>"),
         "{message_id}"
     );
+    // The customer answers from their mail client: once to the Reply-To address (the token),
+    // once from another address only quoting our Message-ID; both land in this conversation.
+    let token = reply_to
+        .trim_start_matches("help+")
+        .split('@')
+        .next()
+        .unwrap();
+    let answers = [
+        json!({"From": "ann@example.com", "FromFull": {"Email": "ann@example.com", "Name": "Ann"},
+               "To": reply_to, "MailboxHash": token, "Subject": "Re: Your conversation with Support",
+               "MessageID": "pm-in-1", "TextBody": "Thanks, got it",
+               "Headers": [{"Name": "Message-ID", "Value": "<answer-1@mail.example>"}]}),
+        json!({"From": "ann.work@example.org", "FromFull": {"Email": "ann.work@example.org", "Name": "Ann"},
+               "To": "help@shop.example", "Subject": "Re: Your conversation with Support",
+               "MessageID": "pm-in-2", "TextBody": "From my work address",
+               "Headers": [{"Name": "Message-ID", "Value": "<answer-2@mail.example>"},
+                           {"Name": "In-Reply-To", "Value": message_id}]}),
+    ];
+    for answer in answers {
+        let posted = app
+            .http
+            .post(format!("{}/hooks/email/postmark", app.base))
+            .basic_auth("hook", Some("secret"))
+            .json(&answer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 200);
+    }
+    let thread = admin.get(&format!("/conversations/{id}")).await;
+    let bodies: Vec<&str> = thread.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Please email me the invoice",
+            "Invoice attached to your account.",
+            "Thanks, got it",
+            "From my work address"
+        ]
+    );
+    assert_eq!(
+        thread.body["reply"]["default"], "email",
+        "replies now follow the customer to email"
+    );
+
     // An SMS-only override for a customer without a phone is refused with the reason.
     let no_phone = admin
         .post(
