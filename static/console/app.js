@@ -35,8 +35,8 @@ import { initPresence, startPresence, stopPresence } from './presence.js';
 import { initQueue, resetQueue } from './queue.js';
 import { initShortcuts } from './shortcuts.js';
 import {
-  addMessage, addTimelineEvent, applyDelivery, initThread, markThreadRead, refreshSoon, resetThread,
-  visitorIsTyping, visitorRead,
+  addMessage, addTimelineEvent, applyAttachment, applyDelivery, initThread, markThreadRead, refreshSoon,
+  resetThread, visitorIsTyping, visitorRead,
 } from './thread.js';
 import { jitter, sleep } from '/shared/api.js';
 
@@ -437,6 +437,10 @@ function applyEvent(event) {
       }
       break;
     }
+    case 'message.attachment':
+      // A provider's file fetched after its message (or why it could not be kept).
+      if (open) applyAttachment(data, event.conversation_id);
+      break;
     case 'note.created':
       if (open) addTimelineEvent(event);
       noteCreated(data.note);

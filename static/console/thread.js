@@ -2,8 +2,9 @@
 // assignment, transfer and tag events, and the router's classifications and automatic
 // assignments), the header (with topic and priority), and the actions bar (status and snooze,
 // resolve/reopen, claim, assign, transfer, tags). Each message shows the channel it came
-// through or left by, its attachments and, for replies through a provider, its delivery state
-// (live from message.delivery events). Owns state.selectedId and state.thread:
+// through or left by, its attachments (a provider's media join later, by message.attachment
+// events) and, for replies through a provider, its delivery state (live from message.delivery
+// events). Owns state.selectedId and state.thread:
 //   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded, reply }
 // where `reply` is the API's reply options ({default, channels}); compose.js offers them.
 // Keys: `m<id>` message, `n<id>` note, `e<id>` other timeline event, so an item that arrives
@@ -775,7 +776,8 @@ function renderMeta(node, message) {
 
 // Adds a message once; returns true when it was new. Our own pending reply (same client_id)
 // becomes the stored message in place. A message already shown takes a later delivery state
-// from a reload (never an earlier one: events may have moved it on since the reload was read).
+// from a reload (never an earlier one: events may have moved it on since the reload was read)
+// and files that joined it since.
 export function addMessage(message, { live }) {
   const thread = state.thread;
   if (!thread || message.conversation_id !== thread.id) return false;
@@ -785,6 +787,12 @@ export function addMessage(message, { live }) {
     const shown = existing.message;
     if (hasDelivery(message) && shown && message.delivery !== shown.delivery && deliveryMayMove(shown.delivery, message.delivery)) {
       updateDelivery(existing, message.delivery, message.delivery_error);
+    }
+    // Files join a message later (a provider's media); a reload brings any event missed.
+    const files = Array.isArray(message.attachments) ? message.attachments : [];
+    if (shown && files.length > (shown.attachments || []).length) {
+      existing.message = { ...existing.message, attachments: files };
+      decorate(existing, existing.message);
     }
     return false;
   }
@@ -824,6 +832,29 @@ export function applyDelivery(change) {
   if (!node || !node.message || !deliveryMayMove(node.message.delivery, change.delivery)) return false;
   updateDelivery(node, change.delivery, change.error);
   return true;
+}
+
+// A `message.attachment` event: a file a provider hosts (MMS, Messenger, WhatsApp media) was
+// fetched after its message was stored ({message_id, attachment}), or could not be kept
+// ({message_id, error}, operators only). Returns true when shown.
+export function applyAttachment(change, conversationId) {
+  const thread = state.thread;
+  if (!thread || !change || conversationId !== thread.id) return false;
+  const node = thread.items.get(`m${change.message_id}`);
+  if (!node || !node.message) return false;
+  if (change.attachment) {
+    const files = Array.isArray(node.message.attachments) ? node.message.attachments : [];
+    if (files.some((file) => file.id === change.attachment.id)) return false;
+    node.message = { ...node.message, attachments: [...files, change.attachment] };
+    decorate(node, node.message);
+    return true;
+  }
+  if (change.error) {
+    const line = el('p', 'msg-attachment-note', String(change.error));
+    node.append(line);
+    return true;
+  }
+  return false;
 }
 
 // A reply being sent: shown at the bottom until the server's copy replaces it.

@@ -1,9 +1,10 @@
 // Browser tests for channels in the operator console: which channel each message came through,
 // the "Reply via" choice (SMS by default for a customer who texted), delivery states of a reply
 // moving live (sent, delivered; failed in red with Twilio's reason; a retry pending), a reply too
-// long for SMS refused inline, a WhatsApp message joining the thread and becoming the default,
-// the WhatsApp 24-hour window (closing soon, then closed: the notice, Send disabled, SMS still
-// possible), and a visitor's uploads shown as a thumbnail and a download link.
+// long for SMS refused inline, an MMS picture joining its message once the app has fetched it,
+// a WhatsApp message joining the thread and becoming the default, the WhatsApp 24-hour window
+// (closing soon, then closed: the notice, Send disabled, SMS still possible), and a visitor's
+// uploads shown as a thumbnail and a download link.
 //
 // Unlike console.test.mjs this file starts an app of its own: SMS and WhatsApp webhooks must be
 // signed, so the app needs `twilio_auth_token` and `meta_app_secret`, and replies must reach a
@@ -43,6 +44,8 @@ const UI_TIMEOUT_MS = 45_000;
 const HOUR = 3_600_000;
 
 const RUN = randomBytes(4).toString('hex');
+// A 1x1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const ADMIN = { email: `admin${RUN}@example.com`, password: `admin password ${RUN}` };
 const TWILIO_TOKEN = `twilio-token-${RUN}`;
 const ACCOUNT_SID = 'AC00000000000000000000000000000001';
@@ -75,6 +78,11 @@ function startFakeProvider() {
       const body = Buffer.concat(chunks).toString('utf8');
       const form = Object.fromEntries(new URLSearchParams(body));
       requests.push({ method: req.method, path: req.url, headers: req.headers, body, form });
+      // MMS media Twilio hosts, fetched by the app after the webhook is answered.
+      if (req.method === 'GET' && req.url.startsWith('/media/')) {
+        res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+        return;
+      }
       const planned = failures.shift();
       if (planned) {
         res.writeHead(planned.status, { 'content-type': 'application/json' }).end(JSON.stringify(planned.body));
@@ -415,6 +423,32 @@ test('an SMS conversation shows its channel, replies by SMS, and the reply’s d
   assert.deepEqual(admin.errors, []);
 }));
 
+test('an MMS picture joins its message live once the app has fetched it from Twilio', { timeout: TEST_TIMEOUT_MS }, step('mms', async () => {
+  const admin = people.admin;
+  assert.ok(admin && world.conversationId, 'the SMS test ran first');
+  await postTwilio('/hooks/twilio/sms', {
+    MessageSid: `MM${RUN}in000000000000000000000002`,
+    AccountSid: ACCOUNT_SID,
+    From: CUSTOMER,
+    To: OUR_NUMBER,
+    Body: `The scratch on the frame ${RUN}`,
+    NumMedia: '1',
+    MediaUrl0: `${fake.base}/media/scratch-${RUN}.png`,
+    MediaContentType0: 'image/png',
+  });
+  const mms = message(admin, `The scratch on the frame ${RUN}`);
+  await mms.waitFor();
+  assert.equal(await mms.locator('.msg-channel').textContent(), 'SMS');
+  // The picture comes with a message.attachment event, without a reload.
+  const picture = mms.locator('.msg-attachments img');
+  await picture.waitFor();
+  await eventually(() => picture.evaluate((node) => node.complete && node.naturalWidth), (width) => width === 1, 'the MMS thumbnail loads');
+  const fetched = fake.requests.find((r) => r.method === 'GET' && r.path === `/media/scratch-${RUN}.png`);
+  assert.ok(fetched, 'the app fetched the media from Twilio');
+  assert.match(fetched.headers.authorization || '', /^Basic /, 'with the account credentials');
+  assert.deepEqual(admin.errors, []);
+}));
+
 test('a WhatsApp message joins the thread and becomes the default; its 24-hour window closes', { timeout: TEST_TIMEOUT_MS }, step('whatsapp', async () => {
   const admin = people.admin;
   assert.ok(admin && world.conversationId, 'the SMS test ran first');
@@ -507,8 +541,8 @@ test('a visitor’s uploads show as a thumbnail and a download link', { timeout:
   await widget(`/conversations/${id}/messages`, {
     method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ body: `Here is the damage ${RUN}` }),
   });
-  // A 1x1 PNG and a small PDF.
-  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+  // A PNG and a small PDF.
+  const png = PNG;
   const pdf = Buffer.from(`%PDF-1.4\n% receipt ${RUN}\n${'0'.repeat(2000)}\n%%EOF\n`);
   await widget(`/conversations/${id}/attachments?name=${encodeURIComponent('bike photo.png')}`, {
     method: 'POST', headers: { ...auth, 'content-type': 'image/png' }, body: png,
