@@ -1,10 +1,10 @@
 //! `channel-email`: inbound email webhooks, under `/hooks/email`.
 //!
 //! Thin by design: authenticity checks and payload parsing are `shared::channel::email` (and
-//! `shared::channel::multipart` for Mailgun's files); replay tokens are `shared::webhook_nonce`;
-//! storing the email (once per Message-ID, threaded by reply token, then `In-Reply-To` /
-//! `References`, else the customer's one thread) is `shared::inbound`. Nothing is stored from a
-//! request that did not authenticate.
+//! `shared::channel::multipart` for Mailgun's and SendGrid's forms); replay tokens are
+//! `shared::webhook_nonce`; storing the email (once per Message-ID, threaded by reply token,
+//! then `In-Reply-To` / `References`, else the customer's one thread) is `shared::inbound`.
+//! Nothing is stored from a request that did not authenticate.
 //!
 //! # Layout
 //! - `POST /hooks/email/postmark`: Postmark's inbound JSON. Postmark cannot sign, so the webhook
@@ -15,8 +15,12 @@
 //!   attachments) multipart. Its `signature` is checked against `mailgun_signing_key`, its
 //!   `timestamp` must be fresh, and its `token` is accepted once (a replay gets 406, which
 //!   Mailgun does not retry).
-//! - Both answer `200 {"ok":true,"duplicate":false}`, or `"duplicate":true` for a retry of an
-//!   email already stored.
+//! - `POST /hooks/email/sendgrid`: SendGrid Inbound Parse in its default (parsed) mode,
+//!   multipart with files `attachment1..N`. Unsigned like Postmark, so behind the same kind of
+//!   URL credentials, checked against `sendgrid_inbound_credentials` (missing: 401; wrong: 403).
+//!   Raw mode (the whole MIME message in `email`) gets a 400 naming the setting to untick.
+//! - All answer `200 {"ok":true,"duplicate":false}`, or `"duplicate":true` for a retry of an
+//!   email already stored (SendGrid retries anything else for three days).
 //!
 //! Files that break the attachment limits (type, size, count) are dropped with a line in the
 //! message saying so, never by refusing the email: the provider would retry it forever.
@@ -47,6 +51,7 @@ const MAILGUN: &str = "mailgun";
 enum Command {
     Postmark,
     Mailgun,
+    Sendgrid,
     WrongMethod(&'static str),
     Unknown,
 }
@@ -56,7 +61,8 @@ impl Command {
         match (segments, method) {
             (["postmark"], Method::Post) => Command::Postmark,
             (["mailgun"], Method::Post) => Command::Mailgun,
-            (["postmark" | "mailgun"], _) => Command::WrongMethod("POST"),
+            (["sendgrid"], Method::Post) => Command::Sendgrid,
+            (["postmark" | "mailgun" | "sendgrid"], _) => Command::WrongMethod("POST"),
             _ => Command::Unknown,
         }
     }
@@ -77,10 +83,14 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::WrongMethod(allowed) => Err(ApiError::method_not_allowed(allowed)),
         Command::Postmark => postmark(&request).await,
         Command::Mailgun => mailgun(&request).await,
+        Command::Sendgrid => sendgrid(&request).await,
     }
 }
 
-async fn postmark(request: &ApiRequest) -> Result<Response, ApiError> {
+/// Postmark and SendGrid cannot sign their posts: the HTTP Basic credentials in the webhook URL
+/// are the secret, compared with the `user:password` in `variable`. Missing: 401; wrong, or none
+/// configured: 403 (for Postmark, the one answer that stops its retries).
+fn check_credentials(request: &ApiRequest, variable: &str) -> Result<(), ApiError> {
     let Some(authorization) = request.header("authorization") else {
         return Err(ApiError::new(
             401,
@@ -88,14 +98,19 @@ async fn postmark(request: &ApiRequest) -> Result<Response, ApiError> {
             "HTTP Basic credentials are missing (put user:password@ in the webhook URL)",
         ));
     };
-    let configured = spin_host::variable("postmark_inbound_credentials", "");
+    let configured = spin_host::variable(variable, "");
     if !email::verify_basic_auth(&configured, Some(authorization)) {
         return Err(ApiError::new(
             403,
             "forged_credentials",
-            "the credentials do not match postmark_inbound_credentials",
+            format!("the credentials do not match {variable}"),
         ));
     }
+    Ok(())
+}
+
+async fn postmark(request: &ApiRequest) -> Result<Response, ApiError> {
+    check_credentials(request, "postmark_inbound_credentials")?;
     if !is_json_content_type(request.header("content-type")) {
         return Err(ApiError::unsupported_media_type());
     }
@@ -203,6 +218,22 @@ async fn mailgun(request: &ApiRequest) -> Result<Response, ApiError> {
     result
 }
 
+async fn sendgrid(request: &ApiRequest) -> Result<Response, ApiError> {
+    check_credentials(request, "sendgrid_inbound_credentials")?;
+    let content_type = request.header("content-type");
+    if !multipart::is_multipart(content_type) {
+        return Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            "request body must be multipart/form-data",
+        ));
+    }
+    let fields = multipart::parse(content_type.unwrap_or_default(), &request.body)?;
+    let message = inbound_message(email::sendgrid(&fields)?)?;
+    let host = SpinHost::open(Access::Write)?;
+    store(&host.ctx(), &message).await
+}
+
 /// A line for each file that was not kept.
 fn attachment_notes(email: &mut InboundEmail) -> (Vec<NewAttachment>, Vec<String>) {
     let mut kept = Vec::new();
@@ -303,6 +334,14 @@ mod tests {
         );
         assert_eq!(
             Command::route(&Method::Post, &["sendgrid"]),
+            Command::Sendgrid
+        );
+        assert_eq!(
+            Command::route(&Method::Put, &["sendgrid"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["sparkpost"]),
             Command::Unknown
         );
         assert_eq!(Command::route(&Method::Post, &[]), Command::Unknown);

@@ -1,7 +1,8 @@
-//! Email webhooks and threading: Mailgun's signature (with freshness), Postmark's basic-auth
-//! credentials, the pieces replies need to thread (reply-address tokens, Message-ID lists,
-//! `Re:` subjects, `References`), and inbound emails as Postmark ([`postmark`]) and Mailgun
-//! ([`mailgun`]) post them, parsed into one [`InboundEmail`].
+//! Email webhooks and threading: Mailgun's signature (with freshness), the basic-auth
+//! credentials of the webhooks that cannot be signed (Postmark, SendGrid), the pieces replies
+//! need to thread (reply-address tokens, Message-ID lists, `Re:` subjects, `References`), and
+//! inbound emails as Postmark ([`postmark`]), Mailgun ([`mailgun`]) and SendGrid's Inbound Parse
+//! ([`sendgrid`]) post them, parsed into one [`InboundEmail`].
 //!
 //! Threading order (PROTOCOLS.md): a token in the reply address first, then `In-Reply-To` /
 //! `References` against the conversation's stored Message-IDs, else a new conversation. Never the
@@ -61,8 +62,9 @@ pub fn verify_mailgun(
     Ok(())
 }
 
-/// Whether an `Authorization` header carries the Postmark webhook's configured `user:password`
-/// (HTTP Basic, compared in constant time). Nothing verifies without configured credentials.
+/// Whether an `Authorization` header carries a webhook's configured `user:password` (HTTP Basic,
+/// compared in constant time): Postmark and SendGrid cannot sign their posts, so the credentials
+/// in the webhook URL are the secret. Nothing verifies without configured credentials.
 pub fn verify_basic_auth(configured: &str, authorization: Option<&str>) -> bool {
     let Some((scheme, encoded)) = authorization.and_then(|h| h.trim().split_once(' ')) else {
         return false;
@@ -514,10 +516,10 @@ fn sender(
 
 /// The most files one email keeps (the rest are counted).
 const MAX_ATTACHMENTS: usize = crate::attachment::MAX_PER_MESSAGE;
-/// The most headers and addresses of a Postmark email read; a body full of thousands of them is
-/// counted through, not kept.
-const MAX_POSTMARK_HEADERS: usize = 1_000;
-const MAX_POSTMARK_ADDRESSES: usize = 200;
+/// The most headers and addresses of an email read (Postmark's lists, SendGrid's header block and
+/// envelope); a body full of thousands of them is counted or skipped through, not kept.
+const MAX_HEADERS: usize = 1_000;
+const MAX_ADDRESSES: usize = 200;
 
 /// A JSON list of which only the first `N` elements are deserialized and kept; the rest are
 /// skipped (and counted) without building anything, so a body of millions of tiny elements
@@ -597,9 +599,9 @@ struct PostmarkInbound {
     from_name: Option<String>,
     from_full: Option<PostmarkAddress>,
     to: Option<String>,
-    to_full: Option<Capped<PostmarkAddress, MAX_POSTMARK_ADDRESSES>>,
+    to_full: Option<Capped<PostmarkAddress, MAX_ADDRESSES>>,
     cc: Option<String>,
-    cc_full: Option<Capped<PostmarkAddress, MAX_POSTMARK_ADDRESSES>>,
+    cc_full: Option<Capped<PostmarkAddress, MAX_ADDRESSES>>,
     original_recipient: Option<String>,
     subject: Option<String>,
     /// Postmark's own id (not the RFC one): stable across its retries.
@@ -610,7 +612,7 @@ struct PostmarkInbound {
     text_body: Option<String>,
     html_body: Option<String>,
     stripped_text_reply: Option<String>,
-    headers: Option<Capped<PostmarkHeader, MAX_POSTMARK_HEADERS>>,
+    headers: Option<Capped<PostmarkHeader, MAX_HEADERS>>,
     attachments: Option<Capped<PostmarkAttachment, MAX_ATTACHMENTS>>,
 }
 
@@ -847,6 +849,330 @@ pub fn mailgun(fields: &[Part<'_>]) -> Result<InboundEmail, InvalidInput> {
         reply_token,
         referenced_ids: referenced_ids(&in_reply_to, &references),
         references: references_value(&references),
+        attachments,
+        attachments_over_limit,
+    })
+}
+
+/// A raw header block as SendGrid posts it in `headers`: `Name: value` lines, each line that
+/// starts with a space or tab continuing the field before it (RFC 5322 folding, undone by
+/// joining the lines). Lookups ignore case and the first of repeated fields wins. Lenient, as
+/// mail is: lines that are not fields (no colon, a name with spaces) are skipped with their
+/// continuations, the block ends at its first empty line, and at most [`MAX_HEADERS`] fields are
+/// read.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct HeaderBlock {
+    fields: Vec<(String, String)>,
+}
+
+impl HeaderBlock {
+    fn parse(raw: &str) -> HeaderBlock {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        // Whether the last field line was skipped: its continuation lines are skipped too.
+        let mut skipping = true;
+        for line in raw.trim_start_matches(['\r', '\n']).split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.is_empty() {
+                break;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = fields.last_mut().filter(|_| !skipping) {
+                    value.push_str(line);
+                }
+                continue;
+            }
+            if fields.len() == MAX_HEADERS {
+                break;
+            }
+            skipping = true;
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            // RFC 5322 allows whitespace before the colon only in its obsolete syntax; a name
+            // is otherwise printable ASCII.
+            let name = name.trim_end();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                continue;
+            }
+            fields.push((name.to_owned(), value.to_owned()));
+            skipping = false;
+        }
+        HeaderBlock { fields }
+    }
+
+    /// The value of the first field called `name` (any case), unfolded and trimmed.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
+
+/// Windows-1252's characters for the bytes 0x80-0x9F (elsewhere it is ISO-8859-1); its five
+/// unassigned bytes read as U+FFFD.
+const WINDOWS_1252_C1: [char; 32] = [
+    '\u{20ac}', '\u{fffd}', '\u{201a}', '\u{0192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{02c6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{fffd}', '\u{017d}', '\u{fffd}',
+    '\u{fffd}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}',
+    '\u{02dc}', '\u{2122}', '\u{0161}', '\u{203a}', '\u{0153}', '\u{fffd}', '\u{017e}', '\u{0178}',
+];
+
+/// One byte of Windows-1252, or of ISO-8859-15 (Latin-9: ISO-8859-1 with eight characters
+/// swapped).
+fn single_byte(byte: u8, latin9: bool) -> char {
+    match (byte, latin9) {
+        (0x80..=0x9f, false) => WINDOWS_1252_C1[usize::from(byte - 0x80)],
+        (0xa4, true) => '\u{20ac}',
+        (0xa6, true) => '\u{0160}',
+        (0xa8, true) => '\u{0161}',
+        (0xb4, true) => '\u{017d}',
+        (0xb8, true) => '\u{017e}',
+        (0xbc, true) => '\u{0152}',
+        (0xbd, true) => '\u{0153}',
+        (0xbe, true) => '\u{0178}',
+        _ => char::from(byte),
+    }
+}
+
+/// A SendGrid field's text, read in the charset its `charsets` entry names. SendGrid passes the
+/// bodies (and at times the subject) on in the email's own charset: UTF-8 is read as it is;
+/// ISO-8859-1, Windows-1252 and ASCII as Windows-1252 (what mail labelled with them usually is,
+/// as browsers also assume); ISO-8859-15 as itself; anything else as UTF-8, with U+FFFD for what
+/// is not. Never refused: an email is not lost over its encoding.
+fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let label = charset.unwrap_or_default().trim().to_ascii_lowercase();
+    let latin9 = match label.as_str() {
+        "iso-8859-1" | "iso8859-1" | "iso_8859-1" | "latin1" | "latin-1" | "l1"
+        | "windows-1252" | "cp1252" | "us-ascii" | "ascii" => false,
+        "iso-8859-15" | "iso8859-15" | "iso_8859-15" | "latin9" | "latin-9" => true,
+        _ => return String::from_utf8_lossy(bytes).into_owned(),
+    };
+    bytes.iter().map(|&b| single_byte(b, latin9)).collect()
+}
+
+/// SendGrid's `envelope`: the SMTP recipients and sender.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SendgridEnvelope {
+    to: Option<Capped<String, MAX_ADDRESSES>>,
+    from: Option<String>,
+}
+
+/// SendGrid's `charsets`: the charset of each text field it posts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SendgridCharsets {
+    to: Option<String>,
+    cc: Option<String>,
+    from: Option<String>,
+    subject: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
+}
+
+/// One entry of SendGrid's `attachment-info`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SendgridFileInfo {
+    filename: Option<String>,
+    name: Option<String>,
+    #[serde(rename = "type")]
+    content_type: Option<String>,
+}
+
+/// The `attachment-info` entries of the files kept (`attachment1`, ...), by field name; the
+/// other entries are skipped without being built.
+fn sendgrid_file_info(
+    json: &str,
+    wanted: &[&str],
+) -> Result<Vec<(String, SendgridFileInfo)>, serde_json::Error> {
+    struct Entries<'w>(&'w [&'w str]);
+    impl<'de> serde::de::Visitor<'de> for Entries<'_> {
+        type Value = Vec<(String, SendgridFileInfo)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of attachment fields to file descriptions")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut kept = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if self.0.contains(&key.as_str()) {
+                    let info = map.next_value::<SendgridFileInfo>()?;
+                    kept.push((key, info));
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(kept)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let kept = serde::Deserializer::deserialize_map(&mut deserializer, Entries(wanted))?;
+    deserializer.end()?;
+    Ok(kept)
+}
+
+/// A SendGrid JSON field, or the empty value when it was not posted.
+fn sendgrid_json<T: serde::de::DeserializeOwned + Default>(
+    bytes: Option<&[u8]>,
+    name: &'static str,
+    problem: &str,
+) -> Result<T, InvalidInput> {
+    bytes.map_or_else(
+        || Ok(T::default()),
+        |bytes| serde_json::from_slice(bytes).map_err(|_| bad(name, problem)),
+    )
+}
+
+/// The number of a SendGrid attachment field (`attachment3` is 3; digits only).
+fn sendgrid_attachment_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("attachment")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// An email as SendGrid's Inbound Parse posts it in its default (parsed) mode, from its
+/// `multipart/form-data` parts: `headers` (the raw header block, where `Message-ID`,
+/// `In-Reply-To` and `References` are read), `from`, `to`, `cc`, `subject`, `text`, `html` (in
+/// the charsets `charsets` names), `envelope` (JSON: the SMTP `to` list and `from`),
+/// `attachment-info` (JSON: `attachmentN` -> `filename`, `type`) and the files `attachment1` ..
+/// `attachmentN`.
+///
+/// A post in raw mode (the whole MIME message in `email`) is refused, saying which setting to
+/// change: reading MIME bodies (nested parts, transfer encodings, encoded words) is a parser of
+/// its own, and the parsed mode gives us everything we use. The caller checks the credentials
+/// first.
+pub fn sendgrid(fields: &[Part<'_>]) -> Result<InboundEmail, InvalidInput> {
+    let raw = |wanted: &str| {
+        fields
+            .iter()
+            .find(|p| p.filename.is_none() && p.name == wanted)
+            .map(|p| p.body)
+    };
+    if raw("email").is_some() && raw("headers").is_none() {
+        return Err(bad(
+            "email",
+            "is a raw MIME message, which is not read: in SendGrid's Inbound Parse settings, \
+             untick \"POST the raw, full MIME message\"",
+        ));
+    }
+    let charsets: SendgridCharsets = sendgrid_json(
+        raw("charsets"),
+        "charsets",
+        "is not a JSON map of fields to charsets",
+    )?;
+    let envelope: SendgridEnvelope = sendgrid_json(
+        raw("envelope"),
+        "envelope",
+        "is not SendGrid's envelope JSON ({\"to\":[...],\"from\":\"...\"})",
+    )?;
+    let text_of = |name: &str, charset: &Option<String>| {
+        raw(name).map(|bytes| decode_text(bytes, charset.as_deref()))
+    };
+    let headers = HeaderBlock::parse(&String::from_utf8_lossy(raw("headers").unwrap_or_default()));
+    let from_header = text_of("from", &charsets.from).or(headers.get("From").map(str::to_owned));
+    // The From header names the person; the envelope sender (a bounce address) is the fallback.
+    let (from, name) = match sender("from", None, None, from_header.as_deref()) {
+        Ok(found) => found,
+        Err(e) => match envelope.from.as_deref() {
+            Some(address) if !address.trim().is_empty() => {
+                sender("envelope", None, None, Some(address))?
+            }
+            _ => return Err(e),
+        },
+    };
+    let subject = subject(
+        text_of("subject", &charsets.subject)
+            .as_deref()
+            .or(headers.get("Subject"))
+            .unwrap_or_default(),
+    );
+    let plain = text_of("text", &charsets.text);
+    let html = text_of("html", &charsets.html);
+    let text = best_text(None, plain.as_deref(), html.as_deref());
+    let recipients: Vec<&str> = envelope
+        .to
+        .iter()
+        .flat_map(|c| &c.items)
+        .map(String::as_str)
+        .collect();
+    let message_id = message_id_or_synthetic(
+        headers.get("Message-ID"),
+        &[
+            "sendgrid",
+            from.as_str(),
+            &recipients.join(","),
+            headers.get("Date").unwrap_or_default(),
+            &subject,
+            &text,
+        ],
+    );
+    let to = text_of("to", &charsets.to).or(headers.get("To").map(str::to_owned));
+    let cc = text_of("cc", &charsets.cc).or(headers.get("Cc").map(str::to_owned));
+    let reply_token = token_in_addresses(
+        recipients
+            .iter()
+            .copied()
+            .chain(to.as_deref())
+            .chain(cc.as_deref()),
+    );
+    let mut files: Vec<(u32, &Part<'_>)> = fields
+        .iter()
+        .filter_map(|p| sendgrid_attachment_number(&p.name).map(|n| (n, p)))
+        .collect();
+    files.sort_by_key(|(n, _)| *n);
+    let attachments_over_limit = files.len().saturating_sub(MAX_ATTACHMENTS);
+    files.truncate(MAX_ATTACHMENTS);
+    let info = match std::str::from_utf8(raw("attachment-info").unwrap_or(b"{}")) {
+        Ok(json) => {
+            let wanted: Vec<&str> = files.iter().map(|(_, p)| p.name.as_str()).collect();
+            sendgrid_file_info(json, &wanted).ok()
+        }
+        Err(_) => None,
+    }
+    .ok_or_else(|| {
+        bad(
+            "attachment-info",
+            "is not a JSON map of attachment fields to file descriptions",
+        )
+    })?;
+    let attachments = files
+        .iter()
+        .map(|(_, part)| {
+            let described = info
+                .iter()
+                .find(|(field, _)| *field == part.name)
+                .map(|(_, info)| info);
+            let name = described
+                .and_then(|i| i.filename.clone().or_else(|| i.name.clone()))
+                .or_else(|| part.filename.clone())
+                .unwrap_or_default();
+            let content_type = described
+                .and_then(|i| i.content_type.clone())
+                .or_else(|| part.content_type.clone())
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            EmailAttachment {
+                name,
+                content_type,
+                data: part.body.to_vec(),
+            }
+        })
+        .collect();
+    let references = headers.get("References").unwrap_or_default();
+    Ok(InboundEmail {
+        from,
+        name,
+        message_id,
+        subject,
+        text,
+        reply_token,
+        referenced_ids: referenced_ids(headers.get("In-Reply-To").unwrap_or_default(), references),
+        references: references_value(references),
         attachments,
         attachments_over_limit,
     })
@@ -1280,41 +1606,60 @@ mod tests {
         assert!(mailgun(&not_utf8).is_err());
     }
 
+    /// A field or file of a hand-written form: name, file name, content type, bytes.
+    type FormPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+    /// A `multipart/form-data` body as the providers' senders write one: CRLF lines, each part
+    /// after its delimiter, a closing delimiter.
+    fn form_data(boundary: &str, parts: &[FormPart<'_>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (name, filename, content_type, value) in parts {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"")
+                    .as_bytes(),
+            );
+            if let Some(filename) = filename {
+                body.extend_from_slice(format!("; filename=\"{filename}\"").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            if let Some(content_type) = content_type {
+                body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        body
+    }
+
+    /// The parts of a body [`form_data`] wrote, read back by the real parser.
+    fn form_parts<'a>(boundary: &str, body: &'a [u8]) -> Vec<Part<'a>> {
+        super::super::multipart::parse(&format!("multipart/form-data; boundary={boundary}"), body)
+            .unwrap()
+    }
+
     #[test]
     fn a_mailgun_forward_with_attachments_as_multipart() {
-        let mut body = Vec::new();
-        let mut field =
-            |name: &str, filename: Option<&str>, content_type: Option<&str>, value: &[u8]| {
-                body.extend_from_slice(b"--b0undary\r\nContent-Disposition: form-data; name=\"");
-                body.extend_from_slice(name.as_bytes());
-                body.push(b'"');
-                if let Some(filename) = filename {
-                    body.extend_from_slice(format!("; filename=\"{filename}\"").as_bytes());
-                }
-                body.extend_from_slice(b"\r\n");
-                if let Some(content_type) = content_type {
-                    body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-                }
-                body.extend_from_slice(b"\r\n");
-                body.extend_from_slice(value);
-                body.extend_from_slice(b"\r\n");
-            };
-        field("from", None, None, "Zoë <zoe@example.com>".as_bytes());
-        field("recipient", None, None, b"support@help.example.com");
-        field("subject", None, None, b"Photo of the damage");
-        field("body-plain", None, None, b"See attached.");
-        field("Message-Id", None, None, b"<z1@example.com>");
-        field("attachment-count", None, None, b"2");
-        field("attachment-2", Some("notes.txt"), None, b"second");
-        field(
-            "attachment-1",
-            Some("photo.png"),
-            Some("image/png"),
-            b"\x89PNG\r\n\x1a\n\x00\xff",
+        let body = form_data(
+            "b0undary",
+            &[
+                ("from", None, None, "Zoë <zoe@example.com>".as_bytes()),
+                ("recipient", None, None, b"support@help.example.com"),
+                ("subject", None, None, b"Photo of the damage"),
+                ("body-plain", None, None, b"See attached."),
+                ("Message-Id", None, None, b"<z1@example.com>"),
+                ("attachment-count", None, None, b"2"),
+                ("attachment-2", Some("notes.txt"), None, b"second"),
+                (
+                    "attachment-1",
+                    Some("photo.png"),
+                    Some("image/png"),
+                    b"\x89PNG\r\n\x1a\n\x00\xff",
+                ),
+            ],
         );
-        body.extend_from_slice(b"--b0undary--\r\n");
-        let parts = super::super::multipart::parse("multipart/form-data; boundary=b0undary", &body)
-            .unwrap();
+        let parts = form_parts("b0undary", &body);
         let email = mailgun(&parts).unwrap();
         assert_eq!(email.name.as_ref().map(PersonName::as_str), Some("Zoë"));
         assert_eq!(email.text, "See attached.");
@@ -1376,6 +1721,408 @@ mod tests {
         assert_eq!(subject("  Re:\r\n  hello\u{7}  "), "Re: hello");
     }
 
+    /// The header block of a customer's reply as SendGrid posts it in `headers`: LF line ends,
+    /// `Received`, DKIM and `References` folded over several lines.
+    const SENDGRID_HEADERS: &str = "Received: by mx0047p1mdw1.sendgrid.net with SMTP id 6WCVv7KAWn Wed, 06 Feb 2024 10:00:02 +0000 (UTC)\n\
+Received: from mail-io0-f169.google.com (mail-io0-f169.google.com [209.85.223.169])\n\tby mx0047p1mdw1.sendgrid.net (Postfix) with ESMTPS id AA9FFA817F2\n\tfor <support+Ab3x9@parse.help.example.com>; Wed, 06 Feb 2024 10:00:02 +0000 (UTC)\n\
+DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\n        d=example.com; s=20230601; t=1707213600;\n        h=to:subject:message-id:date:from:in-reply-to:references:mime-version;\n        bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\n        b=JCDAea097NZuAf4chbjqgUOlyH6\n\
+MIME-Version: 1.0\n\
+References: <first-1@help.example.com>\n <out-7@help.example.com>\n\
+In-Reply-To: <out-7@help.example.com>\n\
+From: Bob Lee <bob@example.com>\n\
+Date: Tue, 6 Feb 2024 11:00:00 +0100\n\
+message-id: <CAN_P_JMvV7Zp+bob=1@mail.example.com>\n\
+Subject: Re: Order 42\n\
+To: Support <support+Ab3x9@parse.help.example.com>\n\
+Content-Type: multipart/mixed; boundary=\"000000000000b1b4e1061193e2c5\"\n";
+
+    const SENDGRID_BOUNDARY: &str = "xYzZY";
+
+    /// The parts of a SendGrid Inbound Parse post in its default (parsed) mode, in the order
+    /// SendGrid writes them; `edit` replaces, adds or (with `None`) removes parts.
+    fn sendgrid_body(edit: &[(&str, Option<FormPart<'_>>)]) -> Vec<u8> {
+        let png: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
+        let mut parts: Vec<FormPart<'_>> = vec![
+            ("headers", None, None, SENDGRID_HEADERS.as_bytes()),
+            ("dkim", None, None, b"{@example.com : pass}"),
+            ("content-ids", None, None, br#"{"ii_lsa8c0ro0":"attachment1"}"#),
+            ("to", None, None, b"Support <support+Ab3x9@parse.help.example.com>"),
+            ("html", None, None, b"<div dir=\"ltr\">Thanks, it arrived!</div><br><div class=\"gmail_quote\">On Mon, Support wrote:<blockquote>shipped</blockquote></div>"),
+            ("from", None, None, b"Bob Lee <bob@example.com>"),
+            ("text", None, None, b"Thanks, it arrived!\n\nOn Mon, Support wrote:\n> shipped\n"),
+            ("sender_ip", None, None, b"209.85.223.169"),
+            ("spam_report", None, None, b"Spam detection software, running on the system \"mx0047p1mdw1.sendgrid.net\", has NOT identified this incoming email as spam."),
+            ("envelope", None, None, br#"{"to":["support+Ab3x9@parse.help.example.com"],"from":"bob@example.com"}"#),
+            ("attachments", None, None, b"1"),
+            ("subject", None, None, b"Re: Order 42"),
+            ("attachment-info", None, None, br#"{"attachment1":{"filename":"damage.png","name":"damage.png","type":"image/png","content-id":"ii_lsa8c0ro0"}}"#),
+            ("spam_score", None, None, b"0.1"),
+            ("charsets", None, None, br#"{"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}"#),
+            ("SPF", None, None, b"pass"),
+            ("attachment1", Some("damage.png"), Some("image/png"), png),
+        ];
+        for (name, replacement) in edit {
+            let at = parts.iter().position(|(n, ..)| n == name);
+            match (at, replacement) {
+                (Some(at), Some(part)) => parts[at] = *part,
+                (Some(at), None) => {
+                    parts.remove(at);
+                }
+                (None, Some(part)) => parts.push(*part),
+                (None, None) => {}
+            }
+        }
+        form_data(SENDGRID_BOUNDARY, &parts)
+    }
+
+    fn sendgrid_with(edit: &[(&str, Option<FormPart<'_>>)]) -> Result<InboundEmail, InvalidInput> {
+        let body = sendgrid_body(edit);
+        sendgrid(&form_parts(SENDGRID_BOUNDARY, &body))
+    }
+
+    #[test]
+    fn a_sendgrid_inbound_parse_post_in_parsed_mode() {
+        let email = sendgrid_with(&[]).unwrap();
+        assert_eq!(email.from.as_str(), "bob@example.com");
+        assert_eq!(email.name.as_ref().map(PersonName::as_str), Some("Bob Lee"));
+        assert_eq!(email.message_id, "CAN_P_JMvV7Zp+bob=1@mail.example.com");
+        assert_eq!(email.subject, "Re: Order 42");
+        assert_eq!(
+            email.text, "Thanks, it arrived!\n\nOn Mon, Support wrote:\n> shipped\n",
+            "SendGrid does not strip quoted history; the plain text is taken as sent"
+        );
+        assert_eq!(email.reply_token.as_deref(), Some("Ab3x9"));
+        assert_eq!(
+            email.referenced_ids,
+            ["out-7@help.example.com", "first-1@help.example.com"]
+        );
+        assert_eq!(
+            email.references,
+            "<first-1@help.example.com> <out-7@help.example.com>"
+        );
+        assert_eq!(
+            email.attachments,
+            [EmailAttachment {
+                name: "damage.png".into(),
+                content_type: "image/png".into(),
+                data: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec(),
+            }]
+        );
+        assert_eq!(email.attachments_over_limit, 0);
+    }
+
+    #[test]
+    fn sendgrid_reply_tokens_come_from_the_envelope_then_to_and_cc() {
+        // Sent Bcc to the tokened address: only the envelope names it.
+        let bcc = sendgrid_with(&[
+            ("to", Some(("to", None, None, b"someone@example.org"))),
+            (
+                "headers",
+                Some(("headers", None, None, b"Message-ID: <b@x>\n")),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(bcc.reply_token.as_deref(), Some("Ab3x9"));
+        let to_only = sendgrid_with(&[
+            ("envelope", None),
+            (
+                "to",
+                Some((
+                    "to",
+                    None,
+                    None,
+                    b"\"Help, Desk\" <support+T0k-en_1@parse.help.example.com>, x@example.org",
+                )),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(to_only.reply_token.as_deref(), Some("T0k-en_1"));
+        let cc = sendgrid_with(&[
+            (
+                "envelope",
+                Some((
+                    "envelope",
+                    None,
+                    None,
+                    br#"{"to":["support@parse.help.example.com"]}"#,
+                )),
+            ),
+            (
+                "to",
+                Some(("to", None, None, b"support@parse.help.example.com")),
+            ),
+            (
+                "cc",
+                Some(("cc", None, None, b"support+Cc9@parse.help.example.com")),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(cc.reply_token.as_deref(), Some("Cc9"));
+        let none = sendgrid_with(&[
+            (
+                "envelope",
+                Some((
+                    "envelope",
+                    None,
+                    None,
+                    br#"{"to":["support@parse.help.example.com"],"from":"bob@example.com"}"#,
+                )),
+            ),
+            (
+                "to",
+                Some(("to", None, None, b"support@parse.help.example.com")),
+            ),
+            (
+                "headers",
+                Some((
+                    "headers",
+                    None,
+                    None,
+                    b"Message-ID: <n@x>\nTo: support+not-read-here@x.example\n",
+                )),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            none.reply_token, None,
+            "the posted to field wins over the header"
+        );
+    }
+
+    #[test]
+    fn sendgrid_text_is_read_in_the_charset_sendgrid_names() {
+        let email = sendgrid_with(&[
+            ("text", Some(("text", None, None, b"The parcel\x92s box\x85 \x80 5"))),
+            ("html", Some(("html", None, None, b"<p>\xbfLleg\xf3?</p>"))),
+            ("subject", Some(("subject", None, None, b"Como usted pidi\xa2"))),
+            ("from", Some(("from", None, None, "Zoë Ortiz <zoe@example.com>".as_bytes()))),
+            ("charsets", Some(("charsets", None, None, br#"{"to":"UTF-8","html":"iso-8859-1","subject":"cp850","from":"UTF-8","text":"windows-1252"}"#))),
+        ])
+        .unwrap();
+        assert_eq!(email.text, "The parcel\u{2019}s box\u{2026} \u{20ac} 5");
+        assert_eq!(
+            email.name.as_ref().map(PersonName::as_str),
+            Some("Zoë Ortiz")
+        );
+        assert_eq!(
+            email.subject, "Como usted pidi\u{fffd}",
+            "a charset we do not know is read as UTF-8, never refused"
+        );
+        let html = sendgrid_with(&[
+            ("text", None),
+            ("html", Some(("html", None, None, b"<p>\xbfLleg\xf3?</p>"))),
+            (
+                "charsets",
+                Some(("charsets", None, None, br#"{"html":"ISO-8859-1"}"#)),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(html.text, "\u{bf}Lleg\u{f3}?");
+        assert_eq!(
+            decode_text(b"\xa4 \xbd", Some("iso-8859-15")),
+            "\u{20ac} \u{153}"
+        );
+        assert_eq!(decode_text(b"\xa4 \xbd", Some("latin1")), "\u{a4} \u{bd}");
+        assert_eq!(decode_text("é".as_bytes(), None), "é");
+    }
+
+    #[test]
+    fn sendgrid_files_follow_their_number_and_attachment_info() {
+        let names: Vec<String> = (1..=12).map(|n| format!("attachment{n}")).collect();
+        let files: Vec<FormPart<'_>> = names
+            .iter()
+            .rev()
+            .map(|n| {
+                (
+                    n.as_str(),
+                    Some("upload.bin"),
+                    Some("text/plain"),
+                    b"x".as_slice(),
+                )
+            })
+            .collect();
+        let info = r#"{"attachment2":{"filename":"second.txt","type":"text/csv"},"attachment1":{"name":"first.txt"},"attachment11":{"filename":"never read","type":7}}"#;
+        let mut edit: Vec<(&str, Option<FormPart<'_>>)> = vec![
+            ("attachment1", None),
+            (
+                "attachment-info",
+                Some(("attachment-info", None, None, info.as_bytes())),
+            ),
+        ];
+        edit.extend(files.iter().map(|f| ("", Some(*f))));
+        let email = sendgrid_with(&edit).unwrap();
+        let seen: Vec<(&str, &str)> = email
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.content_type.as_str()))
+            .collect();
+        assert_eq!(seen.len(), crate::attachment::MAX_PER_MESSAGE);
+        assert_eq!(seen[0], ("first.txt", "text/plain"));
+        assert_eq!(seen[1], ("second.txt", "text/csv"));
+        assert_eq!(
+            seen[9],
+            ("upload.bin", "text/plain"),
+            "attachment10 after attachment9"
+        );
+        assert_eq!(email.attachments_over_limit, 2);
+        assert_eq!(sendgrid_attachment_number("attachment10"), Some(10));
+        for not_a_file in [
+            "attachments",
+            "attachment-info",
+            "attachment",
+            "attachment+3",
+            "attachment 1",
+        ] {
+            assert_eq!(sendgrid_attachment_number(not_a_file), None, "{not_a_file}");
+        }
+    }
+
+    #[test]
+    fn sendgrid_senders_fall_back_to_the_header_then_the_envelope() {
+        let header = sendgrid_with(&[("from", None)]).unwrap();
+        assert_eq!(header.from.as_str(), "bob@example.com");
+        assert_eq!(
+            header.name.as_ref().map(PersonName::as_str),
+            Some("Bob Lee")
+        );
+        let envelope = sendgrid_with(&[(
+            "from",
+            Some(("from", None, None, b"undisclosed-recipients:;")),
+        )])
+        .unwrap();
+        assert_eq!(envelope.from.as_str(), "bob@example.com");
+        assert_eq!(envelope.name, None);
+        let nobody = sendgrid_with(&[("from", None), ("headers", None), ("envelope", None)]);
+        assert_eq!(nobody.unwrap_err().to_string(), "from: is missing");
+    }
+
+    #[test]
+    fn sendgrid_raw_mode_and_malformed_posts_are_refused() {
+        let raw = sendgrid_with(&[
+            ("headers", None),
+            ("text", None),
+            ("html", None),
+            (
+                "email",
+                Some((
+                    "email",
+                    None,
+                    None,
+                    b"From: Bob <bob@example.com>\r\nMessage-ID: <r@x>\r\n\r\nHi\r\n",
+                )),
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(raw.field, "email");
+        assert!(
+            raw.problem
+                .contains("untick \"POST the raw, full MIME message\""),
+            "{raw}"
+        );
+        let problem = |name: &str, value: &[u8]| {
+            sendgrid_with(&[(name, Some((name, None, None, value)))])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            problem("envelope", b"{\"to\":\"one@x\"}")
+                .starts_with("envelope: is not SendGrid's envelope JSON")
+        );
+        assert!(problem("envelope", b"not json").starts_with("envelope: "));
+        assert!(problem("charsets", b"{\"text\":1}").starts_with("charsets: "));
+        assert!(problem("attachment-info", b"[]").starts_with("attachment-info: "));
+        assert!(
+            problem("attachment-info", br#"{"attachment1":{"type":5}}"#)
+                .starts_with("attachment-info: ")
+        );
+        assert!(problem("attachment-info", b"{} trailing").starts_with("attachment-info: "));
+        assert!(problem("attachment-info", b"{\"a\":\xff}").starts_with("attachment-info: "));
+        // Entries of files not kept are not read at all.
+        assert!(
+            sendgrid_with(&[(
+                "attachment-info",
+                Some((
+                    "attachment-info",
+                    None,
+                    None,
+                    br#"{"attachment9":{"type":5}}"#
+                ))
+            )])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn header_blocks_unfold_ignore_case_and_skip_what_is_not_a_field() {
+        let block = HeaderBlock::parse(
+            "From bob@example.com Tue Feb  6 10:00:00 2024\r\n\
+             \tcontinuation of a line that is not a field\r\n\
+             Message-ID:\r\n <first@x>\r\n\
+             MESSAGE-ID: <second@x>\r\n\
+             References: <a@x>\r\n\t<b@x>\r\n   <c@x>\r\n\
+             Subject : obsolete spacing\r\n\
+             no colon here\r\n\
+             \x20 continued junk\r\n\
+             X-Empty:\r\n\
+             \r\n\
+             In-Reply-To: <after-the-block@x>\r\n",
+        );
+        assert_eq!(block.get("message-id"), Some("<first@x>"), "the first wins");
+        assert_eq!(block.get("References"), Some("<a@x>\t<b@x>   <c@x>"));
+        assert_eq!(
+            message_ids(block.get("references").unwrap_or_default()),
+            ["a@x", "b@x", "c@x"]
+        );
+        assert_eq!(block.get("subject"), Some("obsolete spacing"));
+        assert_eq!(block.get("X-Empty"), Some(""));
+        assert_eq!(
+            block.get("In-Reply-To"),
+            None,
+            "the block ends at its empty line"
+        );
+        assert_eq!(block.fields.len(), 5);
+        assert_eq!(HeaderBlock::parse("\n\nTo: a@x\n").get("to"), Some("a@x"));
+        assert_eq!(HeaderBlock::parse(""), HeaderBlock::default());
+        let many = "X-Many: 1\n".repeat(MAX_HEADERS + 5) + "Message-ID: <late@x>\n";
+        let block = HeaderBlock::parse(&many);
+        assert_eq!(block.fields.len(), MAX_HEADERS);
+        assert_eq!(block.get("Message-ID"), None);
+    }
+
+    #[test]
+    fn a_sendgrid_email_without_a_message_id_gets_the_same_made_up_one_on_every_retry() {
+        let without = |headers: &[u8]| {
+            sendgrid_with(&[("headers", Some(("headers", None, None, headers)))])
+                .unwrap()
+                .message_id
+        };
+        let id =
+            without(b"From: Bob Lee <bob@example.com>\nDate: Tue, 6 Feb 2024 11:00:00 +0100\n");
+        assert!(id.ends_with("@missing-message-id.invalid"), "{id}");
+        assert_eq!(id.len(), 64 + "@missing-message-id.invalid".len());
+        assert_eq!(
+            id,
+            without(b"From: Bob Lee <bob@example.com>\nDate: Tue, 6 Feb 2024 11:00:00 +0100\n")
+        );
+        assert_ne!(id, without(b"Date: Wed, 7 Feb 2024 11:00:00 +0100\n"));
+        assert_eq!(
+            without(b"Message-ID:\n\t<folded@mail.example.com>\n"),
+            "folded@mail.example.com"
+        );
+        assert!(without(b"Message-ID: <no at sign>\n").ends_with("@missing-message-id.invalid"));
+        let threaded = sendgrid_with(&[(
+            "headers",
+            Some((
+                "headers",
+                None,
+                None,
+                b"in-reply-to:\n <out-9@help.example.com>\n",
+            )),
+        )])
+        .unwrap();
+        assert_eq!(threaded.referenced_ids, ["out-9@help.example.com"]);
+    }
+
     proptest::proptest! {
         #[test]
         fn postmark_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
@@ -1415,6 +2162,51 @@ mod tests {
         #[test]
         fn html_to_text_never_panics(html in "[<>/!&#;a-z0-9 \u{e9}\u{1F600}-]{0,200}") {
             let _ = html_to_text(&html);
+        }
+
+        #[test]
+        fn header_blocks_never_panic(raw in "[ -~\t\r\n\u{e9}\u{1F600}]{0,300}") {
+            let block = HeaderBlock::parse(&raw);
+            let _ = block.get("Message-ID");
+        }
+
+        #[test]
+        fn folding_a_header_changes_nothing_but_its_line_breaks(
+            words in proptest::collection::vec("[!-9;-~]{1,12}", 1..8),
+            folds in proptest::collection::vec(proptest::prelude::any::<bool>(), 8),
+            crlf in proptest::prelude::any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut folded = String::from("X-Before: 1");
+            folded.push_str(eol);
+            folded.push_str("references:");
+            for (word, fold) in words.iter().zip(&folds) {
+                if *fold {
+                    folded.push_str(eol);
+                }
+                folded.push(' ');
+                folded.push_str(word);
+            }
+            folded.push_str(eol);
+            folded.push_str("X-After: 2");
+            folded.push_str(eol);
+            let block = HeaderBlock::parse(&folded);
+            proptest::prop_assert_eq!(block.get("References").map(unfold), Some(words.join(" ")));
+            proptest::prop_assert_eq!(block.get("x-after"), Some("2"));
+        }
+
+        #[test]
+        fn sendgrid_never_panics(
+            fields in proptest::collection::vec(
+                ("(from|to|cc|subject|text|html|headers|envelope|charsets|attachment-info|email|attachment[0-9]{1,2})", "[ -~\r\n\u{e9}]{0,80}", proptest::option::of("[ -~]{0,10}")),
+                0..10,
+            ),
+        ) {
+            let parts: Vec<Part<'_>> = fields
+                .iter()
+                .map(|(n, v, file)| Part { name: n.clone(), filename: file.clone(), content_type: file.clone(), body: v.as_bytes() })
+                .collect();
+            let _ = sendgrid(&parts);
         }
     }
 }

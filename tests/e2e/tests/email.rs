@@ -1,7 +1,7 @@
-//! Inbound email through the real `channel-email` component: Postmark's JSON behind HTTP Basic
-//! credentials and Mailgun's signed route forwards (urlencoded and multipart), stored once per
-//! Message-ID, threaded by reply token, then `In-Reply-To`/`References`, else the customer's one
-//! thread.
+//! Inbound email through the real `channel-email` component: Postmark's JSON and SendGrid's
+//! Inbound Parse posts behind HTTP Basic credentials, and Mailgun's signed route forwards
+//! (urlencoded and multipart), stored once per Message-ID, threaded by reply token, then
+//! `In-Reply-To`/`References`, else the customer's one thread.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,6 +13,8 @@ use shared::channel::signature::{hex, hmac_sha256};
 const POSTMARK_USER: &str = "postmark";
 const POSTMARK_PASSWORD: &str = "inbound-s3cret";
 const MAILGUN_KEY: &str = "key-test-mailgun-signing-0123456789";
+const SENDGRID_USER: &str = "sendgrid";
+const SENDGRID_PASSWORD: &str = "parse-s3cret";
 
 async fn app() -> TestApp {
     spawn_app_with(AppSettings {
@@ -22,6 +24,10 @@ async fn app() -> TestApp {
                 format!("{POSTMARK_USER}:{POSTMARK_PASSWORD}"),
             ),
             ("mailgun_signing_key".to_owned(), MAILGUN_KEY.to_owned()),
+            (
+                "sendgrid_inbound_credentials".to_owned(),
+                format!("{SENDGRID_USER}:{SENDGRID_PASSWORD}"),
+            ),
         ]),
     })
     .await
@@ -352,7 +358,7 @@ async fn postmark_without_or_with_wrong_credentials_and_malformed_emails_store_n
     assert_eq!(app.get("/hooks/email/postmark").await.status, 405);
     let unknown = app
         .http
-        .post(app.url("/hooks/email/sendgrid"))
+        .post(app.url("/hooks/email/sparkpost"))
         .header("content-type", json)
         .body(body)
         .send()
@@ -648,4 +654,351 @@ async fn malformed_mailgun_forwards_store_nothing() {
     app.operator().await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_nonces"), 0);
+}
+
+/// The fields of a SendGrid Inbound Parse post in its default (parsed) mode, SendGrid's names
+/// in SendGrid's order, for an email from `from` (`Name <address>`) to `to`. The raw header
+/// block carries the Message-ID (folded onto a second line, as long ids often are) and `extra`
+/// header lines.
+fn sendgrid_email(
+    from: &str,
+    to: &str,
+    message_id: &str,
+    text: &str,
+    extra: &str,
+) -> Vec<(String, String)> {
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
+    let headers = format!(
+        "Received: by mx0047p1mdw1.sendgrid.net with SMTP id 6WCVv7KAWn Tue, 06 Feb 2024 10:00:02 +0000 (UTC)\n\
+         Received: from mail-io0-f169.google.com (mail-io0-f169.google.com [209.85.223.169])\n\
+         \tby mx0047p1mdw1.sendgrid.net (Postfix) with ESMTPS id AA9FFA817F2\n\
+         \tfor <{to}>; Tue, 06 Feb 2024 10:00:02 +0000 (UTC)\n\
+         MIME-Version: 1.0\n\
+         From: {from}\n\
+         Date: Tue, 6 Feb 2024 11:00:00 +0100\n\
+         Message-ID:\n <{message_id}>\n\
+         {extra}\
+         Subject: Where is my order?\n\
+         To: {to}\n\
+         Content-Type: multipart/alternative; boundary=\"000000000000b1b4e1061193e2c5\"\n"
+    );
+    let envelope = json!({ "to": [to], "from": address }).to_string();
+    [
+        ("headers", headers.as_str()),
+        ("dkim", "{@example.com : pass}"),
+        ("to", to),
+        ("html", &format!("<div dir=\"ltr\">{text}</div>")),
+        ("from", from),
+        ("text", &format!("{text}\n")),
+        ("sender_ip", "209.85.223.169"),
+        ("envelope", &envelope),
+        ("attachments", "0"),
+        ("subject", "Where is my order?"),
+        ("spam_score", "0.1"),
+        (
+            "charsets",
+            r#"{"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}"#,
+        ),
+        ("SPF", "pass"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// SendGrid's own boundary.
+const SENDGRID_BOUNDARY: &str = "xYzZY";
+
+/// Posts a SendGrid form, with the credentials in the URL as SendGrid's setting holds them.
+async fn post_sendgrid(
+    app: &TestApp,
+    fields: &[(String, String)],
+    files: &[File<'_>],
+    credentials: Option<(&str, &str)>,
+) -> Reply {
+    let url = app.url("/hooks/email/sendgrid");
+    let url = match credentials {
+        Some((user, password)) => url.replacen("://", &format!("://{user}:{password}@"), 1),
+        None => url,
+    };
+    let request = app
+        .http
+        .post(url)
+        .header("user-agent", "Sendlib/1.0")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={SENDGRID_BOUNDARY}"),
+        )
+        .body(multipart(SENDGRID_BOUNDARY, fields, files));
+    Reply::from(request.send().await.expect("POST sendgrid webhook")).await
+}
+
+async fn sendgrid(app: &TestApp, fields: &[(String, String)]) -> Reply {
+    post_sendgrid(app, fields, &[], Some((SENDGRID_USER, SENDGRID_PASSWORD))).await
+}
+
+#[tokio::test]
+async fn a_sendgrid_email_is_stored_and_answers_to_it_thread_by_in_reply_to_and_by_token() {
+    let app = app().await;
+    let first = sendgrid_email(
+        "Ann Lee <ann@example.com>",
+        "support@parse.help.example.com",
+        "CAN_P_JMvV7Zp+ann=1@mail.example.com",
+        "My parcel is late",
+        "",
+    );
+    let reply = sendgrid(&app, &first).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body, json!({ "ok": true, "duplicate": false }));
+    let conversation = conversation_of(&app, "CAN_P_JMvV7Zp+ann=1@mail.example.com");
+    let messages = thread_messages(&app, conversation).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["channel"], "email");
+    assert_eq!(messages[0]["body"], "My parcel is late");
+    let admin = app.operator().await;
+    let list = admin.get("/conversations").await;
+    assert_eq!(list.body["conversations"][0]["contact"]["name"], "Ann Lee");
+    assert_eq!(
+        list.body["conversations"][0]["contact"]["email"],
+        "ann@example.com"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM email_details WHERE subject = 'Where is my order?'"
+        ),
+        1
+    );
+
+    // Ann's colleague answers her email (reply-all): In-Reply-To, folded, names it.
+    let colleague = sendgrid_email(
+        "Bo <bo@example.com>",
+        "support@parse.help.example.com",
+        "bo-1@example.com",
+        "Adding to Ann's question",
+        "In-Reply-To:\n\t<CAN_P_JMvV7Zp+ann=1@mail.example.com>\nReferences: <CAN_P_JMvV7Zp+ann=1@mail.example.com>\n",
+    );
+    assert_eq!(sendgrid(&app, &colleague).await.status, 200);
+    assert_eq!(conversation_of(&app, "bo-1@example.com"), conversation);
+
+    // A customer answering our reply writes to its Reply-To token (the dispatch component
+    // creates it when it sends the reply; set here so the inbound side is tested alone).
+    rusqlite::Connection::open(app.database())
+        .unwrap()
+        .execute(
+            "INSERT INTO email_threads (token, conversation_id) VALUES ('9c1d4e7f2a3b5c6d8e9f0a1b2c3d4e5f', ?1)",
+            [conversation],
+        )
+        .unwrap();
+    let by_token = sendgrid_email(
+        "Cy <cy@example.com>",
+        "Support <support+9c1d4e7f2a3b5c6d8e9f0a1b2c3d4e5f@parse.help.example.com>",
+        "cy-1@example.com",
+        "Forwarded to me: it arrived",
+        "",
+    );
+    assert_eq!(sendgrid(&app, &by_token).await.status, 200);
+    assert_eq!(conversation_of(&app, "cy-1@example.com"), conversation);
+
+    // Without a token or a reference, the same subject alone threads nothing.
+    let stranger = sendgrid_email(
+        "Dee <dee@example.com>",
+        "support@parse.help.example.com",
+        "dee-1@example.com",
+        "Another order",
+        "",
+    );
+    assert_eq!(sendgrid(&app, &stranger).await.status, 200);
+    assert_ne!(conversation_of(&app, "dee-1@example.com"), conversation);
+
+    let bodies: Vec<String> = thread_messages(&app, conversation)
+        .await
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "My parcel is late",
+            "Adding to Ann's question",
+            "Forwarded to me: it arrived"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_sendgrid_post_retried_three_times_is_stored_once() {
+    let app = app().await;
+    let email = sendgrid_email(
+        "Kim <kim@example.org>",
+        "support@parse.help.example.com",
+        "retry-1@mail.example.org",
+        "Hello?",
+        "",
+    );
+    let mut duplicates = Vec::new();
+    for _ in 0..4 {
+        let reply = sendgrid(&app, &email).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        duplicates.push(reply.body["duplicate"].as_bool().unwrap());
+    }
+    assert_eq!(duplicates, [false, true, true, true]);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM email_details"), 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations"), 1);
+}
+
+#[tokio::test]
+async fn sendgrid_without_or_with_wrong_credentials_or_in_raw_mode_stores_nothing() {
+    let app = app().await;
+    let email = sendgrid_email(
+        "Eve <eve@example.net>",
+        "support@parse.help.example.com",
+        "eve-1@example.net",
+        "hi",
+        "",
+    );
+    let unsigned = post_sendgrid(&app, &email, &[], None).await;
+    assert_eq!((unsigned.status, unsigned.error_code()), (401, "unsigned"));
+    for (user, password) in [
+        (SENDGRID_USER, "guess"),
+        ("someone", SENDGRID_PASSWORD),
+        (POSTMARK_USER, POSTMARK_PASSWORD),
+    ] {
+        let forged = post_sendgrid(&app, &email, &[], Some((user, password))).await;
+        assert_eq!(
+            (forged.status, forged.error_code()),
+            (403, "forged_credentials"),
+            "{user}:{password}"
+        );
+    }
+
+    // Raw mode: the whole MIME message in `email`, and no parsed fields.
+    let raw: Vec<(String, String)> = [
+        ("email", "From: Eve <eve@example.net>\r\nMessage-ID: <eve-raw@example.net>\r\nSubject: hi\r\n\r\nhi\r\n"),
+        ("from", "Eve <eve@example.net>"),
+        ("to", "support@parse.help.example.com"),
+        ("subject", "hi"),
+        ("envelope", r#"{"to":["support@parse.help.example.com"],"from":"eve@example.net"}"#),
+        ("charsets", r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8"}"#),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    let refused = sendgrid(&app, &raw).await;
+    assert_eq!(refused.assert_client_error(), "invalid_input");
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("untick \"POST the raw, full MIME message\""),
+        "{}",
+        refused.text
+    );
+
+    let urlencoded = app
+        .http
+        .post(app.url("/hooks/email/sendgrid"))
+        .basic_auth(SENDGRID_USER, Some(SENDGRID_PASSWORD))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("from=eve%40example.net")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(urlencoded.status(), 415);
+    assert_eq!(app.get("/hooks/email/sendgrid").await.status, 405);
+
+    // No credentials configured: nothing can match, not even the right-looking ones.
+    let unconfigured = spawn_app_with(AppSettings {
+        variables: HashMap::new(),
+    })
+    .await;
+    let forged = post_sendgrid(
+        &unconfigured,
+        &email,
+        &[],
+        Some((SENDGRID_USER, SENDGRID_PASSWORD)),
+    )
+    .await;
+    assert_eq!(
+        (forged.status, forged.error_code()),
+        (403, "forged_credentials")
+    );
+
+    for app in [&app, &unconfigured] {
+        app.operator().await;
+        assert_eq!(count(app, "SELECT COUNT(*) FROM messages"), 0);
+        assert_eq!(count(app, "SELECT COUNT(*) FROM contacts"), 0);
+        assert_eq!(count(app, "SELECT COUNT(*) FROM conversations"), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_sendgrid_email_keeps_its_attachment_and_names_the_refused_one() {
+    let app = app().await;
+    let mut fields = sendgrid_email(
+        "Zoë <zoe@example.com>",
+        "support@parse.help.example.com",
+        "sg-files@example.com",
+        "Photo of the damage attached",
+        "",
+    );
+    fields.retain(|(n, _)| n != "attachments");
+    fields.push(("attachments".into(), "2".into()));
+    fields.push((
+        "attachment-info".into(),
+        json!({
+            "attachment1": {"filename": "damage.png", "name": "damage.png", "type": "image/png", "content-id": "ii_lsa8c0ro0"},
+            "attachment2": {"filename": "setup.exe", "name": "setup.exe", "type": "application/x-msdownload"}
+        })
+        .to_string(),
+    ));
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake but well-started";
+    let files: [File<'_>; 2] = [
+        ("attachment1", "damage.png", "image/png", png),
+        (
+            "attachment2",
+            "setup.exe",
+            "application/x-msdownload",
+            b"MZ\x90\x00",
+        ),
+    ];
+    let reply = post_sendgrid(
+        &app,
+        &fields,
+        &files,
+        Some((SENDGRID_USER, SENDGRID_PASSWORD)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    let conversation = conversation_of(&app, "sg-files@example.com");
+    let messages = thread_messages(&app, conversation).await;
+    let message = &messages[0];
+    let attachments = message["attachments"]
+        .as_array()
+        .expect("attachments listed");
+    assert_eq!(attachments.len(), 1, "{message}");
+    assert_eq!(attachments[0]["name"], "damage.png");
+    assert_eq!(attachments[0]["content_type"], "image/png");
+    assert_eq!(attachments[0]["size"], png.len());
+    let body = message["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("Photo of the damage attached\n\n("),
+        "{body}"
+    );
+    assert!(
+        body.contains("setup.exe was not kept"),
+        "the refused file is named in the message: {body}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM attachments WHERE message_id IS NOT NULL"
+        ),
+        1
+    );
 }
