@@ -108,6 +108,9 @@ const IDENTITY: &str = "SELECT external_id FROM contact_identities
      ORDER BY created_at DESC LIMIT 1";
 const LATEST_CUSTOMER_MESSAGE: &str = "SELECT channel FROM messages
      WHERE conversation_id = ?1 AND author = 'visitor' ORDER BY id DESC LIMIT 1";
+const USED_THE_WIDGET: &str = "SELECT 1 AS used FROM conversations c WHERE c.id = ?1
+     AND (c.channel = 'web' OR EXISTS (SELECT 1 FROM messages m
+           WHERE m.conversation_id = c.id AND m.author = 'visitor' AND m.channel = 'web'))";
 const LAST_ON_CHANNEL: &str = "SELECT MAX(created_at) AS at FROM messages
      WHERE conversation_id = ?1 AND author = 'visitor' AND channel = ?2";
 
@@ -152,10 +155,16 @@ fn option(
     now: i64,
 ) -> Result<(ChannelOption, Option<String>), DbError> {
     if channel == Channel::Web {
+        // A reply in the chat reaches only someone who has the chat: a conversation that began
+        // in the widget, or one the customer has written to from it.
+        let used = db
+            .execute(USED_THE_WIDGET, &[conversation_id.into()])?
+            .first()
+            .is_some();
         let option = ChannelOption {
             channel,
-            available: true,
-            reason: None,
+            available: used,
+            reason: (!used).then(|| "the customer has never used the website chat".to_owned()),
             window_closes_at: None,
         };
         return Ok((option, None));

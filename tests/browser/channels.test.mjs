@@ -494,7 +494,7 @@ test('a WhatsApp message joins the thread and becomes the default; its 24-hour w
   await notice.filter({ hasText: 'closed 3 h ago' }).waitFor();
   assert.equal(
     await notice.textContent(),
-    'WhatsApp’s 24-hour window closed 3 h ago: free-form replies are not allowed until the customer writes again. Reply in the chat or by SMS instead.',
+    'WhatsApp’s 24-hour window closed 3 h ago: free-form replies are not allowed until the customer writes again. Reply by SMS instead.',
   );
   assert.equal(await later.getByLabel('Reply via').inputValue(), 'whatsapp');
   await box.fill(`Sure, card is fine. ${RUN}`);

@@ -10,10 +10,11 @@
 //!   WhatsApp Cloud payloads (batched entries, messages, receipts, statuses).
 //! - [`send`]: the providers' send APIs: one outbound message as one HTTP request, and the
 //!   provider's answer as accepted / retry / refused.
-//! - [`email`]: Mailgun signatures (freshness, replay tokens), Postmark basic-auth credentials,
-//!   threading (reply-address tokens, Message-ID lists, `Re:` subjects), and inbound emails
-//!   (Postmark's JSON, Mailgun's forwarded form) parsed into one shape.
-//! - [`multipart`]: a strict, bounded `multipart/form-data` parser (Mailgun posts attachments
+//! - [`email`]: Mailgun signatures (freshness, replay tokens), basic-auth credentials (Postmark,
+//!   SendGrid), threading (reply-address tokens, Message-ID lists, `Re:` subjects), and inbound
+//!   emails (Postmark's JSON, Mailgun's forwarded form, SendGrid's Inbound Parse) parsed into
+//!   one shape.
+//! - [`multipart`]: a strict, bounded `multipart/form-data` parser (Mailgun and SendGrid post
 //!   that way).
 
 use serde::Serialize;
