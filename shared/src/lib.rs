@@ -26,6 +26,11 @@
 //!   pure functions, shared by the router and the routing simulation; [`router`]: the router's
 //!   use cases (routing settings, the routing pass, re-routing, queue position and wait
 //!   estimate); [`topic`]: topics, their detection rules and priorities.
+//! - The assistant's deterministic core: [`kb`] (knowledge-base articles, their full-text index,
+//!   search, the best answer to a question with an explainable confidence and the passage that
+//!   answers; and the word rules shared with escalation: folding, stop words, language
+//!   detection), [`escalation`] (when to hand a conversation to a person, and why: explicit
+//!   requests, frustration, low confidence, VIP, human-only topics, long waits).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -42,11 +47,13 @@ pub mod chat;
 pub mod contact;
 pub mod conversation;
 pub mod delivery;
+pub mod escalation;
 pub mod event;
 pub mod host;
 pub mod inbound;
 pub mod inbox;
 pub mod input;
+pub mod kb;
 pub mod media;
 pub mod message;
 pub mod migrations;

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_routing.sql"),
     include_str!("migrations/0004_channels.sql"),
     include_str!("migrations/0005_delivery.sql"),
+    include_str!("migrations/0006_knowledge_base.sql"),
 ];
 
 /// The schema version this build expects.

@@ -97,3 +97,32 @@ fn the_routing_bench_measures_every_case_and_each_freed_seat_is_filled() {
         .count();
     assert_eq!(rows, 4, "{stdout}");
 }
+
+#[test]
+fn the_assistant_evaluation_meets_its_targets_and_prints_every_table() {
+    // The whole labelled set runs in well under a second: no app, an in-memory database.
+    let output = Command::new(env!("CARGO_BIN_EXE_assistant_eval"))
+        .output()
+        .expect("assistant_eval runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "a target was missed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for table in ["## Escalation", "## Knowledge base", "## Targets"] {
+        assert!(stdout.contains(table), "{table} missing in {stdout}");
+    }
+    for language in ["en", "es", "fr", "de"] {
+        assert!(
+            stdout.contains(&format!("| {language} |")),
+            "no {language} row in {stdout}"
+        );
+    }
+    let targets = stdout
+        .lines()
+        .filter(|l| l.starts_with("- ") && l.contains("(target >= "))
+        .count();
+    assert_eq!(targets, 4, "{stdout}");
+    assert!(!stdout.contains("MISSED"), "{stdout}");
+}
