@@ -1053,6 +1053,391 @@ const MODALS: &[&str] = &[
     "pourrait", "kann", "konnte", "konnen",
 ];
 
+// ---------------------------------------------------------------------------------------------
+// Explicit requests, composed from parts
+
+/// One language's parts of a request for a person, as patterns (see [`match_at`]). A request is
+/// composed of them rather than listed whole, so a new wording of a known part still counts:
+/// - a contact verb, then a person: "get in touch with someone", "chatear con alguien de
+///   soporte", "joindre un conseiller", "den Kundendienst erreichen";
+/// - a person, then a contact verb, when the verb is aimed at the customer ("a member of your
+///   team could get in touch with me", "que alguien me llame"), the person is its companion
+///   ("mit jemandem vom Support sprechen") or an intent asks for the person ("is there anyone I
+///   can speak to");
+/// - an intent, then a person who can take over (not someone: "I need someone to sign"):
+///   "I need an agent", "any humans around?", "quiero un asesor", "je voudrais un conseiller".
+///
+/// Between the parts only [`FILLER`] and [`QUALIFIERS`] may stand, so "talk to you about a
+/// person" or "speak German" compose nothing. A negation before the first part cancels the
+/// request ("I don't need to talk to anyone"), and so does a question about a requirement ("do
+/// I need to talk to someone to return it?").
+struct RequestParts {
+    intents: &'static [&'static str],
+    /// Verbs of getting in contact, and of handing the customer over ("put me through",
+    /// "pásame", "passez-moi", "verbinden Sie mich").
+    contact: &'static [&'static str],
+    /// Words for a person, or a team of them, beyond [`PERSON_STRONG`] and [`PERSON_INDEFINITE`].
+    people: &'static [&'static str],
+}
+
+const REQUEST_PARTS: &[RequestParts] = &[
+    // en
+    RequestParts {
+        intents: &[
+            "can|could|may|might i|we",
+            "i|we want|need|wanna|require",
+            "i|we d|would like|prefer",
+            "id like",
+            "let me",
+            "get me",
+            "is|are there",
+            "theres",
+            "any",
+            "how do|can|could|should i",
+            "appreciate it if",
+        ],
+        contact: &[
+            "talk|speak|chat|reach|contact|call|phone|ring",
+            "get|be|stay|keep|put ~1 in touch|contact",
+            "get a? hold|ahold",
+            "get through",
+            "put|transfer|connect|pass|forward|redirect|switch|send me",
+            "be|get connected|transferred|put|passed|forwarded",
+        ],
+        people: &["member", "members", "folks", "support", "helpdesk", "desk"],
+    },
+    // es
+    RequestParts {
+        intents: &[
+            "quiero|quisiera|queria|necesito|necesitaria|prefiero|deseo",
+            "puedo|podria|podemos",
+            "me gustaria",
+            "hay",
+            "algun|alguna",
+            "dame|deme|denme",
+        ],
+        contact: &[
+            "hablar|hable|hablen|chatear|conversar|charlar|platicar|contactar|contactarme|llamar",
+            "comunicarme|comunicarnos|comunicar",
+            "ponerme|ponernos|pongo|poner ~1 en contacto",
+            "en contacto",
+            "pasame|paseme|pasenme|pasarme|ponme|pongame|ponganme|comunicame|comuniqueme|transfiereme|transfierame|derivame|derivenme|atienda|atiendan",
+        ],
+        people: &[
+            "equipo", "soporte", "miembro", "agentes", "asesores", "personas", "humanos",
+        ],
+    },
+    // fr
+    RequestParts {
+        intents: &[
+            "je|j veux|voudrais|souhaite|souhaiterais|aimerais|prefere|prefererais|exige",
+            "besoin",
+            "puis|peux je",
+            "est ce que je|j peux|pourrais",
+            "pouvez|pourriez vous",
+            "y a t il",
+            "il y a",
+        ],
+        contact: &[
+            "parler|discuter|joindre|contacter|echanger|dialoguer|appeler|tchatter|chatter",
+            "entrer|etre|mettre|mettez|me ~1 en contact|relation",
+            "passez|passe|passer|transferez|transferer|connectez|mettez moi?",
+        ],
+        people: &[
+            "equipe",
+            "support",
+            "membre",
+            "conseillers",
+            "conseilleres",
+            "service",
+            "sav",
+        ],
+    },
+    // de
+    RequestParts {
+        intents: &[
+            "ich|wir mochte|mochten|will|wollen|brauche|brauchen|hatte|hatten|wurde|wurden",
+            "kann|konnte|darf ich|wir",
+            "gibt es",
+            "ist|sind ~1 da|hier",
+            "geben sie mir",
+        ],
+        contact: &[
+            "sprechen|reden|chatten|erreichen|kontaktieren|telefonieren|schreiben",
+            "in kontakt treten|kommen",
+            "verbinden|verbindet|verbinde|weiterleiten|durchstellen|verbunden|weitergeleitet",
+            "kontakt ~1 aufnehmen",
+        ],
+        people: &[
+            "team",
+            "support",
+            "personal",
+            "kundenservice",
+            "kundendienst",
+            "hotline",
+            "mitglied",
+        ],
+    },
+];
+
+/// Words that may stand inside a person phrase or between the parts of a request: "someone
+/// from your support team", "alguien de soporte", "jemandem vom Support".
+const QUALIFIERS: &[&str] = &[
+    "member",
+    "members",
+    "of",
+    "from",
+    "in",
+    "at",
+    "on",
+    "staff",
+    "folks",
+    "desk",
+    "helpdesk",
+    "there",
+    "around",
+    "hold",
+    "touch",
+    "line",
+    "phone",
+    "miembro",
+    "equipo",
+    "soporte",
+    "su",
+    "sus",
+    "vuestro",
+    "tecnico",
+    "ventas",
+    "membre",
+    "equipe",
+    "support",
+    "sav",
+    "technique",
+    "ventes",
+    "vom",
+    "aus",
+    "team",
+    "kundenservice",
+    "kundendienst",
+    "ihrem",
+    "ihres",
+    "eurem",
+    "technischen",
+    "vertrieb",
+    "mitglied",
+    "menschlichen",
+    "vrai",
+    "vraie",
+    "real",
+    "real",
+];
+
+/// Indefinite person words that a contact verb makes a request: "get in touch with someone".
+const SOMEONE: &[&str] = &[
+    "someone", "somebody", "anyone", "anybody", "alguien", "quelqu", "jemand", "jemanden",
+    "jemandem",
+];
+
+/// All matches of `pattern` in `words`, as word ranges.
+fn find_all(words: &[Word], pattern: &str) -> Vec<(usize, usize)> {
+    let elements: Vec<&str> = pattern.split_whitespace().collect();
+    (0..words.len())
+        .filter_map(|start| {
+            match_at(words, &elements, start)
+                .filter(|end| *end > start)
+                .map(|end| (start, end))
+        })
+        .collect()
+}
+
+/// The kind of person the word at `i` names, if it names one who could take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Person {
+    /// "agent", "human", "customer service", "your team": asking for them is a request.
+    Able,
+    /// "someone", "alguien", "jemand": a request only with a contact verb.
+    Anyone,
+}
+
+fn person_at(words: &[Word], i: usize) -> Option<Person> {
+    let word = words[i].text.as_str();
+    let extra = REQUEST_PARTS.iter().any(|p| p.people.contains(&word));
+    let kind = if PERSON_STRONG.contains(&word) || is_department(words, i) {
+        Person::Able
+    } else if PERSON_INDEFINITE.contains(&word) || SOMEONE.contains(&word) || extra {
+        // "support", "team", "member" stand for people only in a request.
+        Person::Anyone
+    } else {
+        return None;
+    };
+    (!other_sense(words, i)).then_some(kind)
+}
+
+/// Whether only filler and qualifiers stand in `from..to`.
+fn only_filler(words: &[Word], from: usize, to: usize) -> bool {
+    words[from.min(to)..to]
+        .iter()
+        .all(|w| FILLER.contains(&w.text.as_str()) || QUALIFIERS.contains(&w.text.as_str()))
+}
+
+/// Whether punctuation that ends a clause stands between words `a` and `b` (`a < b`).
+fn clause_break(text: &str, words: &[Word], a: usize, b: usize) -> bool {
+    text.get(words[a].end..words[b].start)
+        .is_some_and(|between| between.contains([',', '.', ';', '!', '?', ':']))
+}
+
+/// A negation shortly before word `from` in the same clause ("I don't need to talk...", "no
+/// quiero hablar", "je ne veux pas parler"), or one inside the request ("ich möchte nicht mit
+/// ... sprechen").
+fn request_negated(text: &str, words: &[Word], from: usize, to: usize) -> bool {
+    let before = (from.saturating_sub(3)..from).any(|k| {
+        NEGATIONS.contains(&words[k].text.as_str()) && !clause_break(text, words, k, from)
+    });
+    let inside = words[from..to.min(words.len())].iter().any(|w| {
+        matches!(
+            w.text.as_str(),
+            "not"
+                | "nicht"
+                | "kein"
+                | "keinen"
+                | "keine"
+                | "keinem"
+                | "pas"
+                | "jamais"
+                | "nadie"
+                | "nobody"
+                | "niemand"
+                | "niemanden"
+                | "nunca"
+                | "never"
+        )
+    });
+    before || inside
+}
+
+/// "do I need to talk to someone", "must I", "muss ich", "tengo que", "dois-je": asking about a
+/// requirement, not for a person.
+fn asks_about_requirement(words: &[Word], from: usize) -> bool {
+    const REQUIREMENT: &[&str] = &[
+        "do i need|have to",
+        "does one|someone need|have to",
+        "must i",
+        "should i",
+        "tengo|tendria que",
+        "hay que",
+        "hace falta",
+        "dois je",
+        "faut il",
+        "muss|musste ich",
+        "brauche ich",
+    ];
+    let start = from.saturating_sub(4);
+    REQUIREMENT.iter().any(|p| {
+        find_all(&words[start..from], p)
+            .iter()
+            .any(|(_, end)| start + end >= from.saturating_sub(1))
+    })
+}
+
+/// A request composed of [`REQUEST_PARTS`]: its word range.
+fn composed_request(text: &str, words: &[Word]) -> Option<(usize, usize)> {
+    let people: Vec<(usize, Person)> = (0..words.len())
+        .filter_map(|i| person_at(words, i).map(|kind| (i, kind)))
+        .collect();
+    if people.is_empty() {
+        return None;
+    }
+    let contacts: Vec<(usize, usize)> = REQUEST_PARTS
+        .iter()
+        .flat_map(|p| p.contact.iter())
+        .flat_map(|pattern| find_all(words, pattern))
+        .collect();
+    let intents: Vec<(usize, usize)> = REQUEST_PARTS
+        .iter()
+        .flat_map(|p| p.intents.iter())
+        .flat_map(|pattern| find_all(words, pattern))
+        .collect();
+    let acceptable = |from: usize, to: usize| {
+        !request_negated(text, words, from, to) && !asks_about_requirement(words, from)
+    };
+    for &(person, kind) in &people {
+        // A contact verb, then the person.
+        for &(from, to) in &contacts {
+            if to <= person
+                && person - to <= 5
+                && only_filler(words, to, person)
+                && acceptable(from, person)
+            {
+                return Some((from, person + 1));
+            }
+        }
+        // The person, then a contact verb aimed at the customer, or with the person.
+        for &(from, to) in &contacts {
+            if from <= person || from - person > 6 {
+                continue;
+            }
+            let between_ok = words[person + 1..from].iter().all(|w| {
+                FILLER.contains(&w.text.as_str())
+                    || QUALIFIERS.contains(&w.text.as_str())
+                    || MODALS.contains(&w.text.as_str())
+                    || matches!(
+                        w.text.as_str(),
+                        "who"
+                            | "that"
+                            | "quien"
+                            | "qui"
+                            | "der"
+                            | "die"
+                            | "me"
+                            | "m"
+                            | "mich"
+                            | "to"
+                            | "para"
+                            | "pour"
+                            | "zum"
+                    )
+            });
+            if !between_ok {
+                continue;
+            }
+            let at_me = is(words.get(to), &["me", "mich", "moi", "us", "uns"])
+                || is(words.get(to), &["with", "to"]) && is(words.get(to + 1), &["me", "us"])
+                || from
+                    .checked_sub(1)
+                    .is_some_and(|b| is(words.get(b), &["me", "m", "nous"]));
+            let with_person = words[person.saturating_sub(3)..person]
+                .iter()
+                .any(|w| matches!(w.text.as_str(), "mit" | "with" | "con" | "avec"));
+            let asked_for = intents.iter().any(|&(_, end)| {
+                end <= person && person - end <= 3 && only_filler(words, end, person)
+            });
+            let start = intents
+                .iter()
+                .filter(|&&(_, end)| end <= person && person - end <= 3)
+                .map(|&(f, _)| f)
+                .min()
+                .unwrap_or(person);
+            if (at_me || with_person || asked_for) && acceptable(start, to) {
+                return Some((start, to));
+            }
+        }
+        // An intent, then a person who can take over.
+        if kind == Person::Able {
+            for &(from, to) in &intents {
+                if to <= person
+                    && person - to <= 4
+                    && only_filler(words, to, person)
+                    && person_to_help(words, person)
+                    && acceptable(from, person)
+                {
+                    return Some((from, person + 1));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The customer's words asking for a person, quoted, if `text` is such a request.
 pub fn explicit_request(text: &str) -> Option<String> {
     let words = tokens(text);
@@ -1060,6 +1445,9 @@ pub fn explicit_request(text: &str) -> Option<String> {
         if let Some((from, to)) = find(&words, pattern) {
             return Some(quote(text, &words, from, to));
         }
+    }
+    if let Some((from, to)) = composed_request(text, &words) {
+        return Some(quote(text, &words, from, to));
     }
     for i in 0..words.len() {
         let strong = PERSON_STRONG.contains(&words[i].text.as_str()) || is_department(&words, i);
