@@ -6,9 +6,11 @@
 //! cargo run --profile host -p e2e --bin assistant_eval -- [--dir shared/eval]
 //! ```
 //!
-//! Exits 1 when a target of issue 6 is missed (on all cases, tuning and held-out together):
-//! escalation recall >= 0.95 on explicit requests and >= 0.85 on frustration, precision >= 0.9,
-//! right article >= 0.8.
+//! Exits 1 when a target of issue 6 is missed on the main set (`escalation.jsonl`, all its
+//! batches together) or the questions: escalation recall >= 0.95 on explicit requests and >= 0.85
+//! on frustration, precision >= 0.9, right article >= 0.8. The held-out escalation set
+//! (`escalation_heldout.jsonl`, written after the rules and never tuned on) is reported apart
+//! and checked against nothing: it estimates how the rules do on wordings they have not seen.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -197,68 +199,14 @@ struct KbTally {
     abstained: usize,
 }
 
-fn main() -> Result<()> {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/eval");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--dir" => dir = PathBuf::from(args.next().context("--dir needs a path")?),
-            other => bail!("unknown argument {other}; use --dir PATH"),
-        }
-    }
-    let cases: Vec<Case> = read_jsonl(&dir.join("escalation.jsonl"))?;
-    let questions: Vec<QuestionCase> = read_jsonl(&dir.join("kb_questions.jsonl"))?;
-    let kb_file: KbFile = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("kb_articles.json"))
-            .context("reading kb_articles.json")?,
-    )
-    .context("parsing kb_articles.json")?;
-
-    println!("# Assistant evaluation (deterministic core, no language model)");
-    println!();
-    println!("Method: every escalation case is assessed with `escalation::assess` on its customer");
-    println!("(and bot) turns, default `EscalationSettings`, and an empty context (no retrieval");
-    println!(
-        "confidence, not VIP, no human-only topic, no wait), so only the text triggers can fire."
-    );
-    println!(
-        "A case labelled explicit or frustration counts as found when the assessment escalates"
-    );
-    println!(
-        "(by any trigger; the trigger-specific count is shown too); precision and recall are over"
-    );
-    println!(
-        "escalate vs none. The knowledge base is seeded into an in-memory SQLite migrated with"
-    );
-    println!(
-        "`shared::migrations::migrate`; each question goes to `kb::best_answer` with the language"
-    );
-    println!(
-        "`kb::detect_language` finds in it, and counts as right when the answer's confidence is at"
-    );
-    println!(
-        "least kb::CONFIDENT ({}) and its title is the expected one. Questions",
-        kb::CONFIDENT
-    );
-    println!(
-        "with no expected article count as right when nothing is answered confidently; they are"
-    );
-    println!("reported apart. Sets, in the order they were written: \"tuning\" (the rules were");
-    println!(
-        "developed on it); \"holdout1\" and \"holdout2\" (each written after a round of tuning,"
-    );
-    println!(
-        "measured once, then used for the next round); \"holdout3\" (written last, never tuned on:"
-    );
-    println!("the estimate for text the rules have not seen). Targets are checked on all cases.");
-    println!();
-
-    // Escalation.
+/// Prints the escalation figures of `cases` by set and by language, and every misclassified
+/// case; the tally over all of them.
+fn report_escalation(title: &str, cases: &[Case]) -> Tally {
     let settings = EscalationSettings::default();
     let mut by_set: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_language: BTreeMap<String, Tally> = BTreeMap::new();
     let mut misclassified = Vec::new();
-    for case in &cases {
+    for case in cases {
         let assessment = escalation::assess(&case.turns(), &Default::default(), &settings);
         for key in [case.set.clone(), "all".to_owned()] {
             by_set
@@ -296,7 +244,7 @@ fn main() -> Result<()> {
             ));
         }
     }
-    println!("## Escalation ({} cases)", cases.len());
+    println!("## Escalation: {title} ({} cases)", cases.len());
     println!();
     println!(
         "| set | cases | precision | recall | explicit recall | frustration recall | false escalations |"
@@ -343,6 +291,83 @@ fn main() -> Result<()> {
         println!("- {line}");
     }
     println!();
+
+    by_set.remove("all").unwrap_or_default()
+}
+
+fn main() -> Result<()> {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/eval");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--dir" => dir = PathBuf::from(args.next().context("--dir needs a path")?),
+            other => bail!("unknown argument {other}; use --dir PATH"),
+        }
+    }
+    let cases: Vec<Case> = read_jsonl(&dir.join("escalation.jsonl"))?;
+    let heldout_path = dir.join("escalation_heldout.jsonl");
+    let heldout: Option<Vec<Case>> = if heldout_path.exists() {
+        Some(read_jsonl(&heldout_path)?)
+    } else {
+        None
+    };
+    let questions: Vec<QuestionCase> = read_jsonl(&dir.join("kb_questions.jsonl"))?;
+    let kb_file: KbFile = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("kb_articles.json"))
+            .context("reading kb_articles.json")?,
+    )
+    .context("parsing kb_articles.json")?;
+
+    println!("# Assistant evaluation (deterministic core, no language model)");
+    println!();
+    println!("Method: every escalation case is assessed with `escalation::assess` on its customer");
+    println!("(and bot) turns, default `EscalationSettings`, and an empty context (no retrieval");
+    println!(
+        "confidence, not VIP, no human-only topic, no wait), so only the text triggers can fire."
+    );
+    println!(
+        "A case labelled explicit or frustration counts as found when the assessment escalates"
+    );
+    println!(
+        "(by any trigger; the trigger-specific count is shown too); precision and recall are over"
+    );
+    println!(
+        "escalate vs none. The knowledge base is seeded into an in-memory SQLite migrated with"
+    );
+    println!(
+        "`shared::migrations::migrate`; each question goes to `kb::best_answer` with the language"
+    );
+    println!(
+        "`kb::detect_language` finds in it, and counts as right when the answer's confidence is at"
+    );
+    println!(
+        "least kb::CONFIDENT ({}) and its title is the expected one. Questions",
+        kb::CONFIDENT
+    );
+    println!(
+        "with no expected article count as right when nothing is answered confidently; they are"
+    );
+    println!("reported apart. Sets, in the order they were written: \"tuning\" (the rules were");
+    println!(
+        "developed on it); \"holdout1\" and \"holdout2\" (each written after a round of tuning,"
+    );
+    println!("measured once, then used for the next round); \"holdout3\" (likewise, before the");
+    println!("rules were restructured around composable parts; the restructuring saw its misses,");
+    println!("measured once before tuning on it). Targets are checked on the main set. The");
+    println!(
+        "held-out set (`escalation_heldout.jsonl`) was written after the rules were restructured"
+    );
+    println!("and is never tuned on; it is reported apart, with no target.");
+    println!();
+
+    // Escalation: the main set (targets) and the held-out set (reported apart).
+    let all = report_escalation("main set, `escalation.jsonl`", &cases);
+    if let Some(heldout) = &heldout {
+        report_escalation(
+            "held-out set, `escalation_heldout.jsonl` (not tuned on; no targets)",
+            heldout,
+        );
+    }
 
     // Knowledge base.
     let db = Memory(rusqlite::Connection::open_in_memory().context("opening SQLite")?);
@@ -443,7 +468,9 @@ fn main() -> Result<()> {
     println!();
 
     // Targets, on everything.
-    let all = by_set.get("all").context("no escalation cases")?;
+    if all.cases() == 0 {
+        bail!("no escalation cases");
+    }
     let kb_all = kb_by_set.get("all").context("no questions")?;
     let checks = [
         (
@@ -464,7 +491,7 @@ fn main() -> Result<()> {
         ),
     ];
     let mut missed = 0;
-    println!("## Targets (all cases)");
+    println!("## Targets (main set and all questions)");
     println!();
     for (name, value, target) in checks {
         let ok = value >= target;
