@@ -1,7 +1,7 @@
 //! Admin use cases: operators (invite, roles, capacity, skills, languages, teams, deactivation),
 //! teams and their routing, routing for conversations without a team, topics (with their
-//! detection rules), the tag list, team-wide canned responses and business settings. Every function checks
-//! the admin role first.
+//! detection rules), the tag list, team-wide canned responses, business settings and business
+//! hours (per team and the default). Every function checks the admin role first.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::canned::{Canned, CannedRequest};
 use crate::chat::ChatError;
 use crate::contact::{EmailAddress, PersonName};
 use crate::host::Ctx;
+use crate::hours::{self, BusinessHours, BusinessHoursInput};
 use crate::inbox::{self, INVITE_TTL_MS};
 use crate::input::InvalidInput;
 use crate::operator::{self, Invitation, Operator, OperatorChanges, OperatorProfile, Role, Skill};
@@ -370,6 +371,50 @@ pub fn update_default_routing(
         router::save_default_settings(ctx.db, &routing)?;
         Ok(routing)
     })
+}
+
+/// Business hours for conversations without a team and teams without their own; `None`: unset
+/// (always open).
+pub fn default_hours(ctx: &Ctx<'_>, admin: &Operator) -> Result<Option<BusinessHours>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(hours::default_hours(ctx.db)?)
+}
+
+/// Replaces the default hours; `None` clears them.
+pub fn update_default_hours(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    input: Option<BusinessHoursInput>,
+) -> Result<Option<BusinessHours>, ChatError> {
+    admin.require(Role::Admin)?;
+    let parsed = input.map(BusinessHours::try_from).transpose()?;
+    hours::save_default_hours(ctx.db, parsed.as_ref())?;
+    Ok(parsed)
+}
+
+/// A team's own hours; `None` when it follows the default.
+pub fn team_hours(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    team_id: i64,
+) -> Result<Option<BusinessHours>, ChatError> {
+    admin.require(Role::Admin)?;
+    hours::team_hours(ctx.db, team_id)?.ok_or(ChatError::NotFound("team"))
+}
+
+/// Replaces a team's hours; `None` makes it follow the default again.
+pub fn update_team_hours(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    team_id: i64,
+    input: Option<BusinessHoursInput>,
+) -> Result<Option<BusinessHours>, ChatError> {
+    admin.require(Role::Admin)?;
+    let parsed = input.map(BusinessHours::try_from).transpose()?;
+    if !hours::save_team_hours(ctx.db, team_id, parsed.as_ref())? {
+        return Err(ChatError::NotFound("team"));
+    }
+    Ok(parsed)
 }
 
 pub fn topics(ctx: &Ctx<'_>, admin: &Operator) -> Result<Vec<Topic>, ChatError> {

@@ -26,6 +26,8 @@
 //!   pure functions, shared by the router and the routing simulation; [`router`]: the router's
 //!   use cases (routing settings, the routing pass, re-routing, queue position and wait
 //!   estimate); [`topic`]: topics, their detection rules and priorities.
+//! - [`hours`]: business hours per team (time zone, weekly intervals, holidays), whether a team
+//!   is open and when it opens next.
 //! - The assistant's deterministic core: [`kb`] (knowledge-base articles, their full-text index,
 //!   search, the best answer to a question with an explainable confidence and the passage that
 //!   answers; and the word rules shared with escalation: folding, stop words, language
@@ -50,6 +52,7 @@ pub mod delivery;
 pub mod escalation;
 pub mod event;
 pub mod host;
+pub mod hours;
 pub mod inbound;
 pub mod inbox;
 pub mod input;

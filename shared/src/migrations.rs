@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_channels.sql"),
     include_str!("migrations/0005_delivery.sql"),
     include_str!("migrations/0006_knowledge_base.sql"),
+    include_str!("migrations/0007_business_hours.sql"),
 ];
 
 /// The schema version this build expects.

@@ -1,7 +1,7 @@
 //! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
 //! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
-//! conversations without a team, topics, the tag list, team-wide canned responses and business
-//! settings. Changes that may make waiting conversations assignable end with a routing pass.
+//! conversations without a team, topics, the tag list, team-wide canned responses, business
+//! settings and business hours. Changes that may make waiting conversations assignable end with a routing pass.
 //!
 //! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
 //! (or bearer token), and the use cases in `shared::admin`, each of which requires the admin
@@ -51,13 +51,18 @@ enum Command {
     UpdateSettings,
     Routing,
     UpdateRouting,
+    /// Business hours: the default, and a team's own.
+    Hours,
+    UpdateHours,
+    TeamHours(i64),
+    UpdateTeamHours(i64),
     WrongMethod(&'static str),
     Unknown,
 }
 
 impl Command {
     fn route(method: &Method, segments: &[&str]) -> Command {
-        use Method::{Delete, Get, Patch, Post};
+        use Method::{Delete, Get, Patch, Post, Put};
         match (segments, method) {
             (["settings"], Get) => Command::Settings,
             (["settings"], Patch) => Command::UpdateSettings,
@@ -65,6 +70,15 @@ impl Command {
             (["routing"], Get) => Command::Routing,
             (["routing"], Patch) => Command::UpdateRouting,
             (["routing"], _) => Command::WrongMethod("GET, PATCH"),
+            (["hours"], Get) => Command::Hours,
+            (["hours"], Put) => Command::UpdateHours,
+            (["hours"], _) => Command::WrongMethod("GET, PUT"),
+            (["teams", t, "hours"], m) => match (id(t), m) {
+                (None, _) => Command::Unknown,
+                (Some(t), Get) => Command::TeamHours(t),
+                (Some(t), Put) => Command::UpdateTeamHours(t),
+                (Some(_), _) => Command::WrongMethod("GET, PUT"),
+            },
             (["operators", o, "invite"], m) => match (id(o), m) {
                 (None, _) => Command::Unknown,
                 (Some(o), Post) => Command::Reinvite(o),
@@ -121,7 +135,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     }
     request.require_json_if_changing()?;
     let access = match command {
-        Command::List(_) | Command::Settings | Command::Routing => Access::Read,
+        Command::List(_)
+        | Command::Settings
+        | Command::Routing
+        | Command::Hours
+        | Command::TeamHours(_) => Access::Read,
         _ => Access::Write,
     };
     let host = SpinHost::open(access)?;
@@ -158,6 +176,20 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             200,
             "routing",
             admin::update_default_routing(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Hours => spin_host::json_field(200, "hours", admin::default_hours(&ctx, &admin)?),
+        Command::UpdateHours => spin_host::json_field(
+            200,
+            "hours",
+            admin::update_default_hours(&ctx, &admin, request.json()?)?,
+        ),
+        Command::TeamHours(id) => {
+            spin_host::json_field(200, "hours", admin::team_hours(&ctx, &admin, id)?)
+        }
+        Command::UpdateTeamHours(id) => spin_host::json_field(
+            200,
+            "hours",
+            admin::update_team_hours(&ctx, &admin, id, request.json()?)?,
         ),
         Command::Create(C::Operators) => spin_host::json(
             201,
@@ -229,7 +261,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        use Method::{Delete, Get, Patch, Post};
+        use Method::{Delete, Get, Patch, Post, Put};
         assert_eq!(
             Command::route(&Get, &["operators"]),
             Command::List(Collection::Operators)
@@ -257,6 +289,23 @@ mod tests {
         assert_eq!(
             Command::route(&Patch, &["settings"]),
             Command::UpdateSettings
+        );
+        assert_eq!(Command::route(&Put, &["hours"]), Command::UpdateHours);
+        assert_eq!(
+            Command::route(&Patch, &["hours"]),
+            Command::WrongMethod("GET, PUT")
+        );
+        assert_eq!(
+            Command::route(&Get, &["teams", "4", "hours"]),
+            Command::TeamHours(4)
+        );
+        assert_eq!(
+            Command::route(&Put, &["teams", "4", "hours"]),
+            Command::UpdateTeamHours(4)
+        );
+        assert_eq!(
+            Command::route(&Put, &["teams", "x", "hours"]),
+            Command::Unknown
         );
         assert_eq!(Command::route(&Get, &["nothing"]), Command::Unknown);
         assert_eq!(Command::route(&Get, &["tags", "x"]), Command::Unknown);
