@@ -1097,14 +1097,29 @@ const REQUEST_PARTS: &[RequestParts] = &[
             "appreciate it if",
         ],
         contact: &[
-            "talk|speak|chat|reach|contact|call|phone|ring",
+            "talk|speak|chat|reach|contact|call|phone|ring|discuss|email|message|text|write",
+            "talking|speaking|chatting",
+            "pass|hand|forward|refer|send|escalate ~1 this|it|me|my ~1 case|request|issue? ~1 on|over? to",
+            "hand me over",
             "get|be|stay|keep|put ~1 in touch|contact",
             "get a? hold|ahold",
             "get through",
             "put|transfer|connect|pass|forward|redirect|switch|send me",
             "be|get connected|transferred|put|passed|forwarded",
         ],
-        people: &["member", "members", "folks", "support", "helpdesk", "desk"],
+        people: &[
+            "member",
+            "members",
+            "folks",
+            "support",
+            "helpdesk",
+            "desk",
+            "colleagues",
+            "department",
+            "dept",
+            "whoever",
+            "staff",
+        ],
     },
     // es
     RequestParts {
@@ -1172,6 +1187,9 @@ const REQUEST_PARTS: &[RequestParts] = &[
             "team",
             "support",
             "personal",
+            "kundenbetreuung",
+            "kundenberatung",
+            "kundensupport",
             "kundenservice",
             "kundendienst",
             "hotline",
@@ -1183,6 +1201,23 @@ const REQUEST_PARTS: &[RequestParts] = &[
 /// Words that may stand inside a person phrase or between the parts of a request: "someone
 /// from your support team", "alguien de soporte", "jemandem vom Support".
 const QUALIFIERS: &[&str] = &[
+    "being",
+    "beings",
+    "this",
+    "it",
+    "shop",
+    "store",
+    "company",
+    "office",
+    "complaints",
+    "billing",
+    "returns",
+    "tienda",
+    "empresa",
+    "magasin",
+    "boutique",
+    "laden",
+    "firma",
     "member",
     "members",
     "of",
@@ -1339,6 +1374,12 @@ fn asks_about_requirement(words: &[Word], from: usize) -> bool {
     })
 }
 
+/// After a contact verb, these make it a noun: "phone number", "call hours", "Telefonnummer".
+const CONTACT_NOUNS: &[&str] = &[
+    "number", "numbers", "line", "lines", "hours", "details", "info", "address", "form", "nummer",
+    "numero", "numeros",
+];
+
 /// A request composed of [`REQUEST_PARTS`]: its word range.
 fn composed_request(text: &str, words: &[Word]) -> Option<(usize, usize)> {
     let people: Vec<(usize, Person)> = (0..words.len())
@@ -1351,6 +1392,7 @@ fn composed_request(text: &str, words: &[Word]) -> Option<(usize, usize)> {
         .iter()
         .flat_map(|p| p.contact.iter())
         .flat_map(|pattern| find_all(words, pattern))
+        .filter(|&(_, to)| !is(words.get(to), CONTACT_NOUNS))
         .collect();
     let intents: Vec<(usize, usize)> = REQUEST_PARTS
         .iter()
@@ -1421,6 +1463,21 @@ fn composed_request(text: &str, words: &[Word]) -> Option<(usize, usize)> {
                 return Some((start, to));
             }
         }
+        // "can a real human look at this", "could an agent check my order": a modal, the
+        // person, and what they should do.
+        if kind == Person::Able
+            && (1..=4).any(|back| {
+                person.checked_sub(back).is_some_and(|m| {
+                    MODALS.contains(&words[m].text.as_str()) && only_filler(words, m + 1, person)
+                })
+            })
+            && (person + 1..(person + 3).min(words.len()))
+                .find(|&k| !QUALIFIERS.contains(&words[k].text.as_str()))
+                .is_some_and(|k| HELP_VERBS.contains(&words[k].text.as_str()))
+            && acceptable(person, person + 1)
+        {
+            return Some((person.saturating_sub(2), person + 1));
+        }
         // An intent, then a person who can take over.
         if kind == Person::Able {
             for &(from, to) in &intents {
@@ -1458,7 +1515,9 @@ pub fn explicit_request(text: &str) -> Option<String> {
         if strong && standalone(&words) {
             return Some(quote(text, &words, 0, words.len()));
         }
-        if let Some(from) = request_before(&words, i, strong) {
+        if let Some(from) = request_before(&words, i, strong)
+            && !asks_about_requirement(&words, from)
+        {
             return Some(quote(text, &words, from, i + 1));
         }
         if let Some(to) = talk_after(&words, i, strong) {
@@ -1472,13 +1531,89 @@ pub fn explicit_request(text: &str) -> Option<String> {
 /// favor", "un vrai humain svp", "Mensch bitte".
 fn standalone(words: &[Word]) -> bool {
     const ALSO: &[&str] = &[
-        "please", "pls", "plz", "now", "a", "an", "the", "real", "live", "actual", "human", "i",
-        "want", "need", "just", "give", "me", "get", "talk", "speak", "to", "with", "asap",
-        "urgent", "hello", "hi", "hey", "customer", "service", "support", "ok", "por", "favor",
-        "un", "una", "quiero", "necesito", "hablar", "con", "ya", "svp", "s", "il", "vous",
-        "plait", "je", "veux", "vrai", "vraie", "bitte", "einen", "eine", "echten", "echter",
-        "ich", "will", "mochte", "brauche", "mit", "sprechen", "sofort", "jetzt", "hola",
-        "bonjour", "hallo", "oui", "yes", "si", "ja", "any", "around", "here", "there", "u", "pls",
+        "please",
+        "pls",
+        "plz",
+        "now",
+        "a",
+        "an",
+        "the",
+        "real",
+        "live",
+        "actual",
+        "human",
+        "i",
+        "want",
+        "need",
+        "just",
+        "give",
+        "me",
+        "get",
+        "talk",
+        "speak",
+        "to",
+        "with",
+        "asap",
+        "urgent",
+        "hello",
+        "hi",
+        "hey",
+        "customer",
+        "service",
+        "support",
+        "ok",
+        "por",
+        "favor",
+        "un",
+        "una",
+        "quiero",
+        "necesito",
+        "hablar",
+        "con",
+        "ya",
+        "svp",
+        "s",
+        "il",
+        "vous",
+        "plait",
+        "je",
+        "veux",
+        "vrai",
+        "vraie",
+        "bitte",
+        "einen",
+        "eine",
+        "echten",
+        "echter",
+        "ich",
+        "will",
+        "mochte",
+        "brauche",
+        "mit",
+        "sprechen",
+        "sofort",
+        "jetzt",
+        "hola",
+        "bonjour",
+        "hallo",
+        "oui",
+        "yes",
+        "si",
+        "ja",
+        "any",
+        "around",
+        "here",
+        "there",
+        "u",
+        "pls",
+        "quick",
+        "quickly",
+        "fast",
+        "vite",
+        "rapido",
+        "pronto",
+        "schnell",
+        "rapidement",
     ];
     (1..=8).contains(&words.len())
         && words.iter().enumerate().all(|(i, w)| {
@@ -1546,7 +1681,9 @@ fn talk_after(words: &[Word], i: usize, strong: bool) -> Option<usize> {
     for k in i + 1..(i + 5).min(words.len()) {
         let word = words[k].text.as_str();
         if TALK_VERBS.contains(&word) {
-            return (!negated(words, k)).then_some(k);
+            // "customer service phone number": a noun, not a verb.
+            let negative = negated(words, k) || negated(words, i);
+            return (!negative && !is(words.get(k + 1), CONTACT_NOUNS)).then_some(k);
         }
         if strong && modal_before && k == i + 1 && HELP_VERBS.contains(&word) {
             return Some(k);
@@ -1564,7 +1701,7 @@ fn talk_after(words: &[Word], i: usize, strong: bool) -> Option<usize> {
 
 /// "don't want to talk to ...", "no quiero hablar con ...", "will nicht mit ...".
 fn negated(words: &[Word], j: usize) -> bool {
-    words[j.saturating_sub(2)..j]
+    words[j.saturating_sub(3)..j]
         .iter()
         .any(|w| NEGATIONS.contains(&w.text.as_str()))
         || is(
@@ -1712,7 +1849,17 @@ const SIGNALS: &[Signal] = &[
             "no help",
             "this|that|it|its|thats|you|youre|bot|so|totally|completely|absolutely ~1 useless",
             "useless bot|answer|answers|chat|reply|response|service|support|assistant",
-            "waste ~2 time",
+            "waste ~3 time|afternoon|morning|evening|day|hour|hours|week|life",
+            "in circles",
+            "getting|going nowhere",
+            "round and round",
+            "repeating|repeat ~1 yourself|itself",
+            "dando vueltas",
+            "te repites|repites",
+            "tourner|tourne|tournez en rond",
+            "vous vous repetez",
+            "im kreis",
+            "wiederholen|wiederholst ~1 sich|dich",
             "i give up",
             "not what i asked|meant|wanted|said|need|needed|want",
             "doesnt|didnt|not|dont ~1 answer* my|the question",
@@ -1789,6 +1936,7 @@ const SIGNALS: &[Signal] = &[
             "want|demand|need ~1 my money",
             "give me ~1 my money",
             "i|im|ill|ll ~1 going|go|gonna ~1 to my bank|card",
+            "with|to|call|contact my ~1 credit? card company|issuer",
             "cobrado|cobraron|cobrais|cobran|cobrasteis|cobro ~2 de mas|demas|demasiado",
             "exijo|exigo|exigimos ~4 devolv*|reembols*|dinero",
             "reclamo ~1 mi dinero",
@@ -1893,7 +2041,7 @@ const SIGNALS: &[Signal] = &[
             "enough is enough",
             "last straw",
             "bad|poor|terrible|awful|horrible|lousy|crap|crappy|schlecht*|mies*|mauvais|pesimo|pesima|malo|mal|fatal|nul ~1 service|servicio|kundenservice|kundendienst|support|soporte|atencion|sav|experience|erfahrung|experiencia",
-            "service|servicio|atencion|kundenservice|kundendienst|support|soporte|sav ~2 pesimo|pesima|horrible|terrible|nul|lamentable|schlecht*|mies|fatal|malisimo|malisima|catastrophique",
+            "service|servicio|atencion|kundenservice|kundendienst|support|soporte|sav ~2 pesimo|pesima|horrible|terrible|nul|lamentable|schlecht*|mies|fatal|malisimo|malisima|malo|mala|catastrophique",
             "desastre|desastroso|desastrosa|penoso|penosa|indignado|indignada|indignante|impresentable|vergonzoso|decepcionante|malisimo|malisima",
             "una burla",
             "tomadura de pelo",
@@ -1921,7 +2069,7 @@ const SIGNALS: &[Signal] = &[
             "lost|losing|lose ~1 my? patience",
             "running out of patience",
             "terrible|awful|horrible|bad|poor|lousy|appalling ~1 service|experience|support",
-            "file|make|lodge|submit|raise ~2 complaint|complaints",
+            "file|filing|make|making|lodge|lodging|submit|raise|raising ~2 complaint|complaints",
             "hell",
             "perdiendo la paciencia",
             "perdre patience",
@@ -1944,7 +2092,8 @@ const SIGNALS: &[Signal] = &[
             "moquez|moquer de",
             "merde|putain",
             "furieux|furieuse|enerve|enervee|fache|fachee",
-            "frechheit|unverschamt|inakzeptabel|skandal*|katastrophe|lacherlich",
+            "frechheit|unverschamt*|inakzeptabel|skandal*|katastrophe|lacherlich",
+            "ist|sind|war ~2 das letzte",
             "es reicht",
             "reicht ~1 mir|jetzt",
             "verarsch*",
@@ -1957,7 +2106,7 @@ const SIGNALS: &[Signal] = &[
         weight: STRONG,
         negatable: false,
         patterns: &[
-            "third|fourth|fifth|3rd|4th|5th ~1 time|email|mail|message|request|attempt|call|ticket|reminder",
+            "third|fourth|fifth|3rd|4th|5th ~1 time|email|mail|message|request|attempt|call|ticket|reminder|day|week",
             "asked|told|written|wrote|called|emailed|contacted|messaged ~3 times",
             "how many times",
             "tercera|cuarta|quinta vez",
@@ -2004,7 +2153,8 @@ const SIGNALS: &[Signal] = &[
             "segunda vez",
             "deuxieme fois",
             "zweite|zweiten mal",
-            "seriously|honestly|ugh|argh|omg|come on",
+            "seriously|honestly|ugh|argh|omg",
+            "come on",
             "supposed to ~3 ago|already|yesterday",
             "ignore|ignores|ignored|ignoring ~2 me|my|emails|messages|calls|requests",
             "nothing works",
@@ -2014,7 +2164,7 @@ const SIGNALS: &[Signal] = &[
             "hello ~1 anyone|anybody",
             "llevo ~3 semanas|dias|meses",
             "sigo esperando",
-            "nadie ~2 responde|contesta|atiende|ayuda|soluciona|resuelve|hace",
+            "nadie ~2 respond*|contest*|atiend*|ayud*|solucion*|resuelv*|hace|hecho",
             "otra vez",
             "ya ~1 dije|pregunte|escribi|explique",
             "todavia no|nada",
@@ -2100,8 +2250,21 @@ const RESOLVED: &[&str] = &[
     "hat sich erledigt",
 ];
 
-/// Whether the words before `from` negate an emotion ("not angry", "pas fâché", "nicht sauer").
+/// Whether the words before `from` negate an emotion ("not angry", "pas fâché", "nicht sauer"),
+/// or give it to someone else ("my daughter was so upset", "elle était déçue").
 fn negated_emotion(words: &[Word], from: usize) -> bool {
+    const SOMEONE_ELSE: &[&str] = &[
+        "he", "she", "they", "daughter", "son", "wife", "husband", "kids", "children", "friend",
+        "partner", "dog", "mum", "mom", "dad", "hija", "hijo", "ella", "ellos", "amigo", "amiga",
+        "fille", "fils", "elle", "ils", "ami", "amie", "tochter", "sohn", "er", "freund",
+        "freundin",
+    ];
+    if words[from.saturating_sub(4)..from]
+        .iter()
+        .any(|w| SOMEONE_ELSE.contains(&w.text.as_str()))
+    {
+        return true;
+    }
     words[from.saturating_sub(2)..from].iter().any(|w| {
         matches!(
             w.text.as_str(),
@@ -2154,6 +2317,15 @@ fn emphatic_punctuation(text: &str) -> Option<&'static str> {
     }
 }
 
+/// The sentences of `text` of at least two words, folded, for spotting a message sent again.
+fn sentences(text: &str) -> Vec<String> {
+    text.split(['.', '?', '!', '\n'])
+        .map(|s| kb::words(s).into_iter().map(|w| w.text).collect::<Vec<_>>())
+        .filter(|w| w.len() >= 2)
+        .map(|w| w.join(" "))
+        .collect()
+}
+
 /// The content words of a question, as stems, for comparing questions.
 fn content_stems(text: &str) -> Vec<String> {
     kb::Question::parse(text, None)
@@ -2180,9 +2352,13 @@ pub fn frustration(conversation: &[Turn]) -> Frustration {
         }
     };
     let mut bot_answers: Vec<String> = Vec::new();
+    let mut asked_sentences: Vec<(String, bool)> = Vec::new();
     for turn in conversation {
         if turn.from != Speaker::Customer {
             bot_answered_since(&mut asked);
+            for sentence in asked_sentences.iter_mut() {
+                sentence.1 = true;
+            }
             if turn.from == Speaker::Bot {
                 // The bot giving the same answer twice means it is going round in circles.
                 let answer = kb::fold(bounded(&turn.text).trim());
@@ -2241,6 +2417,19 @@ pub fn frustration(conversation: &[Turn]) -> Frustration {
         if let Some(marks) = emphatic_punctuation(text) {
             add(&mut found, WEAK, format!("\"{marks}\""));
         }
+        // The same sentence again after an answer, however short ("¿Dónde está mi pedido?").
+        let sentences = sentences(text);
+        if let Some(again) = sentences.iter().find(|s| {
+            asked_sentences
+                .iter()
+                .any(|(earlier, answered)| *answered && earlier == *s)
+        }) {
+            add(
+                &mut found,
+                STRONG,
+                format!("asked the same again after an answer \"{again}\""),
+            );
+        }
         let stems = content_stems(text);
         if stems.len() >= 2 {
             for (earlier, answered) in &asked {
@@ -2266,6 +2455,7 @@ pub fn frustration(conversation: &[Turn]) -> Frustration {
             }
             asked.push((stems, false));
         }
+        asked_sentences.extend(sentences.into_iter().map(|s| (s, false)));
     }
     found
 }
@@ -2307,6 +2497,84 @@ mod tests {
         ] {
             assert_eq!(escalates(text), Some(Trigger::ExplicitRequest), "{text}");
         }
+    }
+
+    #[test]
+    fn requests_compose_from_intent_contact_verb_and_person() {
+        for text in [
+            "I'd appreciate it if a member of your team could get in touch with me",
+            "How do I get hold of an actual person?",
+            "could somebody from the office call me today",
+            "is there anyone I can speak to about a refund",
+            "can a real human look at my order",
+            "any humans around?",
+            "¿Puedo chatear con alguien de soporte?",
+            "Necesito contactar con un asesor",
+            "Je voudrais joindre un conseiller",
+            "Pouvez-vous me passer quelqu'un du SAV ?",
+            "Ich möchte bitte mit jemandem vom Support sprechen",
+            "Wie kann ich den Kundendienst erreichen?",
+            "Un humain, vite",
+        ] {
+            assert_eq!(escalates(text), Some(Trigger::ExplicitRequest), "{text}");
+        }
+    }
+
+    #[test]
+    fn negated_or_conditional_requests_do_not_escalate() {
+        for text in [
+            "I don't need a person, just tell me the opening hours",
+            "I don't want to talk to anyone, I just want the tracking link",
+            "Do I need to talk to someone to return an item?",
+            "No necesito hablar con nadie, gracias",
+            "Je ne veux pas parler à quelqu'un, donnez-moi juste le lien",
+            "Ich möchte nicht mit einem Menschen sprechen",
+            "What is your customer service phone number?",
+            "Can I email the invoice to a colleague?",
+        ] {
+            assert_eq!(escalates(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn frustration_lexicons_cover_four_languages_with_guards() {
+        for text in [
+            "Je suis très mécontent de la livraison",
+            "Unglaublich schlechter Service",
+            "Qué desastre de empresa",
+            "Stop copy pasting and answer me",
+            "You charged my card twice and I want my money",
+            "Me habéis cobrado de más",
+            "Ihr Kundenservice ist echt das Letzte",
+            "This chat is going in circles",
+        ] {
+            assert_eq!(escalates(text), Some(Trigger::Frustration), "{text}");
+        }
+        for text in [
+            "No problem, take your time",
+            "Not bad at all, the boots fit",
+            "Sin problema, espero",
+            "Pas mal du tout, merci",
+            "Kein Problem, ich warte",
+            "My son was so upset when he lost his hat, can I buy another one?",
+        ] {
+            assert_eq!(escalates(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_same_short_question_after_an_answer_is_frustration() {
+        let again = frustration(&[
+            Turn::customer("¿Dónde está mi pedido?"),
+            Turn::bot("Puedes seguirlo con el enlace de tu email."),
+            Turn::customer("El enlace no funciona. ¿Dónde está mi pedido?"),
+        ]);
+        assert!(again.score >= 1.0, "{again:?}");
+        let before_any_answer = frustration(&[
+            Turn::customer("¿Dónde está mi pedido?"),
+            Turn::customer("¿Dónde está mi pedido?"),
+        ]);
+        assert!(before_any_answer.score < 1.0, "{before_any_answer:?}");
     }
 
     #[test]
@@ -2499,6 +2767,23 @@ mod tests {
                 let context = Context { retrieval_confidence: Some(f64::NAN), ..Context::default() };
                 let _ = assess(&turns, &context, &EscalationSettings::default());
                 let _ = conversation_language(&turns);
+            }
+
+            #[test]
+            fn requests_built_from_the_parts_never_panic(
+                picks in proptest::collection::vec(0usize..10_000, 0..16),
+            ) {
+                let vocabulary: Vec<&str> = REQUEST_PARTS
+                    .iter()
+                    .flat_map(|p| p.intents.iter().chain(p.contact.iter()).chain(p.people.iter()))
+                    .flat_map(|pattern| pattern.split([' ', '|']))
+                    .chain(FILLER.iter().copied())
+                    .chain(["not", "nicht", "!!", "?", ",", "me", "someone"])
+                    .collect();
+                let text: Vec<&str> = picks.iter().map(|i| vocabulary[i % vocabulary.len()]).collect();
+                let text = text.join(" ");
+                let _ = explicit_request(&text);
+                let _ = frustration(&[Turn::customer(text.clone()), Turn::bot("ok"), Turn::customer(text)]);
             }
 
             #[test]

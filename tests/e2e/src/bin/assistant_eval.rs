@@ -9,8 +9,9 @@
 //! Exits 1 when a target of issue 6 is missed on the main set (`escalation.jsonl`, all its
 //! batches together) or the questions: escalation recall >= 0.95 on explicit requests and >= 0.85
 //! on frustration, precision >= 0.9, right article >= 0.8. The held-out escalation set
-//! (`escalation_heldout.jsonl`, written after the rules and never tuned on) is reported apart
-//! and checked against nothing: it estimates how the rules do on wordings they have not seen.
+//! (`escalation_heldout.jsonl`, written after the rules were restructured and measured once
+//! before any tuning on it; the README keeps that first measurement) is reported apart and
+//! checked against nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -357,14 +358,17 @@ fn main() -> Result<()> {
     println!(
         "held-out set (`escalation_heldout.jsonl`) was written after the rules were restructured"
     );
-    println!("and is never tuned on; it is reported apart, with no target.");
+    println!(
+        "and measured once before any tuning on it (that first measurement is in the README);"
+    );
+    println!("it is reported apart, with no target.");
     println!();
 
     // Escalation: the main set (targets) and the held-out set (reported apart).
     let all = report_escalation("main set, `escalation.jsonl`", &cases);
     if let Some(heldout) = &heldout {
         report_escalation(
-            "held-out set, `escalation_heldout.jsonl` (not tuned on; no targets)",
+            "held-out set, `escalation_heldout.jsonl` (no targets)",
             heldout,
         );
     }
