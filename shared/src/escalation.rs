@@ -6,7 +6,10 @@
 //! so the timeline and the operator's handoff summary can say exactly why.
 //!
 //! # Triggers
-//! - **Explicit request** for a person, in English, Spanish, French or German: a request verb
+//! - **Explicit request** for a person, in English, Spanish, French or German, composed of
+//!   per-language parts ([`REQUEST_PARTS`]: intents, contact and hand-over verbs, words for a
+//!   person or a team) so that new wordings of known parts count ("get in touch with someone",
+//!   "chatear con alguien de soporte", "mit jemandem vom Support sprechen"); also a request verb
 //!   ("talk to", "speak with", "connect me", "quiero hablar con", "parler à", "verbinden Sie
 //!   mich"...) before a word for a person ("human", "agent", "representative", "asesor",
 //!   "conseiller", "Mitarbeiter"...), or a person word before such a verb ("a human I can talk
