@@ -561,3 +561,67 @@ pub fn update_settings(
         Ok(settings::load(ctx.db)?)
     })
 }
+
+/// Knowledge-base articles, drafts included (`language` filters by primary subtag).
+pub fn articles(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    language: Option<&str>,
+) -> Result<Vec<crate::kb::Article>, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(crate::kb::list(ctx.db, language)?)
+}
+
+pub fn article(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<crate::kb::Article, ChatError> {
+    admin.require(Role::Admin)?;
+    crate::kb::get(ctx.db, id)?.ok_or(ChatError::NotFound("article"))
+}
+
+pub fn create_article(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    request: &crate::kb::ArticleRequest,
+) -> Result<crate::kb::Article, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(transaction(ctx.db, || {
+        crate::kb::create(ctx.db, request, ctx.clock.now_ms())
+    })?)
+}
+
+pub fn update_article(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    id: i64,
+    request: &crate::kb::ArticleRequest,
+) -> Result<crate::kb::Article, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(transaction(ctx.db, || {
+        crate::kb::update(ctx.db, id, request, ctx.clock.now_ms())
+    })?)
+}
+
+pub fn delete_article(ctx: &Ctx<'_>, admin: &Operator, id: i64) -> Result<(), ChatError> {
+    admin.require(Role::Admin)?;
+    if crate::kb::delete(ctx.db, id)? {
+        Ok(())
+    } else {
+        Err(ChatError::NotFound("article"))
+    }
+}
+
+pub fn assistant_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+) -> Result<crate::assistant::AssistantSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(crate::assistant::settings(ctx.db)?)
+}
+
+pub fn update_assistant_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    patch: &serde_json::Value,
+) -> Result<crate::assistant::AssistantSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || crate::assistant::save_settings(ctx.db, patch))
+}

@@ -146,6 +146,7 @@ pub fn post_message(
         body: &body,
         client_id: client_id.as_ref(),
         delivery: target.recipient.is_some().then_some(DeliveryStatus::Queued),
+        sender: None,
     };
     let restricted_to = match speaker {
         Speaker::Operator(operator) if !operator.acts_on_any_conversation() => Some(operator.id),

@@ -208,6 +208,10 @@ pub struct ConversationSummary {
     pub last_message: Option<Message>,
     /// Visitor messages after the operators' read marker.
     pub unread_count: i64,
+    /// The assistant owns it (not waiting for an operator until it hands off).
+    pub bot_active: bool,
+    /// When the assistant handed it to people, if it did.
+    pub handed_off_at: Option<i64>,
 }
 
 impl ConversationSummary {
@@ -243,6 +247,7 @@ impl ConversationSummary {
                 body: row.str("m_body")?.to_owned(),
                 created_at: row.i64("m_created_at")?,
                 client_id: row.opt_str("m_client_id")?.map(str::to_owned),
+                sender: row.opt_str("m_sender")?.map(str::to_owned),
                 delivery: None,
                 delivery_error: None,
                 attachments: Vec::new(),
@@ -264,6 +269,8 @@ impl ConversationSummary {
             contact: ContactRef::from_row(row)?,
             last_message,
             unread_count: row.i64("unread_count")?,
+            bot_active: row.i64("bot_active")? != 0,
+            handed_off_at: row.opt_i64("handed_off_at")?,
         })
     }
 }
@@ -276,7 +283,7 @@ const INSERT: &str = "INSERT INTO conversations
 
 const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated_at, c.visitor_read_up_to,
             c.operator_read_up_to, c.version, c.snoozed_until, c.waiting_since,
-            c.topic, c.language, c.priority, c.assignee_id, a.name AS assignee_name, c.team_id, t.name AS team_name,
+            c.topic, c.language, c.priority, c.bot_active, c.handed_off_at, c.assignee_id, a.name AS assignee_name, c.team_id, t.name AS team_name,
             (SELECT json_group_array(json(tag)) FROM (
                 SELECT json_object('id', g.id, 'name', g.name, 'color', g.color) AS tag
                   FROM conversation_tags x JOIN tags g ON g.id = x.tag_id
@@ -284,7 +291,7 @@ const SUMMARY: &str = "SELECT c.id, c.status, c.channel, c.created_at, c.updated
             ct.id AS contact_id, ct.name AS contact_name, ct.email AS contact_email,
             ct.phone AS contact_phone,
             m.id AS m_id, m.author AS m_author, m.channel AS m_channel, m.body AS m_body,
-            m.created_at AS m_created_at, m.client_id AS m_client_id, o.name AS m_operator_name,
+            m.created_at AS m_created_at, m.client_id AS m_client_id, m.sender AS m_sender, o.name AS m_operator_name,
             (SELECT COUNT(*) FROM messages u
               WHERE u.conversation_id = c.id AND u.author = 'visitor' AND u.id > c.operator_read_up_to) AS unread_count
      FROM conversations c

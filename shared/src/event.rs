@@ -34,6 +34,8 @@ pub enum EventKind {
     ConversationClassified,
     MessageDelivery,
     MessageAttachment,
+    AssistantHandoff,
+    AssistantResumed,
 }
 
 impl EventKind {
@@ -54,6 +56,8 @@ impl EventKind {
             EventKind::ConversationClassified => "conversation.classified",
             EventKind::MessageDelivery => "message.delivery",
             EventKind::MessageAttachment => "message.attachment",
+            EventKind::AssistantHandoff => "assistant.handoff",
+            EventKind::AssistantResumed => "assistant.resumed",
         }
     }
 }
@@ -197,7 +201,7 @@ const TIMELINE: &str = "SELECT id, conversation_id, kind, data, created_at FROM 
            AND kind IN ('note.created', 'conversation.status', 'conversation.assigned',
                         'conversation.transferred', 'conversation.tagged',
                         'conversation.untagged', 'contact.merged',
-                        'conversation.classified')
+                        'conversation.classified', 'assistant.handoff', 'assistant.resumed')
          ORDER BY id DESC LIMIT ?2)
      ORDER BY id";
 

@@ -16,9 +16,10 @@
 //!   storage, who may read them), [`delivery`] (outbound delivery states, forward only).
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
 //!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
-//!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted media fetched into
-//!   attachments after the message is stored), [`visitor`] (the widget's side), [`inbox`] (the operator's side: sign-in,
-//!   listings, threads, contacts, canned responses, presence), [`workflow`] (status, assignment,
+//!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted
+//!   media fetched into attachments after the message is stored), [`visitor`] (the widget's
+//!   side), [`inbox`] (the operator's side: sign-in, listings, threads, contacts, canned
+//!   responses, presence), [`workflow`] (status, assignment,
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
 //!   typing, read receipts, the event stream).
@@ -26,13 +27,18 @@
 //!   pure functions, shared by the router and the routing simulation; [`router`]: the router's
 //!   use cases (routing settings, the routing pass, re-routing, queue position and wait
 //!   estimate); [`topic`]: topics, their detection rules and priorities.
-//! - [`hours`]: business hours per team (time zone, weekly intervals, holidays), whether a team
-//!   is open and when it opens next.
 //! - The assistant's deterministic core: [`kb`] (knowledge-base articles, their full-text index,
 //!   search, the best answer to a question with an explainable confidence and the passage that
 //!   answers; and the word rules shared with escalation: folding, stop words, language
 //!   detection), [`escalation`] (when to hand a conversation to a person, and why: explicit
 //!   requests, frustration, low confidence, VIP, human-only topics, long waits).
+//!   [`assistant`]: the assistant's use cases (who owns a conversation, a turn: answer,
+//!   clarify or hand off with a summary; the honest wait message; handing back; settings),
+//!   [`llm`] (the optional language model: prompts, the OpenAI-compatible wire format, the
+//!   grounding guard), [`assist`] (suggested replies and a draft for operators), [`help`] (the
+//!   visitors' help search).
+//! - [`hours`]: business hours per team (time zone, weekly intervals, holidays), whether a team
+//!   is open and when it opens next.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -42,6 +48,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod assist;
+pub mod assistant;
 pub mod attachment;
 pub mod canned;
 pub mod channel;
@@ -51,12 +59,14 @@ pub mod conversation;
 pub mod delivery;
 pub mod escalation;
 pub mod event;
+pub mod help;
 pub mod host;
 pub mod hours;
 pub mod inbound;
 pub mod inbox;
 pub mod input;
 pub mod kb;
+pub mod llm;
 pub mod media;
 pub mod message;
 pub mod migrations;

@@ -85,6 +85,8 @@ pub struct Message {
     pub body: String,
     pub created_at: i64,
     pub client_id: Option<String>,
+    /// Who wrote a system message: `assistant` for the AI first line, `None` for notices.
+    pub sender: Option<String>,
     /// How far an outbound message on a provider channel got (`None` for everything else).
     pub delivery: Option<String>,
     /// Why it failed, or why the last attempt did while it is being retried.
@@ -106,6 +108,7 @@ impl Message {
             body: row.str("body")?.to_owned(),
             created_at: row.i64("created_at")?,
             client_id: row.opt_str("client_id")?.map(str::to_owned),
+            sender: row.opt_str("sender")?.map(str::to_owned),
             delivery: row.opt_str("delivery")?.map(str::to_owned),
             delivery_error: row.opt_str("delivery_error")?.map(str::to_owned),
             attachments: crate::attachment::refs_from_json(row.opt_str("attachments")?)?,
@@ -124,6 +127,8 @@ pub struct NewMessage<'a> {
     pub client_id: Option<&'a ClientId>,
     /// `Some(Queued)` for a reply that goes out through a provider (the outbox sends it).
     pub delivery: Option<DeliveryStatus>,
+    /// `Some("assistant")` for the assistant's system messages.
+    pub sender: Option<&'a str>,
 }
 
 /// Inserts a message only if the conversation exists and, for a visitor, belongs to the
@@ -134,8 +139,8 @@ pub struct NewMessage<'a> {
 /// operators replying at once to an unassigned conversation: the first claims it, the second is
 /// refused), idempotency and publishing (the `messages_publish` trigger) are all decided inside
 /// this one statement.
-const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at, delivery)
-     SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7, ?10 FROM conversations c
+const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id, channel, body, client_id, created_at, delivery, sender)
+     SELECT c.id, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?11 FROM conversations c
       WHERE c.id = ?1
         AND (?8 IS NULL OR c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?8))
         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM operators WHERE id = ?3 AND active = 1))
@@ -146,11 +151,11 @@ const INSERT: &str = "INSERT INTO messages (conversation_id, author, operator_id
                      < (SELECT capacity FROM operators WHERE id = ?9)))
      ON CONFLICT (conversation_id, author, client_id) DO NOTHING
      RETURNING id, conversation_id, author, NULL AS operator_name, channel, body, created_at, client_id,
-               delivery, delivery_error, NULL AS attachments";
+               sender, delivery, delivery_error, NULL AS attachments";
 
 const SELECT: &str =
     "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
-            m.created_at, m.client_id, m.delivery, m.delivery_error,
+            m.created_at, m.client_id, m.sender, m.delivery, m.delivery_error,
             (SELECT json_group_array(json_object('id', a.id, 'name', a.name,
                     'content_type', a.content_type, 'size', a.size))
                FROM attachments a WHERE a.message_id = m.id HAVING COUNT(*) > 0) AS attachments
@@ -206,6 +211,7 @@ pub fn insert(
             owner.clone(),
             restricted_to.into(),
             new.delivery.map(DeliveryStatus::as_str).into(),
+            new.sender.into(),
         ],
     )?;
     if let Some(row) = rows.first() {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_delivery.sql"),
     include_str!("migrations/0006_knowledge_base.sql"),
     include_str!("migrations/0007_business_hours.sql"),
+    include_str!("migrations/0008_assistant.sql"),
 ];
 
 /// The schema version this build expects.

@@ -35,6 +35,8 @@ pub struct Topic {
     pub channels: Vec<String>,
     pub pages: Vec<String>,
     pub position: i64,
+    /// The assistant never answers this topic: it hands such conversations to people at once.
+    pub human_only: bool,
 }
 
 /// What the widget's topic picker offers.
@@ -58,6 +60,7 @@ pub struct TopicRequest {
     pub channels: Option<Vec<String>>,
     pub pages: Option<Vec<String>>,
     pub position: Option<i64>,
+    pub human_only: Option<bool>,
 }
 
 /// A topic name: 1-40 characters of lower-case letters, digits, `-`, `_`, `:` (it doubles as a
@@ -183,6 +186,10 @@ pub fn apply(current: Option<&Topic>, request: &TopicRequest) -> Result<Topic, I
         channels,
         pages,
         position,
+        human_only: request
+            .human_only
+            .or(current.map(|t| t.human_only))
+            .unwrap_or(false),
     })
 }
 
@@ -293,19 +300,21 @@ fn from_row(row: &Row<'_>) -> Result<Topic, DbError> {
         channels: list("channels")?,
         pages: list("pages")?,
         position: row.i64("position")?,
+        human_only: row.i64("human_only")? == 1,
     })
 }
 
 const SELECT: &str = "SELECT id, name, label, team_id, priority, in_picker, keywords, channels,
-            pages, position FROM topics";
+            pages, position, human_only FROM topics";
 const ORDER: &str = "ORDER BY position, id";
 const COUNT: &str = "SELECT COUNT(*) AS n FROM topics";
 const INSERT: &str = "INSERT INTO topics (name, label, team_id, priority, in_picker, keywords,
-            channels, pages, position, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            channels, pages, position, human_only, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (name) DO NOTHING RETURNING id";
 const UPDATE: &str = "UPDATE topics SET name = ?2, label = ?3, team_id = ?4, priority = ?5,
-            in_picker = ?6, keywords = ?7, channels = ?8, pages = ?9, position = ?10
+            in_picker = ?6, keywords = ?7, channels = ?8, pages = ?9, position = ?10,
+            human_only = ?11
       WHERE id = ?1 RETURNING id";
 const NAME_TAKEN: &str =
     "SELECT EXISTS (SELECT 1 FROM topics WHERE name = ?1 AND id != ?2) AS taken";
@@ -352,6 +361,7 @@ fn params(topic: &Topic) -> Vec<SqlValue> {
         json(&topic.channels),
         json(&topic.pages),
         topic.position.into(),
+        i64::from(topic.human_only).into(),
     ]
 }
 

@@ -138,6 +138,9 @@ pub fn start(
         if picked.is_some() || language.is_some() {
             conversation::set_routing_hints(ctx.db, id, picked.as_deref(), language.as_deref())?;
         }
+        // The assistant takes it first when the settings say so (always, or while closed).
+        let open = crate::hours::expected_reply(ctx.db, None, now)?.open;
+        crate::assistant::adopt(ctx.db, id, open)?;
         let summary =
             conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
         let event_id = event::append(
@@ -244,6 +247,7 @@ pub fn upload(
         body: &body,
         client_id: client_id.as_ref(),
         delivery: None,
+        sender: None,
     };
     let db = ctx.db;
     let stored = transaction(db, || {

@@ -444,6 +444,7 @@ pub fn transfer(
                 body: &body,
                 client_id: Some(&client_id),
                 delivery: None,
+                sender: None,
             };
             message::insert(ctx.db, &new, None, None, now)?;
         }

@@ -1,7 +1,8 @@
 //! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
 //! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
 //! conversations without a team, topics, the tag list, team-wide canned responses, business
-//! settings and business hours. Changes that may make waiting conversations assignable end with a routing pass.
+//! settings, business hours, knowledge-base articles and the assistant's settings. Changes that
+//! may make waiting conversations assignable end with a routing pass.
 //!
 //! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
 //! (or bearer token), and the use cases in `shared::admin`, each of which requires the admin
@@ -24,6 +25,8 @@ enum Collection {
     Tags,
     Canned,
     Topics,
+    /// Knowledge-base articles (`/articles`).
+    Articles,
 }
 
 impl Collection {
@@ -34,6 +37,7 @@ impl Collection {
             "tags" => Some(Collection::Tags),
             "canned" => Some(Collection::Canned),
             "topics" => Some(Collection::Topics),
+            "articles" => Some(Collection::Articles),
             _ => None,
         }
     }
@@ -47,6 +51,9 @@ enum Command {
     Update(Collection, i64),
     Delete(Collection, i64),
     Reinvite(i64),
+    Article(i64),
+    Assistant,
+    UpdateAssistant,
     Settings,
     UpdateSettings,
     Routing,
@@ -70,6 +77,10 @@ impl Command {
             (["routing"], Get) => Command::Routing,
             (["routing"], Patch) => Command::UpdateRouting,
             (["routing"], _) => Command::WrongMethod("GET, PATCH"),
+            (["assistant"], Get) => Command::Assistant,
+            (["assistant"], Patch) => Command::UpdateAssistant,
+            (["assistant"], _) => Command::WrongMethod("GET, PATCH"),
+            (["articles", a], Get) => id(a).map_or(Command::Unknown, Command::Article),
             (["hours"], Get) => Command::Hours,
             (["hours"], Put) => Command::UpdateHours,
             (["hours"], _) => Command::WrongMethod("GET, PUT"),
@@ -139,7 +150,9 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         | Command::Settings
         | Command::Routing
         | Command::Hours
-        | Command::TeamHours(_) => Access::Read,
+        | Command::TeamHours(_)
+        | Command::Article(_)
+        | Command::Assistant => Access::Read,
         _ => Access::Write,
     };
     let host = SpinHost::open(access)?;
@@ -168,6 +181,35 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             200,
             "topic",
             admin::update_topic(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::List(C::Articles) => {
+            let language = shared::api::query_text(&request.query, "language");
+            spin_host::json_field(
+                200,
+                "articles",
+                admin::articles(&ctx, &admin, language.as_deref())?,
+            )
+        }
+        Command::Article(id) => {
+            spin_host::json_field(200, "article", admin::article(&ctx, &admin, id)?)
+        }
+        Command::Create(C::Articles) => spin_host::json_field(
+            201,
+            "article",
+            admin::create_article(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Update(C::Articles, id) => spin_host::json_field(
+            200,
+            "article",
+            admin::update_article(&ctx, &admin, id, &request.json()?)?,
+        ),
+        Command::Assistant => {
+            spin_host::json_field(200, "assistant", admin::assistant_settings(&ctx, &admin)?)
+        }
+        Command::UpdateAssistant => spin_host::json_field(
+            200,
+            "assistant",
+            admin::update_assistant_settings(&ctx, &admin, &request.json()?)?,
         ),
         Command::Routing => {
             spin_host::json_field(200, "routing", admin::default_routing(&ctx, &admin)?)
@@ -236,6 +278,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 C::Tags => admin::delete_tag(&ctx, &admin, id)?,
                 C::Canned => admin::delete_team_canned(&ctx, &admin, id)?,
                 C::Topics => admin::delete_topic(&ctx, &admin, id)?,
+                C::Articles => admin::delete_article(&ctx, &admin, id)?,
                 C::Operators => return Err(ApiError::method_not_allowed("PATCH")),
             }
             spin_host::no_content()

@@ -37,6 +37,8 @@ enum Command {
     List,
     Thread(i64),
     Attachment(i64, i64),
+    Suggestions(i64),
+    HandBack(i64),
     Reply(i64),
     Note(i64),
     Typing(i64),
@@ -122,6 +124,11 @@ impl Command {
                 (Some(c), Get) => C::Thread(c),
                 (Some(_), _) => wrong("GET"),
             },
+            (["conversations", c, "suggestions"], m) => match (id(c), m) {
+                (Some(c), Get) => C::Suggestions(c),
+                (Some(_), _) => wrong("GET"),
+                (None, _) => C::Unknown,
+            },
             (["conversations", c, "attachments", a], m) => match (id(c), id(a), m) {
                 (Some(c), Some(a), Get) => C::Attachment(c, a),
                 (Some(_), Some(_), _) => wrong("GET"),
@@ -145,6 +152,7 @@ impl Command {
                     "transfer" => C::Transfer(c),
                     "assign" => C::Assign(c),
                     "tags" => C::AddTag(c),
+                    "assistant" => C::HandBack(c),
                     _ => return C::Unknown,
                 };
                 if *m == Post { command } else { wrong("POST") }
@@ -164,6 +172,7 @@ impl Command {
                 | C::Tags
                 | C::Thread(_)
                 | C::Attachment(..)
+                | C::Suggestions(_)
                 | C::Events
                 | C::SearchContacts
                 | C::Contact(_)
@@ -328,6 +337,23 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::new(404, "not_found", "attachment not found"))?;
             spin_host::file(&file)
+        }
+        Command::Suggestions(id) => spin_host::json(
+            200,
+            &shared::assist::suggest(
+                &ctx,
+                &operator,
+                id,
+                &spin_host::variable("business_name", "Support"),
+            )?,
+        ),
+        Command::HandBack(id) => {
+            let body: shared::assistant::HandBackRequest = request.json()?;
+            spin_host::json_field(
+                200,
+                "conversation",
+                shared::assistant::hand_back(&ctx, &operator, id, body.version)?,
+            )
         }
         Command::Reply(id) => {
             let (message, created) =

@@ -469,6 +469,27 @@ pub async fn dispatch(component: &str) {
     }
 }
 
+/// Asks the private `assistant` component (service chaining; the caller's manifest entry must
+/// allow `http://assistant.spin.internal`) to take its turn in a conversation it owns. A failure
+/// is logged: the customer's message is stored and waits; an operator sees the conversation.
+pub async fn assistant_turn(component: &str, conversation_id: i64) {
+    let request = spin_sdk::http::Request::builder()
+        .method(Method::Post)
+        .uri(format!(
+            "http://assistant.spin.internal/turn/{conversation_id}"
+        ))
+        .build();
+    match spin_sdk::http::send::<_, Response>(request).await {
+        Ok(response) if (200..300).contains(response.status()) => {}
+        Ok(response) => eprintln!(
+            "{component}: assistant turn answered {}: {}",
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        ),
+        Err(e) => eprintln!("{component}: assistant turn failed: {e}"),
+    }
+}
+
 /// [`error`] for a provider's webhook, also logging 4xx refusals: providers never show our
 /// answer to anyone, so the log is where a wrong webhook URL or credential shows up.
 pub fn webhook_error(component: &str, e: ApiError) -> Response {
@@ -491,4 +512,91 @@ pub fn error(component: &str, e: ApiError) -> Response {
         builder.header("retry-after", seconds.to_string().as_str());
     }
     builder.build()
+}
+
+/// POSTs `body` to `url` and waits at most `timeout` for the first byte of the answer (Spin's
+/// `wasi:http` request options; `spin_sdk::http::send` sets none), reading at most `max_body`
+/// bytes. For calls that must fail fast rather than hold the request, such as a language
+/// model, whose caller falls back to a deterministic answer. Blocking is fine: each request has
+/// its own instance.
+pub fn post_with_timeout(
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: std::time::Duration,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+    use spin_sdk::wit::wasi::http0_2_0::types::{
+        Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme,
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("not an absolute URL: {url}"))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let entries: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+        .collect();
+    let fields = Fields::from_list(&entries).map_err(|e| format!("headers: {e:?}"))?;
+    let request = OutgoingRequest::new(fields);
+    let _ = request.set_method(&WasiMethod::Post);
+    let _ = request.set_scheme(Some(&match scheme {
+        "https" => Scheme::Https,
+        _ => Scheme::Http,
+    }));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(if path.is_empty() { "/" } else { path }));
+    let options = RequestOptions::new();
+    let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+    let _ = options.set_connect_timeout(Some(nanos));
+    let _ = options.set_first_byte_timeout(Some(nanos));
+    let _ = options.set_between_bytes_timeout(Some(nanos));
+    let outgoing = request
+        .body()
+        .map_err(|()| "request body taken".to_owned())?;
+    let future = outgoing_handler::handle(request, Some(options))
+        .map_err(|e| format!("request refused: {e:?}"))?;
+    {
+        let stream = outgoing
+            .write()
+            .map_err(|()| "body stream taken".to_owned())?;
+        for chunk in body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("sending the body: {e:?}"))?;
+        }
+    }
+    OutgoingBody::finish(outgoing, None).map_err(|e| format!("finishing the body: {e:?}"))?;
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(format!("no answer: {e:?}")),
+        _ => return Err("no answer".to_owned()),
+    };
+    let status = response.status();
+    let incoming = response
+        .consume()
+        .map_err(|()| "response body taken".to_owned())?;
+    let mut data = Vec::new();
+    {
+        let stream = incoming
+            .stream()
+            .map_err(|()| "response stream taken".to_owned())?;
+        loop {
+            match stream.blocking_read(16 * 1024) {
+                Ok(chunk) => {
+                    data.extend_from_slice(&chunk);
+                    if data.len() > max_body {
+                        return Err(format!("answer larger than {max_body} bytes"));
+                    }
+                }
+                Err(wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(format!("reading the answer: {e:?}")),
+            }
+        }
+    }
+    drop(IncomingBody::finish(incoming));
+    Ok((status, data))
 }

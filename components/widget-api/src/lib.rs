@@ -11,7 +11,7 @@ use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
 use spin_host::{Access, ApiRequest, SpinHost};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "widget-api";
@@ -21,6 +21,8 @@ const COMPONENT: &str = "widget-api";
 enum Command {
     Config,
     Topics,
+    HelpSearch,
+    HelpArticle(i64),
     Start,
     Load(i64),
     PostMessage(i64),
@@ -43,6 +45,13 @@ impl Command {
             (["config"], _) => Command::WrongMethod("GET"),
             (["topics"], Get) => Command::Topics,
             (["topics"], _) => Command::WrongMethod("GET"),
+            (["help"], Get) => Command::HelpSearch,
+            (["help"], _) => Command::WrongMethod("GET"),
+            (["help", a], m) => match (id(a), m) {
+                (Some(a), Get) => Command::HelpArticle(a),
+                (Some(_), _) => Command::WrongMethod("GET"),
+                (None, _) => Command::Unknown,
+            },
             (["conversations"], Post) => Command::Start,
             (["conversations"], _) => Command::WrongMethod("POST"),
             (["conversations", c], m) => match (id(c), m) {
@@ -85,10 +94,16 @@ struct Posted<'a> {
 }
 
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
-        Ok(response) => response,
-        Err(e) => spin_host::error(COMPONENT, e),
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let (response, assistant_turn) = match serve(request).await {
+        Ok(done) => done,
+        Err(e) => (spin_host::error(COMPONENT, e), None),
+    };
+    // The visitor's message is acknowledged at once; the assistant's answer follows as an
+    // event on their stream.
+    spin_host::respond(out, response).await;
+    if let Some(conversation_id) = assistant_turn {
+        spin_host::assistant_turn(COMPONENT, conversation_id).await;
     }
 }
 
@@ -104,7 +119,8 @@ fn body_limit(request: &IncomingRequest) -> usize {
     }
 }
 
-async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+/// The response, and the conversation the assistant should take a turn in afterwards.
+async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiError> {
     let limit = body_limit(&request);
     let request = ApiRequest::read(request, limit).await?;
     let command = Command::route(&request.method, &request.segments());
@@ -115,18 +131,21 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let config = WidgetConfig {
                 business_name: spin_host::variable("business_name", "Support"),
             };
-            return Ok(spin_host::json(200, &config));
+            return Ok((spin_host::json(200, &config), None));
         }
         Command::Load(_)
         | Command::Events(_)
         | Command::Topics
+        | Command::HelpSearch
+        | Command::HelpArticle(_)
         | Command::Queue(_)
         | Command::Attachment(..) => SpinHost::open(Access::Read)?,
         _ => SpinHost::open(Access::Write)?,
     };
     let ctx = host.ctx();
     let authorization = request.header("authorization");
-    Ok(match command {
+    let mut assistant_turn = None;
+    let response = match command {
         Command::Start => {
             let token = visitor::optional_bearer_token(authorization)?;
             let body: StartRequest = if request.body.is_empty() {
@@ -145,8 +164,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let (message, created) =
                 visitor::post(&ctx, &token, id, &request.json::<PostMessageRequest>()?)?;
             // A conversation that (now) waits for an operator gets a routing pass before the
-            // visitor hears back, so an available operator has it by then.
-            if created
+            // visitor hears back, so an available operator has it by then. One the assistant
+            // owns gets its turn after the visitor has heard back.
+            if created && shared::assistant::owns(ctx.db, id).map_err(ApiError::internal)? {
+                assistant_turn = Some(id);
+            } else if created
                 && router::message_needs_pass(ctx.db, id, ctx.clock.now_ms())
                     .map_err(ApiError::internal)?
             {
@@ -194,6 +216,18 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             let query = EventsQuery::parse(&request.query)?;
             spin_host::json(200, &visitor::events(&ctx, &token, id, query)?)
         }
+        Command::HelpSearch => {
+            let query = shared::api::query_text(&request.query, "q").unwrap_or_default();
+            let language = shared::api::query_text(&request.query, "language");
+            spin_host::json_field(
+                200,
+                "articles",
+                shared::help::search(ctx.db, &query, language.as_deref())?,
+            )
+        }
+        Command::HelpArticle(article_id) => {
+            spin_host::json_field(200, "article", shared::help::article(ctx.db, article_id)?)
+        }
         Command::Topics => spin_host::json_field(
             200,
             "topics",
@@ -213,7 +247,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::Config | Command::WrongMethod(_) | Command::Unknown => {
             return Err(ApiError::not_found_route());
         }
-    })
+    };
+    Ok((response, assistant_turn))
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ struct State {
     requests: Vec<Recorded>,
     /// The next `n` requests get this status and body.
     failures: Option<(usize, u16, String)>,
+    /// What a chat-completions endpoint answers (an OpenAI-compatible model).
+    chat_answer: String,
+    /// Answer the next request only after this long.
+    delay_next: Option<std::time::Duration>,
 }
 
 /// The running fake; stops with the test's runtime.
@@ -102,6 +106,16 @@ impl FakeProvider {
     /// The next `count` requests are answered with `status` and `body`.
     pub fn fail_next(&self, count: usize, status: u16, body: &str) {
         self.state.lock().expect("fake state").failures = Some((count, status, body.to_owned()));
+    }
+
+    /// The text the fake model answers at `.../chat/completions`.
+    pub fn answer_chats_with(&self, text: &str) {
+        self.state.lock().expect("fake state").chat_answer = text.to_owned();
+    }
+
+    /// The next request is answered only after `delay`.
+    pub fn delay_next(&self, delay: std::time::Duration) {
+        self.state.lock().expect("fake state").delay_next = Some(delay);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -233,6 +247,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     } else {
         buffer[header_end..].to_vec()
     };
+    let delay = state.lock().expect("fake state").delay_next.take();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let (status, answer_headers, answer) = {
         let mut state = state.lock().expect("fake state");
         state.requests.push(Recorded {
@@ -252,6 +270,13 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
                     text.clone().into_bytes(),
                 )
             }
+            _ if path.ends_with("/chat/completions") => (
+                200,
+                vec![("content-type".to_owned(), "application/json".to_owned())],
+                serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": state.chat_answer}}]})
+                    .to_string()
+                    .into_bytes(),
+            ),
             _ => success(&base, &method, &path, &body, n),
         }
     };
