@@ -734,13 +734,8 @@ fn summarize(
 
 /// Tells the customer, after a handoff and its routing pass, honestly what happens next: who
 /// has the conversation, or their place in line and the expected wait, or that nobody is
-/// available, or (closed) when the team opens; `opening` is the next opening, already
-/// formatted for the customer, when the team is closed now.
-pub fn tell_wait(
-    ctx: &Ctx<'_>,
-    conversation_id: i64,
-    opening: Option<&str>,
-) -> Result<(), ChatError> {
+/// available, or, when the team is closed (its business hours), when it opens next.
+pub fn tell_wait(ctx: &Ctx<'_>, conversation_id: i64) -> Result<(), ChatError> {
     let db = ctx.db;
     let now = ctx.clock.now_ms();
     let summary = crate::conversation::summary(db, conversation_id)?
@@ -753,9 +748,18 @@ pub fn tell_wait(
                 .and_then(|m| kb::detect_language(&m.body)),
         )
     });
+    let team_id = summary.team.as_ref().map(|t| t.id);
+    let opening = match crate::hours::for_team(db, team_id)? {
+        Some(hours) if !crate::hours::is_open(&hours, now) => Some(
+            crate::hours::next_opening(&hours, now)
+                .and_then(|at| crate::hours::local_time(&hours, at))
+                .unwrap_or_else(|| "?".to_owned()),
+        ),
+        _ => None,
+    };
     let next = if let Some(assignee) = &summary.assignee {
         phrase(Phrase::Assigned, language).replace("{name}", &assignee.name)
-    } else if let Some(opening) = opening {
+    } else if let Some(opening) = &opening {
         phrase(Phrase::Closed, language).replace("{opening}", opening)
     } else {
         let info = crate::router::queue_info(db, conversation_id, now)?;

@@ -540,6 +540,29 @@ fn window(now_ms: i64) -> Option<(Timestamp, Timestamp)> {
 
 /// Whether the team answers at `now_ms` (milliseconds since the Unix epoch). `false` for instants
 /// outside years -9999 to 9999.
+/// An instant as the team's customers read it: weekday, date and local time with the time
+/// zone (`Mon 2026-11-30 09:00 (Europe/Berlin)`), for telling them when a reply can come.
+pub fn local_time(hours: &BusinessHours, at_ms: i64) -> Option<String> {
+    let instant = Timestamp::from_millisecond(at_ms).ok()?;
+    let local = hours.time_zone.tz.to_datetime(instant);
+    Some(format!(
+        "{} {} {:02}:{:02} ({})",
+        match local.weekday() {
+            jiff::civil::Weekday::Monday => "Mon",
+            jiff::civil::Weekday::Tuesday => "Tue",
+            jiff::civil::Weekday::Wednesday => "Wed",
+            jiff::civil::Weekday::Thursday => "Thu",
+            jiff::civil::Weekday::Friday => "Fri",
+            jiff::civil::Weekday::Saturday => "Sat",
+            jiff::civil::Weekday::Sunday => "Sun",
+        },
+        local.date(),
+        local.hour(),
+        local.minute(),
+        hours.time_zone.as_str()
+    ))
+}
+
 pub fn is_open(hours: &BusinessHours, now_ms: i64) -> bool {
     Timestamp::from_millisecond(now_ms).is_ok_and(|now| hours.open_at(now))
 }

@@ -74,7 +74,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     }
     if matches!(turned, Turned::HandedOff { .. }) {
         spin_host::route(COMPONENT, Sweep::Skip).await;
-        assistant::tell_wait(&ctx, conversation_id, None)?;
+        assistant::tell_wait(&ctx, conversation_id)?;
     }
     Ok(spin_host::json(200, &turned))
 }

@@ -182,7 +182,7 @@ fn an_explicit_request_hands_off_with_a_summary_and_the_queue_takes_over() {
             .contains("asked for a person"),
         "{handoff}"
     );
-    tell_wait(&host.ctx(), id, None).unwrap();
+    tell_wait(&host.ctx(), id).unwrap();
     let said = assistant_messages(&host, id);
     assert!(
         said.last().unwrap().starts_with("Te paso con una persona"),
@@ -252,4 +252,33 @@ fn people_take_over_and_can_hand_back() {
         .unwrap();
     assert_eq!(bot_active, 0, "cleared by the trigger, not just hidden");
     assert_eq!(turn(&host.ctx(), id).unwrap(), Turned::Nothing);
+}
+
+#[test]
+fn after_hours_the_customer_is_told_when_the_team_opens() {
+    let host = TestHost::new();
+    shop(&host);
+    set_mode(&host, "after_hours");
+    let db = host.ctx().db;
+    // Open on Tuesdays only; the test clock starts on Thursday 2026-01-01.
+    let hours: crate::hours::BusinessHours = serde_json::from_value(serde_json::json!({
+        "time_zone": "Europe/Berlin", "weekly": {"tuesday": ["09:00-17:00"]}
+    }))
+    .unwrap();
+    crate::hours::save_default_hours(db, Some(&hours)).unwrap();
+    let (token, id) = start(&host);
+    assert!(owns(db, id).unwrap(), "closed: the assistant takes it");
+    say_as_visitor(&host, &token, id, "I need a person please");
+    assert!(matches!(
+        turn(&host.ctx(), id).unwrap(),
+        Turned::HandedOff { .. }
+    ));
+    tell_wait(&host.ctx(), id).unwrap();
+    let said = assistant_messages(&host, id);
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("we'll reply when we open (Tue 2026-01-06 09:00 (Europe/Berlin))"),
+        "{said:?}"
+    );
 }
