@@ -1,13 +1,16 @@
 // Admin screens (admin role only): operators (invite with a copyable link, edit role, capacity,
 // skills, languages and teams, deactivate/reactivate, re-invite), teams and their routing, the
-// routing of conversations without a team, topics (detection rules, team, priority), tags, team
-// canned responses and the visitor-facing transfer notices. Built when shown, removed on sign-out.
+// routing of conversations without a team, topics (detection rules, team, priority, human-only),
+// tags, team canned responses and the visitor-facing transfer notices; the knowledge base, the
+// assistant's settings and business hours are in admin-assistant.js. Built when shown, removed
+// on sign-out.
 
 import {
   adminApi, button, el, emit, field, handleAuthError, hasRole, input, on, PRESENCE_LABELS, safeColor,
   select, state, tagChip, toast,
 } from './core.js';
 import { confirmDialog, errorLine, openDialog } from './dialog.js';
+import { renderAssistant, renderHours, renderKnowledge } from './admin-assistant.js';
 import { fullFormat } from '/shared/messages.js';
 
 const SECTIONS = [
@@ -15,8 +18,11 @@ const SECTIONS = [
   ['teams', 'Teams'],
   ['routing', 'Routing'],
   ['topics', 'Topics'],
+  ['hours', 'Business hours'],
   ['tags', 'Tags'],
   ['canned', 'Canned responses'],
+  ['knowledge', 'Knowledge base'],
+  ['assistant', 'Assistant'],
   ['settings', 'Settings'],
 ];
 const ROLES = [['operator', 'Operator'], ['supervisor', 'Supervisor'], ['admin', 'Admin']];
@@ -71,7 +77,16 @@ async function loadSection(body) {
   const mine = seq;
   body.replaceChildren(el('p', 'muted', 'Loading…'));
   const render = {
-    operators: renderOperators, teams: renderTeams, routing: renderRouting, topics: renderTopics, tags: renderTags, canned: renderCanned, settings: renderSettings,
+    operators: renderOperators,
+    teams: renderTeams,
+    routing: renderRouting,
+    topics: renderTopics,
+    hours: renderHours,
+    tags: renderTags,
+    canned: renderCanned,
+    knowledge: renderKnowledge,
+    assistant: renderAssistant,
+    settings: renderSettings,
   }[section];
   try {
     const nodes = await render(() => mine === seq);
@@ -83,18 +98,18 @@ async function loadSection(body) {
   }
 }
 
-function reloadSection() {
+export function reloadSection() {
   const body = $('admin-body');
   if (body) loadSection(body);
 }
 
-function sectionHeading(text, id) {
+export function sectionHeading(text, id) {
   const heading = el('h2', null, text);
   heading.id = id;
   return heading;
 }
 
-function table(headers) {
+export function table(headers) {
   const node = el('table', 'table');
   const head = el('thead');
   const tr = el('tr');
@@ -109,7 +124,7 @@ function table(headers) {
   return { node, body };
 }
 
-function rowHeader(text) {
+export function rowHeader(text) {
   const th = el('th', null, text);
   th.scope = 'row';
   return th;
@@ -154,7 +169,7 @@ async function loadAdminOperators() {
   return adminOperators;
 }
 
-async function loadTeams() {
+export async function loadTeams() {
   const result = await adminApi('/teams');
   return result.teams || [];
 }
@@ -709,6 +724,8 @@ const PRIORITIES = [[0, 'Normal'], [1, 'High'], [2, 'Urgent']];
 const CHANNELS = ['web', 'sms', 'email', 'messenger', 'instagram', 'whatsapp'];
 const TOPIC_NAME = /^[\p{L}\p{N}_:-]{1,40}$/u;
 
+let hintCounter = 0;
+
 function commaList(text) {
   return text.split(',').map((item) => item.trim()).filter(Boolean);
 }
@@ -729,6 +746,14 @@ function topicFields(topic, teams) {
   inPicker.checked = current.in_picker ?? true;
   const pickerLabel = el('label', 'check');
   pickerLabel.append(inPicker, el('span', null, 'Offer in the widget’s topic picker'));
+  const humanOnly = document.createElement('input');
+  humanOnly.type = 'checkbox';
+  humanOnly.checked = Boolean(current.human_only);
+  const humanOnlyLabel = el('label', 'check');
+  humanOnlyLabel.append(humanOnly, el('span', null, 'Human only: the assistant never answers this topic'));
+  const humanOnlyHint = el('p', 'field-hint', 'Conversations on this topic go straight to people (when the assistant’s “topic only people handle” trigger is on).');
+  humanOnlyHint.id = `human-only-hint-${++hintCounter}`;
+  humanOnly.setAttribute('aria-describedby', humanOnlyHint.id);
   const keywords = input('text', (current.keywords || []).join(', '));
   keywords.placeholder = 'refund, invoice, charged twice';
   const channels = input('text', (current.channels || []).join(', '));
@@ -742,6 +767,8 @@ function topicFields(topic, teams) {
     field('Team', team, 'Conversations on this topic wait for this team.'),
     field('Priority', priority, 'High and urgent conversations are served before normal ones.'),
     pickerLabel,
+    humanOnlyLabel,
+    humanOnlyHint,
     field('Keywords', keywords, 'Separated by commas. The topic with the most of these words in the customer’s first messages wins.'),
     field('Channels', channels, `Separated by commas: ${CHANNELS.join(', ')}. Every conversation from these channels gets this topic.`),
     field('Pages', pages, 'URL paths, separated by commas (/pricing). Chats started on a page under one of them get this topic.'),
@@ -771,6 +798,7 @@ function topicFields(topic, teams) {
         channels: channelList,
         pages: pageList,
         position: order.value,
+        human_only: humanOnly.checked,
       },
     };
   };
@@ -838,7 +866,7 @@ async function renderTopics(stillCurrent) {
   );
   if (!topics.length) list.append(el('p', 'muted', 'No topics yet.'));
   else {
-    const { node, body } = table(['Topic', 'Label', 'Team', 'Priority', 'Picker', 'Detection', 'Actions']);
+    const { node, body } = table(['Topic', 'Label', 'Team', 'Priority', 'Picker', 'Answered by', 'Detection', 'Actions']);
     for (const topic of topics) {
       const tr = el('tr');
       const actions = el('td', 'row-actions');
@@ -853,6 +881,7 @@ async function renderTopics(stillCurrent) {
         el('td', null, topic.team_id ? teamNames.get(topic.team_id) || `#${topic.team_id}` : '–'),
         el('td', null, priorityLabel(topic.priority)),
         el('td', null, topic.in_picker ? 'Yes' : 'No'),
+        el('td', null, topic.human_only ? 'People only' : 'Assistant first'),
         el('td', 'topic-rules', topicRules(topic)),
         actions,
       );
@@ -902,7 +931,7 @@ function openTopicDialog(topic, teams) {
   });
 }
 
-async function deleteItem(path, title, text, done) {
+export async function deleteItem(path, title, text, done) {
   const ok = await confirmDialog({ title, text, confirmText: 'Delete', danger: true });
   if (!ok) return;
   try {

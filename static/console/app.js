@@ -10,6 +10,8 @@
 //   notify.js    title, sound, notifications, mentions  presence.js availability and heartbeat
 //   shortcuts.js keyboard shortcuts and help            dialog.js   modal dialogs
 //   canned.js    personal canned responses              channels.js channel, delivery and window rules
+//   assist.js    suggestions panel (agent assist)       handoff.js  the assistant in words
+//   admin-assistant.js  admin: knowledge base, assistant settings, business hours
 //
 // Invariants:
 // - The session is the HttpOnly cookie set by login; no script sees or stores a token.
@@ -22,6 +24,7 @@ import {
   announce, api, contactName, emit, hasRole, on, remember, setAuthErrorHandler, state, toast,
 } from './core.js';
 import { initAdmin, resetAdmin } from './admin.js';
+import { initAssist, resetAssist } from './assist.js';
 import { initCompose, resetCompose } from './compose.js';
 import { initContact, resetContact } from './contact.js';
 import {
@@ -69,6 +72,7 @@ let inviteView = null;
 initInbox();
 initThread();
 initCompose();
+initAssist();
 initContact();
 initQueue();
 initAdmin();
@@ -175,6 +179,7 @@ function stopSession() {
   resetInbox();
   resetThread();
   resetCompose();
+  resetAssist();
   resetContact();
   resetQueue();
   resetAdmin();
@@ -370,8 +375,12 @@ function applyMessage(message, { live }) {
     addMessage(message, { live });
     if (message.author === 'visitor') {
       markThreadRead();
-      // A customer message changes the conversation's version (and may reopen it).
-      if (live) refreshSoon();
+      // A customer message changes the conversation's version (and may reopen it), and the
+      // question the suggestions answer.
+      if (live) {
+        refreshSoon();
+        emit('thread:customer-wrote', { id: message.conversation_id });
+      }
     }
   }
   if (live) {
@@ -446,6 +455,17 @@ function applyEvent(event) {
       noteCreated(data.note);
       scheduleRefetch();
       emit('contact:changed', event);
+      break;
+    case 'assistant.handoff':
+    case 'assistant.resumed':
+      // The assistant handed the conversation to people (with its summary), or an operator gave
+      // it back: a timeline entry, and the header, list badge and actions change.
+      if (open) {
+        addTimelineEvent(event);
+        refreshSoon();
+      }
+      scheduleRefetch();
+      emit('conversations:changed');
       break;
     default:
       if (event.kind.startsWith('conversation.')) {

@@ -16,6 +16,7 @@ import {
   announce, api, el, emit, handleAuthError, localPart, on, query, state,
 } from './core.js';
 import { CHANNELS, isOpen, optionText, replyNotice } from './channels.js';
+import { withInserted } from './handoff.js';
 import {
   addNote, addPendingNote, addPendingReply, explainActionError, hideThreadError, refreshSoon,
   showThreadError,
@@ -583,4 +584,18 @@ function choose(index) {
 // "/" typed into an empty box (also reachable from the shortcut help).
 export function focusComposer() {
   ui.input.focus();
+}
+
+// Puts a suggestion or the assistant's draft into the reply box for the operator to edit: with
+// `replace` instead of what is there, else after it. It never sends: a person approves every
+// reply. Returns false when the box cannot take it (someone else's conversation).
+export function fillComposer(text, { replace = false } = {}) {
+  if (!allowedToWrite || ui.input.disabled) return false;
+  if (mode !== 'reply') setMode('reply', { quiet: true });
+  const next = replace ? String(text || '') : withInserted(ui.input.value, text);
+  closeSuggestions();
+  setText(next.slice(0, MAX_BODY_CHARS));
+  ui.input.focus();
+  ui.input.setSelectionRange(ui.input.value.length, ui.input.value.length);
+  return true;
 }

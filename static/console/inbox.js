@@ -1,6 +1,6 @@
 // The conversation list: filters (status tabs, assignee, tag, team, search), rows that show
-// contact, last message, unread badge, assignee, topic, priority, tags and status, and live
-// updates. Owns state.filters and state.conversations.
+// contact, last message, unread badge, assignee (or the assistant), topic, priority, tags and
+// status, and live updates. Owns state.filters and state.conversations.
 //
 // Live updates: a message event updates its row at once (preview, unread badge, order); every
 // event that changes conversations also schedules a refetch of the list (debounced), which is
@@ -287,7 +287,7 @@ function fillRow(row, conversation) {
 
   const meta = el('span', 'conv-meta');
   const status = el('span', `pill pill--${conversation.status}`, statusLabel(conversation.status));
-  meta.append(status, ...routingBadges(conversation));
+  meta.append(status, ...assistantBadge(conversation), ...routingBadges(conversation));
   const assignee = conversation.assignee;
   const mine = assignee && state.me && assignee.id === state.me.id;
   meta.append(el('span', assignee ? 'conv-assignee' : 'conv-assignee is-unassigned',
@@ -297,6 +297,15 @@ function fillRow(row, conversation) {
   const main = el('span', 'conv-main');
   main.append(top, middle, meta);
   button.replaceChildren(avatar, main);
+}
+
+// "Assistant" while the assistant owns the conversation (`bot_active`): people need not answer
+// yet, and a reply takes it over (list rows and the thread header).
+export function assistantBadge(summary) {
+  if (!summary || !summary.bot_active) return [];
+  const badge = el('span', 'assistant-badge', 'Assistant');
+  badge.title = 'The assistant is answering this conversation';
+  return [badge];
 }
 
 const PRIORITY_LABELS = { 1: 'High', 2: 'Urgent' };
@@ -326,6 +335,7 @@ function previewText(conversation, typing) {
   const message = conversation.last_message;
   if (!message) return 'No messages yet';
   const body = String(message.body || '').replace(/\s+/g, ' ').slice(0, 140);
+  if (message.sender === 'assistant') return `Assistant: ${body}`;
   if (message.author === 'operator') {
     const mine = state.me && message.operator_name === state.me.name;
     return `${mine ? 'You' : message.operator_name || 'Operator'}: ${body}`;

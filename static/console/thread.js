@@ -1,12 +1,15 @@
 // The open conversation: messages interleaved with the internal timeline (notes, status,
-// assignment, transfer and tag events, and the router's classifications and automatic
-// assignments), the header (with topic and priority), and the actions bar (status and snooze,
-// resolve/reopen, claim, assign, transfer, tags). Each message shows the channel it came
+// assignment, transfer and tag events, the router's classifications and automatic assignments,
+// and the assistant's handoffs with their summary and reasons), the header (with topic, priority
+// and whether the assistant has it), and the actions bar (status and snooze, resolve/reopen,
+// claim, assign, transfer, hand back to the assistant, tags). The assistant's messages are
+// shown as the assistant's, not as notices. Each message shows the channel it came
 // through or left by, its attachments (a provider's media join later, by message.attachment
 // events) and, for replies through a provider, its delivery state (live from message.delivery
 // events). Owns state.selectedId and state.thread:
-//   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded, reply }
-// where `reply` is the API's reply options ({default, channels}); compose.js offers them.
+//   { id, summary, items: Map<key, node>, pending: Map<client_id, item>, loaded, reply, hadAssistant }
+// where `reply` is the API's reply options ({default, channels}); compose.js offers them, and
+// `hadAssistant` says whether the assistant has written here (it may be handed the thread back).
 // Keys: `m<id>` message, `n<id>` note, `e<id>` other timeline event, so an item that arrives
 // both in a snapshot and live is shown once.
 //
@@ -23,7 +26,8 @@ import {
   humanSize, isInlineImage,
 } from './channels.js';
 import { errorLine, openDialog } from './dialog.js';
-import { routingBadges } from './inbox.js';
+import { handoffDetails, handoffHeadline, resumedText } from './handoff.js';
+import { assistantBadge, routingBadges } from './inbox.js';
 import { fullFormat, isNearBottom, scrollToBottom, setMeta, timeElement, typingIndicator } from '/shared/messages.js';
 
 const TYPING_SHOW_MS = 5000;
@@ -53,6 +57,7 @@ export function initThread() {
     claim: $('claim-button'),
     assign: $('assign-button'),
     transfer: $('transfer-button'),
+    handBack: $('handback-button'),
     tags: $('thread-tags'),
     addTagSelect: $('add-tag-select'),
     addTagButton: $('add-tag-button'),
@@ -115,6 +120,7 @@ export function initThread() {
   ui.claim.addEventListener('click', () => assignTo(state.me.id));
   ui.assign.addEventListener('click', openAssignDialog);
   ui.transfer.addEventListener('click', openTransferDialog);
+  ui.handBack.addEventListener('click', () => handBack());
   ui.addTagButton.addEventListener('click', () => {
     const tagId = Number(ui.addTagSelect.value);
     if (tagId) addTag(tagId);
@@ -145,7 +151,7 @@ export function openConversation(id, { focus = true } = {}) {
   if (state.selectedId !== id || !state.thread) {
     state.selectedId = id;
     state.thread = {
-      id, summary: state.conversations.get(id) || state.known.get(id) || null, items: new Map(), pending: new Map(), loaded: false, reply: null,
+      id, summary: state.conversations.get(id) || state.known.get(id) || null, items: new Map(), pending: new Map(), loaded: false, reply: null, hadAssistant: false,
     };
     ui.log.replaceChildren();
     ui.log.classList.remove('is-multichannel');
@@ -238,7 +244,7 @@ function renderHeader(summary) {
   else parts.push('Unassigned');
   if (summary.created_at) parts.push(`started ${fullFormat.format(new Date(summary.created_at))}`);
   ui.sub.textContent = parts.join(' · ');
-  ui.badges.replaceChildren(...routingBadges(summary));
+  ui.badges.replaceChildren(...assistantBadge(summary), ...routingBadges(summary));
 
   const allowed = canAct(summary);
   const resolved = summary.status === 'resolved';
@@ -247,7 +253,12 @@ function renderHeader(summary) {
   ui.reopen.hidden = !resolved;
   ui.claim.hidden = hasRole('supervisor') || Boolean(summary.assignee);
   ui.assign.hidden = !hasRole('supervisor');
-  for (const control of [ui.statusButton, ui.resolve, ui.reopen, ui.transfer, ui.addTagButton, ui.addTagSelect]) {
+  // Only an open conversation people have can go back to the assistant (the API matches on
+  // status and version), and only one the assistant has been in: elsewhere (the assistant off,
+  // or a customer who came by SMS to people) the action would only be in the way.
+  const hadAssistant = Boolean(summary.handed_off_at) || Boolean(state.thread && state.thread.id === summary.id && state.thread.hadAssistant);
+  ui.handBack.hidden = Boolean(summary.bot_active) || summary.status !== 'open' || !hadAssistant;
+  for (const control of [ui.statusButton, ui.resolve, ui.reopen, ui.transfer, ui.handBack, ui.addTagButton, ui.addTagSelect]) {
     control.disabled = !allowed;
   }
   for (const item of ui.statusMenu.querySelectorAll('[data-status]')) {
@@ -256,6 +267,9 @@ function renderHeader(summary) {
 
   if (!allowed) {
     ui.banner.textContent = `${summary.assignee.name} is handling this conversation. You can read it; ask a supervisor to transfer it to you.`;
+    ui.banner.hidden = false;
+  } else if (summary.bot_active) {
+    ui.banner.textContent = 'The assistant is answering this conversation. If you reply, it becomes yours and the assistant stops.';
     ui.banner.hidden = false;
   } else {
     ui.banner.hidden = true;
@@ -449,6 +463,17 @@ async function assignTo(operatorId) {
     }),
     operatorId === null ? 'Unassigned' : operatorId === state.me.id ? 'Assigned to you' : `Assigned to ${name}`,
   );
+}
+
+// Gives the conversation back to the assistant, which answers the customer's next message.
+// A 409 stale_version (someone wrote or acted meanwhile) reloads it and says so.
+async function handBack() {
+  const result = await perform(
+    (thread) => api(`/conversations/${thread.id}/assistant`, { method: 'POST', body: { version: thread.summary.version } }),
+    'Handed back to the assistant',
+  );
+  if (result) ui.statusButton.focus();
+  return result;
 }
 
 function operatorLine(operator, load) {
@@ -654,10 +679,19 @@ function place(node, time, order, id) {
   ui.log.insertBefore(node, before);
 }
 
+// The assistant's messages are stored as the system's (`author: "system"`) with
+// `sender: "assistant"`: the customer reads them as answers, so they are shown as the assistant
+// speaking, not as a notice.
+export function isAssistantMessage(message) {
+  return Boolean(message) && message.sender === 'assistant';
+}
+
 export function messageNode(message) {
-  const root = el('div', `msg msg--${message.author}`);
+  const assistant = isAssistantMessage(message);
+  const root = el('div', assistant ? 'msg msg--assistant' : `msg msg--${message.author}`);
   let author;
   if (message.author === 'visitor') author = contactName(state.thread?.summary || state.known.get(message.conversation_id) || { id: message.conversation_id });
+  else if (assistant) author = 'Assistant';
   else if (message.author === 'operator') author = message.operator_name || 'Operator';
   else author = 'Notice to the visitor';
   root.append(el('span', 'msg-author', author));
@@ -807,6 +841,10 @@ export function addMessage(message, { live }) {
     decorate(node, message);
   }
   node = node || messageNode(message);
+  if (isAssistantMessage(message) && !thread.hadAssistant) {
+    thread.hadAssistant = true;
+    if (thread.summary) renderHeader(thread.summary);
+  }
   node.dataset.id = String(message.id);
   place(node, message.created_at, 0, message.id);
   thread.items.set(key, node);
@@ -994,6 +1032,8 @@ export function describeEvent(event) {
       return `${d.by ? who(d.by) : 'The system'} removed the tag ${thingName(d.tag, tagById)}`.trim();
     case 'conversation.classified':
       return describeClassified(d);
+    case 'assistant.resumed':
+      return resumedText(d, d.by ? who(d.by) : 'Someone');
     default:
       return null;
   }
@@ -1004,6 +1044,7 @@ export function addTimelineEvent(event, { live = true } = {}) {
   if (!thread || event.conversation_id !== thread.id) return false;
   if (event.kind === 'note.created') return addNote(event.data && event.data.note, { live });
   if (event.kind === 'message.created' && event.data && event.data.message) return addMessage(event.data.message, { live });
+  if (event.kind === 'assistant.handoff') return addHandoff(event);
   const text = describeEvent(event);
   if (!text) return false;
   const key = `e${event.id}`;
@@ -1016,6 +1057,40 @@ export function addTimelineEvent(event, { live = true } = {}) {
   if (event.kind === 'conversation.classified' && PRIORITY_WORDS[event.data && event.data.priority]) node.classList.add('is-priority');
   node.append(el('span', 'tl-event-text', text));
   if (event.at) node.append(timeElement(event.at));
+  place(node, event.at, 1, event.id);
+  thread.items.set(key, node);
+  if (stick) scrollToBottom(ui.log);
+  return true;
+}
+
+// The assistant's handoff: why (each trigger with the customer's words), the summary it wrote
+// for whoever takes over, and what was asked and answered, the topic and the language.
+function handoffNode(event) {
+  const d = event.data || {};
+  const root = el('article', 'tl-handoff');
+  const headline = handoffHeadline(d);
+  root.setAttribute('aria-label', headline);
+  const head = el('div', 'tl-handoff-head');
+  head.append(el('span', 'tl-handoff-label', 'Assistant'), el('strong', 'tl-handoff-title', headline));
+  if (event.at) head.append(timeElement(event.at));
+  root.append(head);
+  if (d.summary) root.append(el('p', 'tl-handoff-summary', String(d.summary)));
+  const details = el('dl', 'tl-handoff-details');
+  for (const [label, value] of handoffDetails(d, languageName)) {
+    const row = el('div');
+    row.append(el('dt', null, label), el('dd', null, value));
+    details.append(row);
+  }
+  root.append(details);
+  return root;
+}
+
+function addHandoff(event) {
+  const thread = state.thread;
+  const key = `e${event.id}`;
+  if (thread.items.has(key)) return false;
+  const stick = isNearBottom(ui.log, 100);
+  const node = handoffNode(event);
   place(node, event.at, 1, event.id);
   thread.items.set(key, node);
   if (stick) scrollToBottom(ui.log);

@@ -13,6 +13,10 @@
 //   conversation leaves the queue.
 // - postMessage goes only to the parent origin, and only messages from the parent window with
 //   that origin are accepted. Nothing private (token, message text) is ever posted to the parent.
+// - The assistant's messages (`sender: "assistant"`) are labelled "Assistant" and styled apart
+//   from people's, so a visitor always knows whether a person is answering.
+// - Help search lists published knowledge-base articles and shows one's text (as text: nothing
+//   in it becomes markup or a link); Escape and the back buttons return to the chat.
 
 import { ApiError, jitter, requestJson, sleep } from '/shared/api.js';
 import { bindComposer } from '/shared/composer.js';
@@ -169,6 +173,20 @@ const ui = {
   input: $('message-input'),
   send: $('send-button'),
   close: $('close-button'),
+  chatView: $('chat-view'),
+  helpButton: $('help-button'),
+  help: $('help'),
+  helpBack: $('help-back'),
+  helpSearch: $('help-search'),
+  helpForm: $('help-form'),
+  helpInput: $('help-input'),
+  helpStatus: $('help-status'),
+  helpResults: $('help-results'),
+  helpArticle: $('help-article'),
+  helpArticleBack: $('help-article-back'),
+  helpArticleTitle: $('help-article-title'),
+  helpArticleBody: $('help-article-body'),
+  helpAsk: $('help-ask'),
 };
 
 const isVisible = () => document.visibilityState === 'visible';
@@ -223,7 +241,7 @@ function setOpen(open) {
     state.unread = 0;
     scrollToBottom(ui.log);
     markRead();
-    if (!wasOpen) ui.input.focus({ preventScroll: true });
+    if (!wasOpen) (ui.help.hidden ? ui.input : ui.helpInput).focus({ preventScroll: true });
   }
 }
 
@@ -251,17 +269,25 @@ function updateWelcome() {
   ui.welcome.hidden = state.messages.size > 0 || state.pending.size > 0;
 }
 
+// The assistant's messages are stored as the system's with `sender: "assistant"`.
+function isAssistant(message) {
+  return message.sender === 'assistant';
+}
+
 // Shows a server message once. Returns true when it was new to this page.
 function addMessage(message, { live = false } = {}) {
   if (!message || state.messages.has(message.id)) return false;
   const stick = isNearBottom(ui.log, 80);
+  const assistant = isAssistant(message);
   // Our own message comes back acknowledged (by the POST response or by the event stream,
   // whichever came first); its bubble moves to the server's place, as an operator message may
   // have been stored just before it.
   let node = claimPending(state.pending, message);
   if (!node) {
-    const label = message.author === 'operator' ? (message.operator_name || state.businessName) : undefined;
-    node = messageElement(message.author, message.body, label);
+    let label;
+    if (assistant) label = 'Assistant';
+    else if (message.author === 'operator') label = message.operator_name || state.businessName;
+    node = messageElement(assistant ? 'assistant' : message.author, message.body, label);
   }
   insertInOrder(ui.log, node, message.id);
   node.dataset.id = String(message.id);
@@ -269,13 +295,20 @@ function addMessage(message, { live = false } = {}) {
   setMeta(node, message.created_at, message.author === 'visitor' ? visitorStatus(message) : null);
   updateWelcome();
 
-  if (message.author === 'operator') {
+  if (message.author === 'operator' || assistant) {
     operatorTyping.hide();
-    stopQueueStatus(); // answered: no longer waiting in line
+    // A person's answer ends the wait in line. The assistant's does not: when it hands over,
+    // the conversation has just joined the queue, and the line says where.
+    if (assistant) {
+      if (live) refreshQueueStatus();
+    } else {
+      stopQueueStatus();
+    }
     if (live && !(state.open && isVisible())) {
       state.unread += 1;
       postToParent('message:received', { unread: state.unread });
     }
+    if (live && !ui.help.hidden) noteNewMessageInHelp();
     markRead();
   }
   if (stick || message.author === 'visitor') scrollToBottom(ui.log);
@@ -416,7 +449,7 @@ async function resume() {
   state.loaded = true;
   // Operator messages the visitor has not read yet light up the launcher badge.
   const unread = (result.messages || []).filter(
-    (m) => m.author === 'operator' && m.id > state.visitorReadUpTo,
+    (m) => (m.author === 'operator' || isAssistant(m)) && m.id > state.visitorReadUpTo,
   ).length;
   if (unread > 0 && !(state.open && isVisible())) {
     state.unread = unread;
@@ -601,7 +634,8 @@ function sendTyping() {
 }
 
 function markRead() {
-  if (!state.session || !state.loaded || !state.open || !isVisible()) return;
+  // Read means seen: not while the visitor reads help articles instead of the chat.
+  if (!state.session || !state.loaded || !state.open || !isVisible() || !ui.help.hidden) return;
   let newest = 0;
   for (const { message } of state.messages.values()) {
     if (message.author !== 'visitor' && message.id > newest) newest = message.id;
@@ -638,7 +672,151 @@ ui.close.addEventListener('click', requestClose);
 if (standalone) ui.close.hidden = true;
 
 document.addEventListener('keydown', (event) => {
-  if (event.key === 'Escape') requestClose();
+  if (event.key !== 'Escape') return;
+  // In help, Escape steps back (article, then results, then the chat); in the chat it closes.
+  if (!ui.help.hidden) {
+    event.preventDefault();
+    if (!ui.helpArticle.hidden) showHelpResults();
+    else showChat();
+    return;
+  }
+  requestClose();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Help search: GET /api/widget/help?q=&language= lists published articles (title and a snippet);
+// GET /api/widget/help/:id is one article's text. Typing searches after a pause (2-200
+// characters, as the API takes); answers to older searches are dropped.
+
+const HELP_DEBOUNCE_MS = 300;
+const help = { seq: 0, timer: null, query: '', opener: null };
+
+function showHelp() {
+  ui.chatView.hidden = true;
+  ui.help.hidden = false;
+  ui.helpButton.setAttribute('aria-expanded', 'true');
+  showHelpResults({ focus: false });
+  ui.helpInput.focus();
+}
+
+function showChat() {
+  ui.help.hidden = true;
+  ui.chatView.hidden = false;
+  ui.helpButton.setAttribute('aria-expanded', 'false');
+  ui.helpBack.textContent = '← Back to chat';
+  scrollToBottom(ui.log);
+  markRead();
+  ui.input.focus();
+}
+
+// A reply came while the visitor reads help: the way back says so (and is read out).
+function noteNewMessageInHelp() {
+  ui.helpBack.textContent = '← Back to chat (new message)';
+  setHelpStatus('A new message arrived in the chat.');
+}
+
+function showHelpResults({ focus = true } = {}) {
+  ui.helpArticle.hidden = true;
+  ui.helpSearch.hidden = false;
+  ui.helpBack.hidden = false;
+  if (!focus) return;
+  const back = help.opener && help.opener.isConnected ? help.opener : ui.helpInput;
+  back.focus();
+}
+
+function setHelpStatus(text) {
+  if (ui.helpStatus.textContent !== text) ui.helpStatus.textContent = text;
+}
+
+function scheduleHelpSearch() {
+  clearTimeout(help.timer);
+  help.timer = setTimeout(searchHelp, HELP_DEBOUNCE_MS);
+}
+
+async function searchHelp() {
+  clearTimeout(help.timer);
+  const q = ui.helpInput.value.trim();
+  if (q === help.query && ui.helpResults.childElementCount) return;
+  help.seq += 1;
+  const seq = help.seq;
+  if (q.length < 2) {
+    help.query = '';
+    ui.helpResults.replaceChildren();
+    setHelpStatus('Type at least 2 characters.');
+    return;
+  }
+  const params = new URLSearchParams({ q: q.slice(0, 200) });
+  const language = visitorLanguage();
+  if (language) params.set('language', language);
+  setHelpStatus('Searching…');
+  let result;
+  try {
+    result = await api(`/help?${params}`);
+  } catch (error) {
+    if (seq !== help.seq) return;
+    help.query = '';
+    setHelpStatus(error.status === 400 ? error.message : 'Could not search the help articles. Try again.');
+    return;
+  }
+  if (seq !== help.seq) return;
+  help.query = q;
+  const articles = Array.isArray(result && result.articles) ? result.articles : [];
+  ui.helpResults.replaceChildren(...articles.map(helpResult));
+  setHelpStatus(articles.length
+    ? `${articles.length} ${articles.length === 1 ? 'article' : 'articles'} found.`
+    : `No articles match “${q}”. You can write to us instead.`);
+}
+
+function helpResult(article) {
+  const item = el('li', 'help-result');
+  const open = el('button', 'help-result-button');
+  open.type = 'button';
+  open.append(el('span', 'help-result-title', String(article.title || '')));
+  if (article.snippet) open.append(el('span', 'help-result-snippet', String(article.snippet)));
+  open.addEventListener('click', () => openArticle(article.id, open));
+  item.append(open);
+  return item;
+}
+
+async function openArticle(id, opener) {
+  help.opener = opener;
+  help.seq += 1;
+  const seq = help.seq;
+  setHelpStatus('Opening the article…');
+  let result;
+  try {
+    result = await api(`/help/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (seq !== help.seq) return;
+    setHelpStatus(error.status === 404 ? 'This article is no longer available.' : 'Could not open the article. Try again.');
+    return;
+  }
+  if (seq !== help.seq || !result || !result.article) return;
+  const article = result.article;
+  ui.helpArticleTitle.textContent = String(article.title || '');
+  ui.helpArticleBody.textContent = String(article.body || '');
+  if (article.language) ui.helpArticle.lang = String(article.language);
+  else ui.helpArticle.removeAttribute('lang');
+  setHelpStatus('');
+  ui.helpSearch.hidden = true;
+  ui.helpBack.hidden = true;
+  ui.helpArticle.hidden = false;
+  ui.helpArticle.scrollTop = 0;
+  ui.helpArticleTitle.focus();
+}
+
+ui.helpButton.addEventListener('click', () => {
+  if (ui.help.hidden) showHelp();
+  else showChat();
+});
+ui.helpBack.addEventListener('click', showChat);
+ui.helpArticleBack.addEventListener('click', () => showHelpResults());
+ui.helpAsk.addEventListener('click', showChat);
+ui.helpInput.addEventListener('input', scheduleHelpSearch);
+ui.helpForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  help.query = ''; // Enter searches again, even for the same words
+  searchHelp();
 });
 
 // ---------------------------------------------------------------------------------------------
