@@ -27,17 +27,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 import twilio from 'twilio';
+import { startApp as startSharedApp } from './tools/app.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);
 const TEST_TIMEOUT_MS = 240_000;
 const UI_TIMEOUT_MS = 45_000;
@@ -115,8 +110,7 @@ function startFakeProvider() {
 
 // --- The app --------------------------------------------------------------------------------------
 
-async function startApp(providerBase) {
-  const data = await mkdtemp(join(tmpdir(), 'livechat-channels-'));
+function startApp(providerBase) {
   const variables = {
     admin_email: ADMIN.email,
     admin_password: ADMIN.password,
@@ -133,66 +127,7 @@ async function startApp(providerBase) {
     // One retry, ten minutes on: a failed attempt stays "retrying" for the whole test.
     dispatch_retry_schedule_ms: '600000',
   };
-  const useSpin = process.env.LIVECHAT_TEST_RUNTIME === 'spin';
-  let child;
-  let base = null;
-  let output = '';
-  if (useSpin) {
-    const port = await freePort();
-    const env = { ...process.env };
-    for (const [name, value] of Object.entries(variables)) env[`SPIN_VARIABLE_${name.toUpperCase()}`] = value;
-    child = spawn('spin', ['up', '--listen', `127.0.0.1:${port}`, '--state-dir', data], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    base = `http://127.0.0.1:${port}`;
-  } else {
-    const host = process.env.LIVECHAT_TEST_HOST || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'host/spin-test-host');
-    if (!existsSync(host)) {
-      throw new Error(`${host} is missing: build it with \`cargo build --profile host -p spin-test-host\` (tests/run-all's cargo test does)`);
-    }
-    const args = ['up', '--manifest', join(ROOT, 'spin.toml'), '--listen', '127.0.0.1:0', '--data-dir', data];
-    for (const [name, value] of Object.entries(variables)) args.push('--var', `${name}=${value}`);
-    child = spawn(host, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.on('data', (chunk) => { output += chunk; });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the app stopped (${child.exitCode}):\n${output}`);
-    if (!base) {
-      const match = output.match(/Serving (http:\/\/[^\s]+)/);
-      if (match) base = match[1];
-    }
-    if (base) {
-      try {
-        const response = await fetch(`${base}/api/widget/config`);
-        if (response.ok) break;
-      } catch { /* not listening yet */ }
-    }
-    if (Date.now() > deadline) throw new Error(`the app did not answer within 120 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    base,
-    log: () => output,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => {
-        if (child.exitCode !== null) resolve();
-        else child.once('exit', resolve);
-      });
-      await rm(data, { recursive: true, force: true });
-    },
-  };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = http.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+  return startSharedApp({ name: 'channels', variables });
 }
 
 // --- Providers' webhooks, signed as they sign them ------------------------------------------
