@@ -390,21 +390,28 @@ pub async fn route_if_needed(component: &str, ctx: &Ctx<'_>, sweep: shared::rout
 /// change that asked for routing is already committed, and the next pass (any later trigger, or
 /// the periodic sweep from heartbeats and waiting visitors) picks the conversations up.
 pub async fn route(component: &str, sweep: shared::router::Sweep) {
+    let uri = format!(
+        "http://router.spin.internal/route?sweep={}",
+        sweep.as_param()
+    );
+    call_private(component, "routing pass", &uri).await;
+}
+
+/// POSTs to a private component by service chaining and logs anything but a 2xx: the callers'
+/// own change is already committed, and the work asked for is picked up again later.
+async fn call_private(component: &str, what: &str, uri: &str) {
     let request = spin_sdk::http::Request::builder()
         .method(Method::Post)
-        .uri(format!(
-            "http://router.spin.internal/route?sweep={}",
-            sweep.as_param()
-        ))
+        .uri(uri)
         .build();
     match spin_sdk::http::send::<_, Response>(request).await {
         Ok(response) if (200..300).contains(response.status()) => {}
         Ok(response) => eprintln!(
-            "{component}: routing pass answered {}: {}",
+            "{component}: {what} answered {}: {}",
             response.status(),
             String::from_utf8_lossy(response.body())
         ),
-        Err(e) => eprintln!("{component}: routing pass failed: {e}"),
+        Err(e) => eprintln!("{component}: {what} failed: {e}"),
     }
 }
 
@@ -454,40 +461,20 @@ pub fn dispatch_due(ctx: &Ctx<'_>) -> bool {
 /// allow `http://dispatch.spin.internal`) to send what the outbox holds. A failure is logged,
 /// not returned: the rows stay in the outbox and the next pass sends them.
 pub async fn dispatch(component: &str) {
-    let request = spin_sdk::http::Request::builder()
-        .method(Method::Post)
-        .uri("http://dispatch.spin.internal/send")
-        .build();
-    match spin_sdk::http::send::<_, Response>(request).await {
-        Ok(response) if (200..300).contains(response.status()) => {}
-        Ok(response) => eprintln!(
-            "{component}: dispatch pass answered {}: {}",
-            response.status(),
-            String::from_utf8_lossy(response.body())
-        ),
-        Err(e) => eprintln!("{component}: dispatch pass failed: {e}"),
-    }
+    call_private(
+        component,
+        "dispatch pass",
+        "http://dispatch.spin.internal/send",
+    )
+    .await;
 }
 
 /// Asks the private `assistant` component (service chaining; the caller's manifest entry must
 /// allow `http://assistant.spin.internal`) to take its turn in a conversation it owns. A failure
 /// is logged: the customer's message is stored and waits; an operator sees the conversation.
 pub async fn assistant_turn(component: &str, conversation_id: i64) {
-    let request = spin_sdk::http::Request::builder()
-        .method(Method::Post)
-        .uri(format!(
-            "http://assistant.spin.internal/turn/{conversation_id}"
-        ))
-        .build();
-    match spin_sdk::http::send::<_, Response>(request).await {
-        Ok(response) if (200..300).contains(response.status()) => {}
-        Ok(response) => eprintln!(
-            "{component}: assistant turn answered {}: {}",
-            response.status(),
-            String::from_utf8_lossy(response.body())
-        ),
-        Err(e) => eprintln!("{component}: assistant turn failed: {e}"),
-    }
+    let uri = format!("http://assistant.spin.internal/turn/{conversation_id}");
+    call_private(component, "assistant turn", &uri).await;
 }
 
 /// [`error`] for a provider's webhook, also logging 4xx refusals: providers never show our
