@@ -23,13 +23,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::send;
 use crate::chat::ChatError;
+use crate::delivery::DeliveryStatus;
 use crate::escalation::{self, EscalationSettings};
 use crate::event::{self, EventKind, Visibility};
 use crate::host::Ctx;
 use crate::input::InvalidInput;
 use crate::kb;
 use crate::message::{self, Author, ClientId, Inserted, MessageBody, NewMessage};
+use crate::outbox;
 use crate::store::{Database, DbError, transaction};
 
 /// The `sender` of the assistant's messages.
@@ -339,8 +342,11 @@ fn history(db: &dyn Database, conversation_id: i64) -> Result<Vec<Said>, DbError
         .collect()
 }
 
-/// Posts the assistant's message; `kind` and the customer message it answers make its
-/// idempotency key (`assistant-<kind>-<id>`).
+/// Posts the assistant's message where the customer last wrote: in the web chat, or queued
+/// in the outbox for their SMS, email, Messenger, Instagram or WhatsApp (cut to that channel's
+/// length limit); call inside a transaction, so the message and its outbox row commit together.
+/// `kind` and the customer message it answers make its idempotency key
+/// (`assistant-<kind>-<id>`).
 fn say(
     db: &dyn Database,
     conversation_id: i64,
@@ -349,28 +355,43 @@ fn say(
     text: &str,
     now: i64,
 ) -> Result<Option<i64>, ChatError> {
-    let body = MessageBody::parse(
-        &text
-            .chars()
-            .take(MessageBody::MAX_CHARS)
-            .collect::<String>(),
-    )?;
+    let target = outbox::automatic_target(db, conversation_id, now)?;
+    let limit = send::max_chars(target.channel).map_or(MessageBody::MAX_CHARS, |max| {
+        max.min(MessageBody::MAX_CHARS)
+    });
+    let body = MessageBody::parse(&cut(text, limit))?;
     let client_id = ClientId::parse(&format!("assistant-{kind}-{answering}"))?;
     let new = NewMessage {
         conversation_id,
         author: Author::System,
         operator_id: None,
         operator_name: None,
-        channel: crate::channel::Channel::Web,
+        channel: target.channel,
         body: &body,
         client_id: Some(&client_id),
-        delivery: None,
+        delivery: target.recipient.is_some().then_some(DeliveryStatus::Queued),
         sender: Some(SENDER),
     };
     Ok(match message::insert(db, &new, None, None, now)? {
-        Inserted::Created(message) => Some(message.id),
+        Inserted::Created(message) => {
+            outbox::enqueue(db, conversation_id, message.id, &target, now)?;
+            Some(message.id)
+        }
         _ => None,
     })
+}
+
+/// `text` in at most `limit` characters, ending in "…" when cut (at a word break if one is near).
+fn cut(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(limit.saturating_sub(1)).collect();
+    let at_word = kept
+        .rfind(char::is_whitespace)
+        .filter(|&i| kept[..i].chars().count() + 40 >= limit)
+        .map_or(kept.as_str(), |i| &kept[..i]);
+    format!("{}…", at_word.trim_end())
 }
 
 /// The topic of the conversation: set (picked or classified), else detected from the

@@ -220,7 +220,11 @@ fn thread(db: &dyn Database, contact_id: i64, channel: Channel, now: i64) -> Res
             return row.i64("id");
         }
     }
-    conversation::insert(db, contact_id, contact_id, channel, None, now)
+    let id = conversation::insert(db, contact_id, contact_id, channel, None, now)?;
+    // The assistant takes new conversations from every channel alike (its settings' mode).
+    let open = crate::hours::expected_reply(db, None, now)?.open;
+    crate::assistant::adopt(db, id, open)?;
+    Ok(id)
 }
 
 /// The conversation an email belongs to by its token or the Message-IDs it answers.

@@ -308,6 +308,29 @@ pub fn choose(
     Ok(Target { channel, recipient })
 }
 
+/// Where a message the app writes on its own (the assistant's) goes: the customer's latest
+/// channel when a reply may go there now, else the conversation's timeline in the web chat (an
+/// operator still sees it). The text is cut to the channel's length limit by the caller.
+pub fn automatic_target(
+    db: &dyn Database,
+    conversation_id: i64,
+    now: i64,
+) -> Result<Target, ChatError> {
+    let (contact_id, own) = conversation(db, conversation_id)?;
+    let channel = default_channel(db, conversation_id, own)?;
+    let (option, recipient) = option(db, conversation_id, contact_id, channel, now)?;
+    Ok(match recipient {
+        Some(recipient) if option.available => Target {
+            channel,
+            recipient: Some(recipient),
+        },
+        _ => Target {
+            channel: Channel::Web,
+            recipient: None,
+        },
+    })
+}
+
 const LATEST_EMAIL: &str = "SELECT m.external_id, d.subject, d.refs FROM messages m
      JOIN email_details d ON d.message_id = m.id
      WHERE m.conversation_id = ?1 AND m.author = 'visitor' AND m.channel = 'email'

@@ -7,7 +7,9 @@
 //! - `POST /turn/:conversation_id`: one turn for a conversation the assistant owns (nothing
 //!   when it does not, or when there is nothing new). After a handoff it asks the router for a
 //!   pass and then tells the customer what happens next (who has it, or their place in line and
-//!   the expected wait). Caller: `widget-api`, after the visitor's message has been answered.
+//!   the expected wait). Its messages go where the customer last wrote: the web chat, or the
+//!   outbox for their provider channel, which it then asks `dispatch` to send. Callers:
+//!   `widget-api` and the channel webhooks, after the customer's message has been answered.
 //!
 //! With a language model configured (`llm_provider` = `spin` or `openai`), a confident answer
 //! is phrased by the model from the article's passage, within `llm_timeout_ms`; the phrasing
@@ -75,6 +77,11 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     if matches!(turned, Turned::HandedOff { .. }) {
         spin_host::route(COMPONENT, Sweep::Skip).await;
         assistant::tell_wait(&ctx, conversation_id)?;
+    }
+    // What it said to a customer on SMS, email, Messenger, Instagram or WhatsApp waits in the
+    // outbox: send it now.
+    if spin_host::dispatch_due(&ctx) {
+        spin_host::dispatch(COMPONENT).await;
     }
     Ok(spin_host::json(200, &turned))
 }

@@ -36,8 +36,8 @@ use shared::inbound::{self, EmailContext, InboundMessage, Sender};
 use shared::message::MessageBody;
 use shared::router::{self, Sweep};
 use shared::webhook_nonce;
-use spin_host::{Access, ApiRequest, SpinHost, SystemClock};
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_host::{Access, Afterwards, ApiRequest, SpinHost, SystemClock};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "channel-email";
@@ -69,14 +69,23 @@ impl Command {
 }
 
 #[http_component]
-async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
-        Ok(response) => response,
-        Err(e) => spin_host::webhook_error(COMPONENT, e),
-    }
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let (response, afterwards) = match serve(request).await {
+        Ok(done) => done,
+        Err(e) => (
+            spin_host::webhook_error(COMPONENT, e),
+            Afterwards::default(),
+        ),
+    };
+    // The provider gets its answer at once; the assistant's turn follows.
+    spin_host::respond(out, response).await;
+    afterwards.run(COMPONENT).await;
 }
 
-async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
+/// The response, and what follows it.
+type Served = (Response, Afterwards);
+
+async fn serve(request: IncomingRequest) -> Result<Served, ApiError> {
     let request = ApiRequest::read(request, MAX_BODY_BYTES).await?;
     match Command::route(&request.method, &request.segments()) {
         Command::Unknown => Err(ApiError::not_found_route()),
@@ -109,7 +118,7 @@ fn check_credentials(request: &ApiRequest, variable: &str) -> Result<(), ApiErro
     Ok(())
 }
 
-async fn postmark(request: &ApiRequest) -> Result<Response, ApiError> {
+async fn postmark(request: &ApiRequest) -> Result<Served, ApiError> {
     check_credentials(request, "postmark_inbound_credentials")?;
     if !is_json_content_type(request.header("content-type")) {
         return Err(ApiError::unsupported_media_type());
@@ -138,7 +147,7 @@ enum FormType {
     Multipart,
 }
 
-async fn mailgun(request: &ApiRequest) -> Result<Response, ApiError> {
+async fn mailgun(request: &ApiRequest) -> Result<Served, ApiError> {
     let content_type = request.header("content-type");
     let Some(form) = form_type(content_type) else {
         return Err(ApiError::new(
@@ -218,7 +227,7 @@ async fn mailgun(request: &ApiRequest) -> Result<Response, ApiError> {
     result
 }
 
-async fn sendgrid(request: &ApiRequest) -> Result<Response, ApiError> {
+async fn sendgrid(request: &ApiRequest) -> Result<Served, ApiError> {
     check_credentials(request, "sendgrid_inbound_credentials")?;
     let content_type = request.header("content-type");
     if !multipart::is_multipart(content_type) {
@@ -297,21 +306,24 @@ struct Accepted {
 }
 
 /// Stores the email once and asks for a routing pass when it may need one.
-async fn store(ctx: &Ctx<'_>, message: &InboundMessage) -> Result<Response, ApiError> {
+async fn store(ctx: &Ctx<'_>, message: &InboundMessage) -> Result<Served, ApiError> {
     let received = inbound::receive(ctx, message)?;
+    let mut afterwards = Afterwards::default();
+    afterwards.after_receiving(ctx, &received, false)?;
     if received.created
         && router::message_needs_pass(ctx.db, received.conversation_id, ctx.clock.now_ms())
             .map_err(ApiError::internal)?
     {
         spin_host::route(COMPONENT, Sweep::Skip).await;
     }
-    Ok(spin_host::json(
+    let response = spin_host::json(
         200,
         &Accepted {
             ok: true,
             duplicate: !received.created,
         },
-    ))
+    );
+    Ok((response, afterwards))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
 use shared::media::RemoteMedia;
 use shared::router::{self, Sweep};
-use spin_host::{Access, ApiRequest, SpinHost};
+use spin_host::{Access, Afterwards, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -47,15 +47,16 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
-    let (response, fetch_media) = match serve(request).await {
+    let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
-        Err(e) => (spin_host::webhook_error(COMPONENT, e), false),
+        Err(e) => (
+            spin_host::webhook_error(COMPONENT, e),
+            Afterwards::default(),
+        ),
     };
-    // The provider gets its answer at once; its media are fetched afterwards.
+    // The provider gets its answer at once; the assistant and media fetches follow.
     spin_host::respond(out, response).await;
-    if fetch_media {
-        spin_host::dispatch(COMPONENT).await;
-    }
+    afterwards.run(COMPONENT).await;
 }
 
 fn inbound_message(event: &Event) -> Result<Option<InboundMessage>, ApiError> {
@@ -146,7 +147,7 @@ fn record_receipts(ctx: &shared::host::Ctx<'_>, events: &[meta::Event]) -> Resul
     Ok(())
 }
 
-async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
+async fn serve(request: IncomingRequest) -> Result<(Response, Afterwards), ApiError> {
     let request = ApiRequest::read(request, MAX_BODY_BYTES).await?;
     match Command::route(&request.method, &request.segments()) {
         Command::Unknown => Err(ApiError::not_found_route()),
@@ -160,7 +161,10 @@ async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
                 query_text(&request.query, "hub.verify_token").as_deref(),
                 challenge.as_deref(),
             ) {
-                Some(challenge) => Ok((spin_host::text(200, "text/plain", challenge), false)),
+                Some(challenge) => Ok((
+                    spin_host::text(200, "text/plain", challenge),
+                    Afterwards::default(),
+                )),
                 None => Err(ApiError::new(
                     403,
                     "forbidden",
@@ -195,10 +199,10 @@ async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
             let host = SpinHost::open(Access::Write)?;
             let ctx = host.ctx();
             let mut needs_pass = false;
-            let mut fetch_media = false;
+            let mut afterwards = Afterwards::default();
             for message in messages.iter().flatten() {
                 let received = inbound::receive(&ctx, message)?;
-                fetch_media |= received.created && !message.media.is_empty();
+                afterwards.after_receiving(&ctx, &received, !message.media.is_empty())?;
                 needs_pass |= received.created
                     && router::message_needs_pass(
                         ctx.db,
@@ -213,7 +217,7 @@ async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
             }
             Ok((
                 spin_host::text(200, "text/plain", "EVENT_RECEIVED"),
-                fetch_media,
+                afterwards,
             ))
         }
     }

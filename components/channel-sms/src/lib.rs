@@ -19,7 +19,7 @@ use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
 use shared::media::RemoteMedia;
 use shared::router::{self, Sweep};
-use spin_host::{Access, ApiRequest, SpinHost};
+use spin_host::{Access, Afterwards, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -50,15 +50,16 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
-    let (response, fetch_media) = match serve(request).await {
+    let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
-        Err(e) => (spin_host::webhook_error(COMPONENT, e), false),
+        Err(e) => (
+            spin_host::webhook_error(COMPONENT, e),
+            Afterwards::default(),
+        ),
     };
-    // The provider gets its answer at once; its media are fetched afterwards.
+    // The provider gets its answer at once; the assistant and media fetches follow.
     spin_host::respond(out, response).await;
-    if fetch_media {
-        spin_host::dispatch(COMPONENT).await;
-    }
+    afterwards.run(COMPONENT).await;
 }
 
 /// The URL Twilio called: the configured public base (behind proxies) or what Spin saw.
@@ -86,7 +87,7 @@ fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
-async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
+async fn serve(request: IncomingRequest) -> Result<(Response, Afterwards), ApiError> {
     let request = ApiRequest::read(request, MAX_JSON_BODY_BYTES).await?;
     let command = Command::route(&request.method, &request.segments());
     match command {
@@ -134,7 +135,10 @@ async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
         })
         .map_err(ApiError::internal)?;
         shared::event::announce_each(&ctx, &events);
-        return Ok((spin_host::text(200, "text/xml", EMPTY_TWIML), false));
+        return Ok((
+            spin_host::text(200, "text/xml", EMPTY_TWIML),
+            Afterwards::default(),
+        ));
     }
     let sms = twilio::inbound(&params)?;
     let (channel, number) = match sms.from.strip_prefix("whatsapp:") {
@@ -169,8 +173,9 @@ async fn serve(request: IncomingRequest) -> Result<(Response, bool), ApiError> {
     {
         spin_host::route(COMPONENT, Sweep::Skip).await;
     }
-    let fetch_media = received.created && !message.media.is_empty();
-    Ok((spin_host::text(200, "text/xml", EMPTY_TWIML), fetch_media))
+    let mut afterwards = Afterwards::default();
+    afterwards.after_receiving(&ctx, &received, !message.media.is_empty())?;
+    Ok((spin_host::text(200, "text/xml", EMPTY_TWIML), afterwards))
 }
 
 #[cfg(test)]

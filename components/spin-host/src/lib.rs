@@ -477,6 +477,48 @@ pub async fn assistant_turn(component: &str, conversation_id: i64) {
     call_private(component, "assistant turn", &uri).await;
 }
 
+/// Work a provider's webhook leaves for after the provider has its answer: the assistant's
+/// turns in the conversations it owns (it queues its own replies and sends them), then a
+/// dispatch pass for provider-hosted media.
+#[derive(Debug, Default)]
+pub struct Afterwards {
+    assistant_turns: Vec<i64>,
+    fetch_media: bool,
+}
+
+impl Afterwards {
+    /// Notes what storing one inbound message calls for.
+    pub fn after_receiving(
+        &mut self,
+        ctx: &Ctx<'_>,
+        received: &shared::inbound::Received,
+        has_media: bool,
+    ) -> Result<(), ApiError> {
+        if !received.created {
+            return Ok(());
+        }
+        self.fetch_media |= has_media;
+        if !self.assistant_turns.contains(&received.conversation_id)
+            && shared::assistant::owns(ctx.db, received.conversation_id)
+                .map_err(ApiError::internal)?
+        {
+            self.assistant_turns.push(received.conversation_id);
+        }
+        Ok(())
+    }
+
+    /// Runs it (the caller's manifest entry must allow `http://assistant.spin.internal` and
+    /// `http://dispatch.spin.internal`). Failures are logged by the calls themselves.
+    pub async fn run(self, component: &str) {
+        for conversation_id in self.assistant_turns {
+            assistant_turn(component, conversation_id).await;
+        }
+        if self.fetch_media {
+            dispatch(component).await;
+        }
+    }
+}
+
 /// [`error`] for a provider's webhook, also logging 4xx refusals: providers never show our
 /// answer to anyone, so the log is where a wrong webhook URL or credential shows up.
 pub fn webhook_error(component: &str, e: ApiError) -> Response {

@@ -282,3 +282,15 @@ fn after_hours_the_customer_is_told_when_the_team_opens() {
         "{said:?}"
     );
 }
+
+#[test]
+fn long_text_is_cut_at_a_word_for_short_channels() {
+    assert_eq!(cut("short enough", 20), "short enough");
+    let long = "word ".repeat(400);
+    let cut_text = cut(&long, 1600);
+    assert!(cut_text.chars().count() <= 1600);
+    assert!(cut_text.ends_with("word…"), "{cut_text}");
+    // No break near the end: cut mid-word rather than lose most of the text.
+    let unbroken = "x".repeat(2000);
+    assert_eq!(cut(&unbroken, 100).chars().count(), 100);
+}

@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The Twilio auth token in [`FakeProvider::app_variables`].
+pub const TWILIO_TOKEN: &str = "test-twilio-auth-token";
+/// The Meta app secret in [`FakeProvider::app_variables`].
+pub const META_SECRET: &str = "test-meta-app-secret";
+/// The app's public base URL in [`FakeProvider::app_variables`] (what Twilio signs).
+pub const PUBLIC_BASE: &str = "https://chat.example.com";
+
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -101,6 +108,36 @@ impl FakeProvider {
             }
         });
         FakeProvider { base, state }
+    }
+
+    /// The app's variables for every provider pointed at this fake: Twilio (auth token
+    /// [`TWILIO_TOKEN`], signing [`PUBLIC_BASE`]), Meta (app secret [`META_SECRET`]), Postmark
+    /// (inbound credentials `hook:secret`), with `retry_schedule` as
+    /// `dispatch_retry_schedule_ms` (empty: the default).
+    pub fn app_variables(&self, retry_schedule: &str) -> std::collections::HashMap<String, String> {
+        // Another name for the same fake, so a redirect from the Twilio base to it changes host.
+        let graph_base = self.base.replace("127.0.0.1", "localhost");
+        [
+            ("twilio_auth_token", TWILIO_TOKEN),
+            ("twilio_account_sid", "AC00000000000000000000000000000001"),
+            ("twilio_from", "+15005550006"),
+            ("twilio_api_base", self.base.as_str()),
+            ("public_base_url", PUBLIC_BASE),
+            ("meta_app_secret", META_SECRET),
+            ("meta_verify_token", "verify"),
+            ("meta_graph_base", graph_base.as_str()),
+            ("whatsapp_token", "WA-TOKEN"),
+            ("whatsapp_phone_number_id", "PHONE-ID"),
+            ("meta_page_token", "PAGE-TOKEN"),
+            ("postmark_api_base", self.base.as_str()),
+            ("postmark_server_token", "POSTMARK-TOKEN"),
+            ("email_from", "Support <help@shop.example>"),
+            ("dispatch_retry_schedule_ms", retry_schedule),
+            ("postmark_inbound_credentials", "hook:secret"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
     }
 
     /// The next `count` requests are answered with `status` and `body`.

@@ -271,3 +271,169 @@ async fn a_configured_language_model_phrases_answers_but_never_beyond_the_articl
         "the timeout, not the slow model, decided"
     );
 }
+
+/// An SMS from `from` through the signed Twilio webhook.
+async fn texts(app: &e2e::TestApp, sid: &str, from: &str, body: &str) {
+    use e2e::fake_provider::{PUBLIC_BASE, TWILIO_TOKEN};
+    let reply = app
+        .post_twilio(
+            PUBLIC_BASE,
+            "/hooks/twilio/sms",
+            &[
+                ("MessageSid", sid),
+                ("AccountSid", "AC00000000000000000000000000000001"),
+                ("From", from),
+                ("To", "+15005550006"),
+                ("Body", body),
+                ("NumMedia", "0"),
+            ],
+            TWILIO_TOKEN,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn the_assistant_answers_and_hands_off_by_sms_through_twilio() {
+    let fake = e2e::fake_provider::FakeProvider::start().await;
+    let app = e2e::spawn_app_with(e2e::AppSettings {
+        variables: fake.app_variables(""),
+    })
+    .await;
+    let admin = app.operator().await;
+    // While the assistant's mode is "never", an SMS waits for people and nothing is sent.
+    texts(
+        &app,
+        "SM10000000000000000000000000000001",
+        "+14155550101",
+        "How long does delivery to Canada take?",
+    )
+    .await;
+    knowledge_base(&admin).await;
+    texts(
+        &app,
+        "SM10000000000000000000000000000002",
+        "+14155550102",
+        "How long does delivery to Canada take?",
+    )
+    .await;
+
+    // The webhook was answered first; the assistant's answer follows through Twilio.
+    let sent = fake.wait_for(1).await;
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the customer the assistant owns is answered"
+    );
+    assert_eq!(sent[0].form("To").as_deref(), Some("+14155550102"));
+    let body = sent[0].form("Body").unwrap();
+    assert!(
+        body.starts_with("Delivery to Canada takes 5 to 8 business days"),
+        "{body}"
+    );
+    assert!(body.contains("“Shipping times”"), "{body}");
+
+    let list = admin.get("/conversations").await;
+    let id = list.body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bot_active"] == true)
+        .expect("the second customer's conversation is the assistant's")["id"]
+        .as_i64()
+        .unwrap();
+    let thread = admin.get(&format!("/conversations/{id}")).await;
+    let answer = thread.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["sender"] == "assistant")
+        .cloned()
+        .expect("the answer is in the operator's thread");
+    assert_eq!(answer["channel"], "sms", "shown as sent by SMS");
+    assert!(
+        matches!(answer["delivery"].as_str(), Some("queued" | "sent")),
+        "{answer}"
+    );
+
+    texts(
+        &app,
+        "SM10000000000000000000000000000003",
+        "+14155550102",
+        "that didn't help. can I talk to a real person",
+    )
+    .await;
+    let sent = fake.wait_for(2).await;
+    assert_eq!(sent.len(), 2);
+    let handoff = sent[1].form("Body").unwrap();
+    assert!(
+        handoff.starts_with("I'm passing you to a person from our team."),
+        "{handoff}"
+    );
+    let thread = admin.get(&format!("/conversations/{id}")).await;
+    assert_eq!(thread.body["conversation"]["bot_active"], false);
+    assert!(thread.body["conversation"]["waiting_since"].is_i64());
+    let reasons = &thread.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "assistant.handoff")
+        .expect("the handoff is in the timeline")["data"]["reasons"];
+    assert_eq!(reasons[0]["trigger"], "explicit_request", "{reasons}");
+
+    // The retried webhook (same MessageSid) makes no second answer.
+    texts(
+        &app,
+        "SM10000000000000000000000000000003",
+        "+14155550102",
+        "that didn't help. can I talk to a real person",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn the_assistant_answers_an_email_in_its_thread() {
+    let fake = e2e::fake_provider::FakeProvider::start().await;
+    let app = e2e::spawn_app_with(e2e::AppSettings {
+        variables: fake.app_variables(""),
+    })
+    .await;
+    let admin = app.operator().await;
+    knowledge_base(&admin).await;
+    let email = json!({
+        "From": "ann@example.com", "FromFull": {"Email": "ann@example.com", "Name": "Ann"},
+        "To": "help@shop.example", "Subject": "Returning a jacket",
+        "MessageID": "pm-1", "TextBody": "Can I return an item and get a refund?",
+        "Headers": [{"Name": "Message-ID", "Value": "<q-1@mail.example>"}]
+    });
+    let posted = app
+        .http
+        .post(format!("{}/hooks/email/postmark", app.base))
+        .basic_auth("hook", Some("secret"))
+        .json(&email)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    let request = fake.wait_for(1).await.remove(0);
+    assert_eq!(request.path, "/email");
+    let sent = request.json();
+    assert_eq!(sent["To"], "ann@example.com");
+    assert_eq!(sent["Subject"], "Re: Returning a jacket");
+    let headers = sent["Headers"].as_array().unwrap();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h["Name"] == name)
+            .and_then(|h| h["Value"].as_str())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("In-Reply-To").as_deref(), Some("<q-1@mail.example>"));
+    let text = sent["TextBody"].as_str().unwrap();
+    assert!(
+        text.starts_with("You can return any item within 30 days"),
+        "{text}"
+    );
+}

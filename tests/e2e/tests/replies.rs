@@ -4,44 +4,17 @@
 //! durable outbox until delivered or visibly failed. Also: visitors' uploads and who may read
 //! them.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use e2e::fake_provider::FakeProvider;
+use e2e::fake_provider::{FakeProvider, META_SECRET, PUBLIC_BASE, TWILIO_TOKEN};
 use e2e::{AppSettings, Operator, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 
-const TWILIO_TOKEN: &str = "test-twilio-auth-token";
-const META_SECRET: &str = "test-meta-app-secret";
 const CUSTOMER: &str = "+14155550100";
-const PUBLIC_BASE: &str = "https://chat.example.com";
 
 async fn app_with(fake: &FakeProvider, retry_schedule: &str) -> TestApp {
-    let graph_base = fake.base.replace("127.0.0.1", "localhost");
-    let vars = [
-        ("twilio_auth_token", TWILIO_TOKEN),
-        ("twilio_account_sid", "AC00000000000000000000000000000001"),
-        ("twilio_from", "+15005550006"),
-        ("twilio_api_base", fake.base.as_str()),
-        ("public_base_url", "https://chat.example.com"),
-        ("meta_app_secret", META_SECRET),
-        ("meta_verify_token", "verify"),
-        // Another name for the same fake, so a redirect from the Twilio base to it changes host.
-        ("meta_graph_base", graph_base.as_str()),
-        ("whatsapp_token", "WA-TOKEN"),
-        ("whatsapp_phone_number_id", "PHONE-ID"),
-        ("meta_page_token", "PAGE-TOKEN"),
-        ("postmark_api_base", fake.base.as_str()),
-        ("postmark_server_token", "POSTMARK-TOKEN"),
-        ("email_from", "Support <help@shop.example>"),
-        ("dispatch_retry_schedule_ms", retry_schedule),
-        ("postmark_inbound_credentials", "hook:secret"),
-    ];
     spawn_app_with(AppSettings {
-        variables: vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<HashMap<_, _>>(),
+        variables: fake.app_variables(retry_schedule),
     })
     .await
 }
