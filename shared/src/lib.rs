@@ -39,6 +39,8 @@
 //!   visitors' help search).
 //! - [`hours`]: business hours per team (time zone, weekly intervals, holidays), whether a team
 //!   is open and when it opens next.
+//! - [`staffing`]: the staffing plan: operators needed hour by hour for a service-level target
+//!   (Erlang C over chat slots, chats at once, shrinkage), behind the staffing report.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -77,6 +79,7 @@ pub mod router;
 pub mod routing;
 pub mod secret;
 pub mod settings;
+pub mod staffing;
 pub mod store;
 pub mod tag;
 pub mod team;
