@@ -7,10 +7,15 @@
 //! text contain; an article scores its knowledge-base confidence ([`kb::best_answer`]) or, for
 //! the runners-up, their BM25 rank scaled below the best. Each suggestion says which words
 //! matched.
+//!
+//! With a language model configured, the operator can ask for a model-written draft
+//! ([`DraftRequest`]): its only sources are the best suggestions and the customer's words, and
+//! a draft stating a number, address or link they do not contain is refused
+//! ([`crate::llm::grounded`]), leaving the assistant's own draft.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chat::ChatError;
 use crate::host::Ctx;
@@ -22,7 +27,7 @@ pub const MAX_SUGGESTIONS: usize = 6;
 /// A canned response needs this share of the question's words to be suggested.
 const CANNED_MIN_SCORE: f64 = 0.2;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Canned,
@@ -43,11 +48,14 @@ pub struct Suggestion {
     pub matched: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Draft {
     pub text: String,
-    /// The suggestion the draft is built on.
+    /// The suggestion the draft is built on (for a model's draft: the best of its sources).
     pub based_on: Option<Source>,
+    /// The language model that wrote it; `None` for the assistant's own draft.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +64,56 @@ pub struct Assist {
     pub question: String,
     pub suggestions: Vec<Suggestion>,
     pub draft: Draft,
+    /// What a language model would need to write a better draft (none without suggestions).
+    #[serde(skip)]
+    pub draft_request: Option<DraftRequest>,
+}
+
+/// Suggestions a model's draft may draw on.
+const DRAFT_SOURCES: usize = 3;
+
+/// What a language model needs to draft a reply: the question, the best suggestions as its
+/// only sources, and the greeting the draft starts with. Sent by `inbox-api` to the private
+/// `assistant` component, which talks to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    pub question: String,
+    pub language: Option<String>,
+    pub greeting: String,
+    /// (title, text) of the best suggestions.
+    pub sources: Vec<(String, String)>,
+    pub based_on: Source,
+}
+
+impl DraftRequest {
+    pub fn prompt(&self) -> crate::llm::Prompt {
+        crate::llm::draft_prompt(
+            &self.question,
+            &self.source_pairs(),
+            self.language.as_deref(),
+        )
+    }
+
+    fn source_pairs(&self) -> Vec<(&str, &str)> {
+        self.sources
+            .iter()
+            .map(|(title, text)| (title.as_str(), text.as_str()))
+            .collect()
+    }
+
+    /// The draft from the model's `text`, if it is grounded in the sources or the customer's
+    /// own words (a draft may repeat the order number they gave; it may not invent one).
+    pub fn draft(&self, text: &str, model: &str) -> Option<Draft> {
+        let mut sources = self.source_pairs();
+        sources.push(("Customer", &self.question));
+        let body = crate::llm::grounded(text, &sources)?;
+        Some(Draft {
+            text: format!("{}\n\n{body}", self.greeting),
+            based_on: Some(self.based_on.clone()),
+            model: Some(model.to_owned()),
+        })
+    }
 }
 
 const LATEST_QUESTION: &str = "SELECT body FROM messages
@@ -182,19 +240,34 @@ pub fn suggest(
         Some(top) if top.source == Source::Article => Draft {
             text: format!("{greeting}\n\n{}", top.text.trim()),
             based_on: Some(Source::Article),
+            model: None,
         },
         Some(top) => Draft {
             text: top.text.clone(),
             based_on: Some(Source::Canned),
+            model: None,
         },
         None => Draft {
             text: format!("{greeting}\n\n"),
             based_on: None,
+            model: None,
         },
     };
+    let draft_request = suggestions.first().map(|top| DraftRequest {
+        question: question.clone(),
+        language: language.map(str::to_owned),
+        greeting,
+        sources: suggestions
+            .iter()
+            .take(DRAFT_SOURCES)
+            .map(|s| (s.title.clone(), s.text.clone()))
+            .collect(),
+        based_on: top.source.clone(),
+    });
     Ok(Assist {
         question,
         suggestions,
         draft,
+        draft_request,
     })
 }

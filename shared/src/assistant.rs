@@ -698,6 +698,120 @@ pub fn post_answer(
     Ok(())
 }
 
+const LATEST_HANDOFF: &str = "SELECT id, data FROM events
+      WHERE conversation_id = ?1 AND kind = 'assistant.handoff' ORDER BY id DESC LIMIT 1";
+
+/// What a language model needs to brief the operator on the latest handoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRequest {
+    pub conversation_id: i64,
+    /// The `assistant.handoff` event the summary belongs to.
+    pub handoff_event_id: i64,
+    pub prompt: crate::llm::Prompt,
+    /// The conversation as (who, text): all a summary may draw on.
+    transcript: Vec<(String, String)>,
+}
+
+/// The briefing request for the conversation's latest handoff, if it has one.
+pub fn summary_request(
+    db: &dyn Database,
+    conversation_id: i64,
+) -> Result<Option<SummaryRequest>, DbError> {
+    let Some(row) = db
+        .execute(LATEST_HANDOFF, &[conversation_id.into()])?
+        .first()
+        .map(|row| Ok::<_, DbError>((row.i64("id")?, row.str("data")?.to_owned())))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let (handoff_event_id, data) = row;
+    let handoff: serde_json::Value =
+        serde_json::from_str(&data).map_err(|e| DbError::Decode(format!("handoff: {e}")))?;
+    let reasons = handoff["reasons"]
+        .as_array()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .map(|r| {
+                    let trigger = serde_json::from_value(r["trigger"].clone())
+                        .map(trigger_words)
+                        .unwrap_or("another reason");
+                    format!("{trigger} ({})", r["evidence"].as_str().unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    let transcript: Vec<(String, String)> = history(db, conversation_id)?
+        .into_iter()
+        .map(|s| {
+            let who = if s.by_customer {
+                "Customer"
+            } else {
+                "Assistant"
+            };
+            (who.to_owned(), s.body)
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = transcript
+        .iter()
+        .map(|(w, t)| (w.as_str(), t.as_str()))
+        .collect();
+    let prompt = crate::llm::summary_prompt(
+        &pairs,
+        &reasons,
+        handoff["topic"].as_str(),
+        handoff["language"].as_str(),
+    );
+    Ok(Some(SummaryRequest {
+        conversation_id,
+        handoff_event_id,
+        prompt,
+        transcript,
+    }))
+}
+
+#[derive(Serialize)]
+struct ModelSummary<'a> {
+    handoff_event_id: i64,
+    summary: &'a str,
+    model: &'a str,
+}
+
+/// Adds a language model's briefing to the handoff (an internal `assistant.summary` event the
+/// console shows with it), if [`crate::llm::grounded_summary`] accepts it. The assistant's own
+/// summary stays in the handoff either way. Returns whether it was added.
+pub fn record_summary(
+    ctx: &Ctx<'_>,
+    request: &SummaryRequest,
+    text: &str,
+    model: &str,
+) -> Result<bool, ChatError> {
+    let pairs: Vec<(&str, &str)> = request
+        .transcript
+        .iter()
+        .map(|(w, t)| (w.as_str(), t.as_str()))
+        .collect();
+    let Some(summary) = crate::llm::grounded_summary(text, &pairs) else {
+        return Ok(false);
+    };
+    let event = event::append(
+        ctx.db,
+        request.conversation_id,
+        EventKind::AssistantSummary,
+        Visibility::Internal,
+        &ModelSummary {
+            handoff_event_id: request.handoff_event_id,
+            summary: &summary,
+            model,
+        },
+        ctx.clock.now_ms(),
+    )?;
+    event::announce(ctx, request.conversation_id, &format!("e{event}"));
+    Ok(true)
+}
+
 /// A trigger in words for the operator.
 fn trigger_words(trigger: escalation::Trigger) -> &'static str {
     use escalation::Trigger as T;

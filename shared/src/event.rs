@@ -36,6 +36,7 @@ pub enum EventKind {
     MessageAttachment,
     AssistantHandoff,
     AssistantResumed,
+    AssistantSummary,
 }
 
 impl EventKind {
@@ -58,6 +59,7 @@ impl EventKind {
             EventKind::MessageAttachment => "message.attachment",
             EventKind::AssistantHandoff => "assistant.handoff",
             EventKind::AssistantResumed => "assistant.resumed",
+            EventKind::AssistantSummary => "assistant.summary",
         }
     }
 }
@@ -201,7 +203,8 @@ const TIMELINE: &str = "SELECT id, conversation_id, kind, data, created_at FROM 
            AND kind IN ('note.created', 'conversation.status', 'conversation.assigned',
                         'conversation.transferred', 'conversation.tagged',
                         'conversation.untagged', 'contact.merged',
-                        'conversation.classified', 'assistant.handoff', 'assistant.resumed')
+                        'conversation.classified', 'assistant.handoff', 'assistant.resumed',
+                        'assistant.summary')
          ORDER BY id DESC LIMIT ?2)
      ORDER BY id";
 

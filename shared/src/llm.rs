@@ -2,7 +2,8 @@
 //! keeps a model's words grounded in the knowledge base.
 //!
 //! The assistant works without a model (see [`crate::assistant`]); with one configured, it
-//! phrases answers from the retrieved article passages. Two providers: Spin's own `llm`
+//! phrases answers from the retrieved article passages, briefs operators on handoffs
+//! ([`summary_prompt`]) and drafts replies for them ([`draft_prompt`]). Two providers: Spin's own `llm`
 //! interface (`fermyon:spin/llm`, inference run by the Spin host) and any OpenAI-compatible
 //! chat-completions endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp's server...).
 //! Every failure, timeout, refusal or ungrounded answer falls back to the deterministic text,
@@ -110,6 +111,46 @@ pub fn draft_prompt(question: &str, passages: &[(&str, &str)], language: Option<
         "You draft a reply for a human support agent, who will edit it before sending.",
     );
     prompt
+}
+
+/// Asks for the operator's summary of a handoff: `transcript` is (who, text) in order,
+/// `reasons` why the assistant handed over. Operators read English, whatever the customer's
+/// language.
+pub fn summary_prompt(
+    transcript: &[(&str, &str)],
+    reasons: &str,
+    topic: Option<&str>,
+    language: Option<&str>,
+) -> Prompt {
+    let lines: String = transcript
+        .iter()
+        .map(|(who, text)| format!("{who}: {text}\n"))
+        .collect();
+    let mut facts = format!("Why the assistant handed over: {reasons}\n");
+    if let Some(topic) = topic {
+        facts.push_str(&format!("Topic: {topic}\n"));
+    }
+    facts.push_str(&format!(
+        "The customer writes in {}.\n",
+        language_name(language)
+    ));
+    Prompt {
+        system: "You brief a human support agent who is taking over a chat from an automated \
+                 assistant. In English, in at most three short sentences: what the customer \
+                 wants, what they were already told, and what is still open. Use only what the \
+                 conversation says; do not add numbers, dates, links or promises."
+            .to_owned(),
+        user: format!("Conversation:\n{lines}\n{facts}"),
+    }
+}
+
+/// The longest handoff summary shown (a briefing, not a transcript).
+pub const MAX_SUMMARY_CHARS: usize = 700;
+
+/// The model's handoff summary when it may be shown: [`grounded`] in the conversation itself,
+/// and at most [`MAX_SUMMARY_CHARS`].
+pub fn grounded_summary(summary: &str, transcript: &[(&str, &str)]) -> Option<String> {
+    grounded(summary, transcript).filter(|s| s.chars().count() <= MAX_SUMMARY_CHARS)
 }
 
 /// The OpenAI-compatible chat-completions request for `prompt`.
@@ -236,6 +277,40 @@ mod tests {
         );
         assert_eq!(openai_text(500, b"{}"), None);
         assert_eq!(openai_text(200, b"not json"), None);
+    }
+
+    #[test]
+    fn summaries_stay_within_what_the_conversation_said() {
+        let transcript = [
+            ("Customer", "My order 4411 never arrived"),
+            ("Assistant", "Orders ship within 2 business days."),
+            ("Customer", "I want a person"),
+        ];
+        let prompt = summary_prompt(
+            &transcript,
+            "asked for a person",
+            Some("Shipping"),
+            Some("es"),
+        );
+        assert!(
+            prompt
+                .user
+                .contains("Customer: My order 4411 never arrived\n")
+        );
+        assert!(prompt.user.contains("Topic: Shipping") && prompt.user.contains("Spanish"));
+        assert!(prompt.system.contains("English"));
+        assert!(
+            grounded_summary(
+                "The customer's order 4411 has not arrived; they asked for a person.",
+                &transcript
+            )
+            .is_some()
+        );
+        assert!(
+            grounded_summary("Order 4412 is late; offer a 10% refund.", &transcript).is_none(),
+            "invented facts"
+        );
+        assert!(grounded_summary(&"long ".repeat(200), &transcript).is_none());
     }
 
     #[test]

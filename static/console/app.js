@@ -456,6 +456,10 @@ function applyEvent(event) {
       scheduleRefetch();
       emit('contact:changed', event);
       break;
+    case 'assistant.summary':
+      // A language model's briefing for a handoff: it joins the handoff entry.
+      if (open) addTimelineEvent(event);
+      break;
     case 'assistant.handoff':
     case 'assistant.resumed':
       // The assistant handed the conversation to people (with its summary), or an operator gave

@@ -1,8 +1,11 @@
 // Agent assist: the Suggestions panel above the composer. For the open conversation it lists
 // replies ranked from canned responses and help articles for the customer's latest message
 // (GET /api/inbox/conversations/:id/suggestions), each with where it came from and the words it
-// matched, and offers the assistant's draft. One click puts a suggestion or the draft into the
-// reply box; nothing is ever sent from here: the operator edits and sends.
+// matched, and offers the assistant's draft. With a language model configured ("model_drafts"),
+// "Write with AI" asks for the model's draft (POST .../draft), grounded in those suggestions; if
+// the model fails, the assistant's own draft is used and the panel says why. One click puts a
+// suggestion or a draft into the reply box; nothing is ever sent from here: the operator edits
+// and sends.
 //
 // Fetched when a conversation is opened and again when its customer writes (debounced); an
 // answer for another conversation, or older than the latest request, is dropped. Whether the
@@ -10,7 +13,7 @@
 
 import { api, button, debounce, el, handleAuthError, on, state, store } from './core.js';
 import { fillComposer } from './compose.js';
-import { draftLabel, sourceLabel } from './handoff.js';
+import { draftLabel, modelDraftNote, sourceLabel } from './handoff.js';
 
 const REFRESH_DEBOUNCE_MS = 400;
 const PREVIEW_CHARS = 280;
@@ -22,6 +25,7 @@ const panel = {
   seq: 0,
   result: null,
   allowed: true,
+  writing: false,
 };
 
 export function initAssist() {
@@ -29,6 +33,7 @@ export function initAssist() {
     root: $('assist'),
     question: $('assist-question'),
     draft: $('assist-draft'),
+    modelDraft: $('assist-model-draft'),
     draftNote: $('assist-draft-note'),
     toggle: $('assist-toggle'),
     body: $('assist-body'),
@@ -39,6 +44,7 @@ export function initAssist() {
   ui.toggle.addEventListener('click', () => setFolded(ui.toggle.getAttribute('aria-expanded') === 'true'));
   setFolded(store.get('assist:folded') === '1', { remember: false });
   ui.draft.addEventListener('click', useDraft);
+  ui.modelDraft.addEventListener('click', writeWithModel);
 
   on('thread:changed', ({ id }) => {
     panel.conversationId = id;
@@ -114,6 +120,8 @@ function render() {
   ui.draft.disabled = !panel.allowed;
   ui.draftNote.textContent = draft ? `${draftLabel(draft)}. “Use draft” puts it in the reply box for you to edit; nothing is sent until you send it.` : '';
   ui.draftNote.hidden = !draft;
+  ui.modelDraft.hidden = !(result.model_drafts && draft);
+  ui.modelDraft.disabled = !panel.allowed || panel.writing;
 
   const suggestions = Array.isArray(result.suggestions) ? result.suggestions : [];
   ui.list.replaceChildren(...suggestions.map(suggestionItem));
@@ -157,5 +165,29 @@ function useDraft() {
   if (!draft || typeof draft.text !== 'string') return;
   if (fillComposer(draft.text, { replace: true })) {
     ui.status.textContent = 'The draft is in the reply box. Edit it, then press Enter to send.';
+  }
+}
+
+// Asks the language model for a draft of the reply and puts it in the reply box (never sent).
+async function writeWithModel() {
+  const id = panel.conversationId;
+  if (id === null || panel.writing) return;
+  panel.writing = true;
+  ui.modelDraft.disabled = true;
+  ui.modelDraft.setAttribute('aria-busy', 'true');
+  ui.status.textContent = 'Writing a draft with AI…';
+  try {
+    const answer = await api(`/conversations/${id}/draft`, { method: 'POST', body: {} });
+    if (id !== panel.conversationId) return;
+    const draft = answer && answer.draft;
+    if (!draft || typeof draft.text !== 'string' || !fillComposer(draft.text, { replace: true })) return;
+    ui.status.textContent = modelDraftNote(answer);
+  } catch (error) {
+    if (handleAuthError(error)) return;
+    ui.status.textContent = `No draft: ${error.message || 'the request failed'}.`;
+  } finally {
+    panel.writing = false;
+    ui.modelDraft.removeAttribute('aria-busy');
+    ui.modelDraft.disabled = !panel.allowed;
   }
 }

@@ -77,6 +77,21 @@ export function draftLabel(draft) {
   return 'Draft: a greeting to start from';
 }
 
+// What the panel says after "Write with AI": the model's draft is in the reply box, or the
+// assistant's own draft is, and why the model's is not.
+export function modelDraftNote(answer) {
+  const draft = answer && answer.draft;
+  if (draft && draft.model) return `AI draft (${draft.model}) is in the reply box. Check it, edit it, then press Enter to send.`;
+  const why = answer && typeof answer.fallback === 'string' && answer.fallback ? answer.fallback : 'no AI draft';
+  return `No AI draft (${why}); the assistant's own draft is in the reply box instead. Edit it, then press Enter to send.`;
+}
+
+// The timeline line for a language model's briefing on a handoff (`assistant.summary`).
+export function modelSummaryLabel(data) {
+  const model = data && typeof data.model === 'string' && data.model ? data.model : 'a language model';
+  return `AI briefing (${model})`;
+}
+
 // The composer's text after inserting `text`: the text alone into an empty box, else after what
 // is there, separated by a blank line.
 export function withInserted(current, text) {

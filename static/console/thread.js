@@ -26,7 +26,7 @@ import {
   humanSize, isInlineImage,
 } from './channels.js';
 import { errorLine, openDialog } from './dialog.js';
-import { handoffDetails, handoffHeadline, resumedText } from './handoff.js';
+import { handoffDetails, handoffHeadline, modelSummaryLabel, resumedText } from './handoff.js';
 import { assistantBadge, routingBadges } from './inbox.js';
 import { fullFormat, isNearBottom, scrollToBottom, setMeta, timeElement, typingIndicator } from '/shared/messages.js';
 
@@ -1045,6 +1045,7 @@ export function addTimelineEvent(event, { live = true } = {}) {
   if (event.kind === 'note.created') return addNote(event.data && event.data.note, { live });
   if (event.kind === 'message.created' && event.data && event.data.message) return addMessage(event.data.message, { live });
   if (event.kind === 'assistant.handoff') return addHandoff(event);
+  if (event.kind === 'assistant.summary') return addModelSummary(event);
   const text = describeEvent(event);
   if (!text) return false;
   const key = `e${event.id}`;
@@ -1083,6 +1084,22 @@ function handoffNode(event) {
   }
   root.append(details);
   return root;
+}
+
+// A language model's briefing joins its handoff entry, above the assistant's own summary.
+function addModelSummary(event) {
+  const thread = state.thread;
+  const d = event.data || {};
+  const key = `e${event.id}`;
+  if (thread.items.has(key) || typeof d.summary !== 'string') return false;
+  const handoff = thread.items.get(`e${d.handoff_event_id}`);
+  if (!handoff) return false;
+  const box = el('div', 'tl-handoff-ai');
+  box.append(el('span', 'tl-handoff-ai-label', modelSummaryLabel(d)), el('p', 'tl-handoff-ai-text', d.summary));
+  const own = handoff.querySelector('.tl-handoff-summary');
+  handoff.insertBefore(box, own || handoff.querySelector('.tl-handoff-details'));
+  thread.items.set(key, box);
+  return true;
 }
 
 function addHandoff(event) {

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 const source = await readFile(new URL('../../static/console/handoff.js', import.meta.url), 'utf8');
 const handoff = await import(`data:text/javascript;charset=utf-8,${encodeURIComponent(source)}`);
 const {
-  curlyQuotes, draftLabel, handoffDetails, handoffHeadline, hoursDocument, parseIntervals, readLimit,
+  curlyQuotes, draftLabel, handoffDetails, handoffHeadline, hoursDocument, modelDraftNote, modelSummaryLabel, parseIntervals, readLimit,
   reasonText, resumedText, sourceLabel, triggerWords, withInserted,
 } = handoff;
 
@@ -122,4 +122,17 @@ test('business hours become the document the API takes: every weekday, holidays 
       { date: '2026-12-25', name: 'Christmas Day' },
     ],
   });
+});
+
+test('model drafts and briefings say whose words they are, and why a draft fell back', () => {
+  assert.equal(
+    modelDraftNote({ draft: { text: 'Hi', model: 'gpt-x' }, fallback: null }),
+    'AI draft (gpt-x) is in the reply box. Check it, edit it, then press Enter to send.',
+  );
+  assert.equal(
+    modelDraftNote({ draft: { text: 'Hi', model: null }, fallback: 'the language model gave no usable draft' }),
+    "No AI draft (the language model gave no usable draft); the assistant's own draft is in the reply box instead. Edit it, then press Enter to send.",
+  );
+  assert.equal(modelSummaryLabel({ model: 'llama' }), 'AI briefing (llama)');
+  assert.equal(modelSummaryLabel({}), 'AI briefing (a language model)');
 });

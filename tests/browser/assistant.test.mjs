@@ -5,7 +5,9 @@
 // suggested reply from the knowledge base for the customer's next question, uses the draft
 // (which sends nothing by itself), edits and sends it, and hands the conversation back to the
 // assistant (a stale version is refused with the reason shown first), which then answers again;
-// the widget's help search finds a published article, not a draft, by keyboard.
+// the widget's help search finds a published article, not a draft, by keyboard. A fake
+// OpenAI-compatible model on loopback adds its briefing to the handoff and writes the draft
+// behind "Write with AI".
 //
 // Like channels.test.mjs this file starts an app of its own: the assistant's mode is app-wide,
 // and "always" would answer the other files' visitors too. The app is the bundled test host
@@ -60,7 +62,43 @@ const world = { conversationId: null };
 // --- The app --------------------------------------------------------------------------------------
 
 function startApp() {
-  return startSharedApp({ name: 'assistant', variables: { admin_email: ADMIN.email, admin_password: ADMIN.password, business_name: 'Acme Outdoor' } });
+  return startSharedApp({
+    name: 'assistant',
+    variables: {
+      admin_email: ADMIN.email,
+      admin_password: ADMIN.password,
+      business_name: 'Acme Outdoor',
+      llm_provider: 'openai',
+      llm_model: 'fake-model',
+      openai_api_origin: MODEL_ORIGIN,
+      llm_timeout_ms: '2000',
+    },
+  });
+}
+
+// A fake OpenAI-compatible model on loopback. It briefs operators on handoffs and drafts
+// replies (grounded in the shipping article), and declines to phrase the widget's answers
+// (NO_ANSWER), so visitors read the article's own passage as without a model.
+const BRIEFING = 'The customer asked how long shipping takes, then asked for a person in Spanish.';
+const MODEL_DRAFT = 'We ship within 2 business days, and delivery in the EU takes 3-5 days.';
+let MODEL_ORIGIN;
+let modelServer;
+
+function startModelServer() {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      let system = '';
+      try { system = JSON.parse(body).messages[0].content; } catch { /* answered below */ }
+      const content = system.includes('brief a human support agent') ? BRIEFING
+        : system.includes('draft a reply for a human support agent') ? MODEL_DRAFT
+        : 'NO_ANSWER';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content } }] }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
 // A shop's page on another origin with the embed snippet, under a strict CSP of its own.
@@ -198,6 +236,8 @@ function step(name, body) {
 // --- Setup ------------------------------------------------------------------------------------------
 
 before(async () => {
+  modelServer = await startModelServer();
+  MODEL_ORIGIN = `http://127.0.0.1:${modelServer.address().port}`;
   app = await startApp();
   APP = app.base;
   pageServer = await startPageServer();
@@ -212,6 +252,7 @@ after(async () => {
   if (browser) await browser.close();
   if (pageServer) await new Promise((resolve) => pageServer.close(resolve));
   if (app) await app.stop();
+  if (modelServer) await new Promise((resolve) => modelServer.close(resolve));
 });
 
 // --- Tests --------------------------------------------------------------------------------------------
@@ -448,6 +489,10 @@ test('the operator reads the handoff, uses the suggested draft, sends it and han
   assert.match(await handoff.locator('.tl-handoff-summary').textContent(), /^The customer asked: “How long does shipping take\?/);
   assert.match(await handoff.textContent(), /Answered“How long does shipping take\?”/);
   assert.match(await handoff.textContent(), /Language(English|en)/);
+  // The language model's briefing joins the handoff, labelled as the model's.
+  await handoff.locator('.tl-handoff-ai-text').waitFor();
+  assert.equal(await handoff.locator('.tl-handoff-ai-text').textContent(), BRIEFING);
+  assert.equal(await handoff.locator('.tl-handoff-ai-label').textContent(), 'AI briefing (fake-model)');
   // The badge is gone: people have it now.
   await admin.locator(`.conv[data-id="${world.conversationId}"] .assistant-badge`).waitFor({ state: 'detached' });
   assert.equal(await admin.locator('#thread-badges .assistant-badge').count(), 0);
@@ -480,8 +525,14 @@ test('the operator reads the handoff, uses the suggested draft, sends it and han
   assert.match(await box.inputValue(), /^We ship within 2 business days\./);
   await box.fill('');
 
-  // "Use draft" fills the box with the assistant's draft and sends nothing by itself.
+  // "Write with AI" fills the box with the model's draft, grounded in the suggestions; sends nothing.
   const sentBefore = admin.replies.length;
+  await panel.getByRole('button', { name: 'Write with AI' }).click();
+  await admin.waitForFunction((text) => document.getElementById('reply-input').value.endsWith(text), MODEL_DRAFT);
+  assert.match(await panel.locator('#assist-status').textContent(), /^AI draft \(fake-model\) is in the reply box/);
+  await box.fill('');
+
+  // "Use draft" fills the box with the assistant's draft and sends nothing by itself.
   await panel.getByRole('button', { name: 'Use draft' }).click();
   const draft = await box.inputValue();
   const bestArticle = await panel.locator('.assist-item[data-source="article"] .assist-text').first().getAttribute('title');

@@ -38,6 +38,7 @@ enum Command {
     Thread(i64),
     Attachment(i64, i64),
     Suggestions(i64),
+    Draft(i64),
     HandBack(i64),
     Reply(i64),
     Note(i64),
@@ -129,6 +130,11 @@ impl Command {
                 (Some(_), _) => wrong("GET"),
                 (None, _) => C::Unknown,
             },
+            (["conversations", c, "draft"], m) => match (id(c), m) {
+                (Some(c), Post) => C::Draft(c),
+                (Some(_), _) => wrong("POST"),
+                (None, _) => C::Unknown,
+            },
             (["conversations", c, "attachments", a], m) => match (id(c), id(a), m) {
                 (Some(c), Some(a), Get) => C::Attachment(c, a),
                 (Some(_), Some(_), _) => wrong("GET"),
@@ -173,6 +179,7 @@ impl Command {
                 | C::Thread(_)
                 | C::Attachment(..)
                 | C::Suggestions(_)
+                | C::Draft(_)
                 | C::Events
                 | C::SearchContacts
                 | C::Contact(_)
@@ -198,6 +205,59 @@ impl Command {
             C::Heartbeat => Some(Sweep::IfDue),
             _ => None,
         }
+    }
+}
+
+/// Suggestions, and whether a language model can write drafts (the console offers it then).
+#[derive(Serialize)]
+struct WithModel<'a> {
+    #[serde(flatten)]
+    assist: &'a shared::assist::Assist,
+    model_drafts: bool,
+}
+
+fn model_configured() -> bool {
+    !spin_host::variable("llm_provider", "").trim().is_empty()
+}
+
+/// `POST .../draft`'s answer: a model's draft, or the assistant's own with why.
+#[derive(Serialize)]
+struct DraftAnswer {
+    draft: shared::assist::Draft,
+    /// Why the model's draft is not there (no model, nothing to draw on, it failed).
+    fallback: Option<&'static str>,
+}
+
+/// A language model's draft (written by the private `assistant` component, which holds the
+/// model's settings), or the assistant's own draft when there is no model or it fails.
+async fn model_draft(assist: shared::assist::Assist) -> DraftAnswer {
+    let fallback = |why| DraftAnswer {
+        draft: assist.draft.clone(),
+        fallback: Some(why),
+    };
+    if !model_configured() {
+        return fallback("no language model is configured");
+    }
+    let Some(request) = &assist.draft_request else {
+        return fallback("no suggestion to draw on");
+    };
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        draft: shared::assist::Draft,
+    }
+    let answer: Option<Answer> = spin_host::ask_private(
+        COMPONENT,
+        "model draft",
+        "http://assistant.spin.internal/draft",
+        request,
+    )
+    .await;
+    match answer {
+        Some(answer) => DraftAnswer {
+            draft: answer.draft,
+            fallback: None,
+        },
+        None => fallback("the language model gave no usable draft"),
     }
 }
 
@@ -338,15 +398,30 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
                 .ok_or_else(|| ApiError::new(404, "not_found", "attachment not found"))?;
             spin_host::file(&file)
         }
-        Command::Suggestions(id) => spin_host::json(
-            200,
-            &shared::assist::suggest(
+        Command::Suggestions(id) => {
+            let assist = shared::assist::suggest(
                 &ctx,
                 &operator,
                 id,
                 &spin_host::variable("business_name", "Support"),
-            )?,
-        ),
+            )?;
+            spin_host::json(
+                200,
+                &WithModel {
+                    assist: &assist,
+                    model_drafts: model_configured(),
+                },
+            )
+        }
+        Command::Draft(id) => {
+            let assist = shared::assist::suggest(
+                &ctx,
+                &operator,
+                id,
+                &spin_host::variable("business_name", "Support"),
+            )?;
+            spin_host::json(200, &model_draft(assist).await)
+        }
         Command::HandBack(id) => {
             let body: shared::assistant::HandBackRequest = request.json()?;
             spin_host::json_field(

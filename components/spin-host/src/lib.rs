@@ -400,18 +400,47 @@ pub async fn route(component: &str, sweep: shared::router::Sweep) {
 /// POSTs to a private component by service chaining and logs anything but a 2xx: the callers'
 /// own change is already committed, and the work asked for is picked up again later.
 async fn call_private(component: &str, what: &str, uri: &str) {
+    post_private(component, what, uri, Vec::new()).await;
+}
+
+/// POSTs `question` as JSON to a private component by service chaining and reads its JSON
+/// answer; `None` (logged) on anything but a 2xx with the expected shape.
+pub async fn ask_private<Q: Serialize, A: serde::de::DeserializeOwned>(
+    component: &str,
+    what: &str,
+    uri: &str,
+    question: &Q,
+) -> Option<A> {
+    let body = serde_json::to_vec(question).ok()?;
+    let answer = post_private(component, what, uri, body).await?;
+    serde_json::from_slice(&answer)
+        .inspect_err(|e| eprintln!("{component}: {what} answered unexpectedly: {e}"))
+        .ok()
+}
+
+/// POSTs `body` to a private component: the answer's body when it is a 2xx, else `None`
+/// (logged).
+async fn post_private(component: &str, what: &str, uri: &str, body: Vec<u8>) -> Option<Vec<u8>> {
     let request = spin_sdk::http::Request::builder()
         .method(Method::Post)
         .uri(uri)
+        .header("content-type", "application/json")
+        .body(body)
         .build();
     match spin_sdk::http::send::<_, Response>(request).await {
-        Ok(response) if (200..300).contains(response.status()) => {}
-        Ok(response) => eprintln!(
-            "{component}: {what} answered {}: {}",
-            response.status(),
-            String::from_utf8_lossy(response.body())
-        ),
-        Err(e) => eprintln!("{component}: {what} failed: {e}"),
+        Ok(response) if (200..300).contains(response.status()) => Some(response.into_body()),
+        Ok(response) => {
+            eprintln!(
+                "{component}: {what} answered {}: {}",
+                response.status(),
+                String::from_utf8_lossy(response.body())
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("{component}: {what} failed: {e}");
+            None
+        }
     }
 }
 

@@ -437,3 +437,169 @@ async fn the_assistant_answers_an_email_in_its_thread() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_configured_model_briefs_operators_on_handoffs_and_drafts_replies_they_approve() {
+    let fake = e2e::fake_provider::FakeProvider::start().await;
+    let vars = [
+        ("llm_provider", "openai"),
+        ("llm_model", "test-model"),
+        ("openai_api_origin", fake.base.as_str()),
+        ("llm_timeout_ms", "1000"),
+    ];
+    let app = e2e::spawn_app_with(e2e::AppSettings {
+        variables: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    })
+    .await;
+    let admin = app.operator().await;
+    knowledge_base(&admin).await;
+
+    // The handoff keeps the assistant's summary and adds the model's grounded briefing.
+    fake.answer_chats_with(
+        "The customer's order 4411 has not arrived and they want a person to look into it.",
+    );
+    let visitor = app.visitor().await;
+    visitor
+        .say("My order 4411 never arrived, I want to talk to a human")
+        .await;
+    assistant_says(&visitor, 1).await;
+    let briefing = wait_for_timeline(&admin, visitor.conversation_id, "assistant.summary").await;
+    assert_eq!(
+        briefing["data"]["summary"],
+        "The customer's order 4411 has not arrived and they want a person to look into it."
+    );
+    assert_eq!(briefing["data"]["model"], "test-model");
+    let thread = admin
+        .get(&format!("/conversations/{}", visitor.conversation_id))
+        .await;
+    let handoff = thread.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "assistant.handoff")
+        .cloned()
+        .unwrap();
+    assert_eq!(briefing["data"]["handoff_event_id"], handoff["id"]);
+    assert!(
+        handoff["data"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("The customer asked:"),
+        "the assistant's own summary stays"
+    );
+    let prompt = fake.requests().last().unwrap().json();
+    assert!(
+        prompt["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Customer: My order 4411 never arrived")
+    );
+
+    // A briefing that invents a fact is dropped; the assistant's summary stands alone.
+    fake.answer_chats_with("Order 9999 was refunded $50 yesterday.");
+    let second = app.visitor().await;
+    second.say("I want to talk to a human").await;
+    assistant_says(&second, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let thread = admin
+        .get(&format!("/conversations/{}", second.conversation_id))
+        .await;
+    let kinds: Vec<&str> = thread.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"assistant.handoff"));
+    assert!(!kinds.contains(&"assistant.summary"), "{kinds:?}");
+
+    // Drafts: the console learns a model can draft, and asks for one; it never sends.
+    let suggestions = admin
+        .get(&format!(
+            "/conversations/{}/suggestions",
+            second.conversation_id
+        ))
+        .await;
+    assert_eq!(suggestions.body["model_drafts"], true);
+    second
+        .say("Also, how long does delivery to Canada take?")
+        .await;
+    fake.answer_chats_with("Delivery to Canada takes 5 to 8 business days once shipped.");
+    let before = fake.requests().len();
+    let draft = admin
+        .post(
+            &format!("/conversations/{}/draft", second.conversation_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(draft.status, 200, "{}", draft.text);
+    assert_eq!(draft.body["fallback"], Value::Null, "{}", draft.text);
+    assert_eq!(draft.body["draft"]["model"], "test-model");
+    assert_eq!(
+        draft.body["draft"]["text"],
+        "Hi,\n\nDelivery to Canada takes 5 to 8 business days once shipped."
+    );
+    let asked = fake.requests()[before].json();
+    let sources = asked["messages"][1]["content"].as_str().unwrap();
+    assert!(sources.contains("### Shipping times"), "{sources}");
+    assert!(
+        asked["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("human support agent")
+    );
+
+    // An ungrounded draft, or a failing model, falls back to the assistant's own draft.
+    fake.answer_chats_with("Delivery to Canada takes 2 days, guaranteed.");
+    let draft = admin
+        .post(
+            &format!("/conversations/{}/draft", second.conversation_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(draft.status, 200);
+    assert_eq!(draft.body["draft"]["model"], Value::Null);
+    assert_eq!(draft.body["draft"]["based_on"], "article");
+    assert_eq!(
+        draft.body["fallback"],
+        "the language model gave no usable draft"
+    );
+    let messages = admin
+        .get(&format!("/conversations/{}", second.conversation_id))
+        .await;
+    assert!(
+        messages.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["author"] != "operator"),
+        "drafting sends nothing"
+    );
+}
+
+/// The conversation's first timeline event of `kind`, waiting for it.
+async fn wait_for_timeline(admin: &e2e::Operator, conversation_id: i64, kind: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let thread = admin
+            .get(&format!("/conversations/{conversation_id}"))
+            .await;
+        if let Some(event) = thread.body["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+        {
+            return event.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {kind} in {}",
+            thread.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
