@@ -8,10 +8,17 @@
 //!
 //! Exits 1 when a target of issue 6 is missed on the main set (`escalation.jsonl`, all its
 //! batches together) or the questions: escalation recall >= 0.95 on explicit requests and >= 0.85
-//! on frustration, precision >= 0.9, right article >= 0.8. The held-out escalation set
-//! (`escalation_heldout.jsonl`, written after the rules were restructured and measured once
-//! before any tuning on it; the README keeps that first measurement) is reported apart and
-//! checked against nothing.
+//! on frustration, precision >= 0.9, right article >= 0.8. Two more escalation sets are reported
+//! apart and checked against nothing:
+//! - `escalation_heldout.jsonl` was written after the rules were restructured and measured once
+//!   before any tuning on it (the README keeps that first measurement). The rules have been
+//!   tuned on it since, so it is now a development set like the main set.
+//! - `escalation_fresh.jsonl` measures unseen wordings, in two batches. `fresh` (135 cases) was
+//!   written and committed before the rules were broadened for generality; the first run
+//!   printed its misses, and they informed that broadening, so its later figures overstate
+//!   generalization. `fresh2` (60 cases) was written after that run but before any rule change,
+//!   and only its summary row was looked at until the broadening was done. One author wrote
+//!   both batches and the rule changes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -306,12 +313,16 @@ fn main() -> Result<()> {
         }
     }
     let cases: Vec<Case> = read_jsonl(&dir.join("escalation.jsonl"))?;
-    let heldout_path = dir.join("escalation_heldout.jsonl");
-    let heldout: Option<Vec<Case>> = if heldout_path.exists() {
-        Some(read_jsonl(&heldout_path)?)
-    } else {
-        None
+    let optional = |name: &str| -> Result<Option<Vec<Case>>> {
+        let path = dir.join(name);
+        if path.exists() {
+            Ok(Some(read_jsonl(&path)?))
+        } else {
+            Ok(None)
+        }
     };
+    let heldout = optional("escalation_heldout.jsonl")?;
+    let fresh = optional("escalation_fresh.jsonl")?;
     let questions: Vec<QuestionCase> = read_jsonl(&dir.join("kb_questions.jsonl"))?;
     let kb_file: KbFile = serde_json::from_str(
         &std::fs::read_to_string(dir.join("kb_articles.json"))
@@ -361,16 +372,23 @@ fn main() -> Result<()> {
     println!(
         "and measured once before any tuning on it (that first measurement is in the README);"
     );
-    println!("it is reported apart, with no target.");
+    println!("the rules were tuned on it since, so it is a development set, reported apart with");
+    println!("no target. The fresh set (`escalation_fresh.jsonl`, no target) measures unseen");
+    println!("wordings: batch \"fresh\" was written before the rules were broadened for");
+    println!("generality, but its misses were seen and informed that work (optimistic); batch");
+    println!("\"fresh2\" was written before any rule change and not read case by case during it.");
     println!();
 
-    // Escalation: the main set (targets) and the held-out set (reported apart).
+    // Escalation: the main set (targets); the held-out and fresh sets (reported apart).
     let all = report_escalation("main set, `escalation.jsonl`", &cases);
     if let Some(heldout) = &heldout {
         report_escalation(
             "held-out set, `escalation_heldout.jsonl` (no targets)",
             heldout,
         );
+    }
+    if let Some(fresh) = &fresh {
+        report_escalation("fresh set, `escalation_fresh.jsonl` (no targets)", fresh);
     }
 
     // Knowledge base.
