@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_knowledge_base.sql"),
     include_str!("migrations/0007_business_hours.sql"),
     include_str!("migrations/0008_assistant.sql"),
+    include_str!("migrations/0009_reports.sql"),
 ];
 
 /// The schema version this build expects.
