@@ -224,6 +224,17 @@ fn thread(db: &dyn Database, contact_id: i64, channel: Channel, now: i64) -> Res
     // The assistant takes new conversations from every channel alike (its settings' mode).
     let open = crate::hours::expected_reply(db, None, now)?.open;
     crate::assistant::adopt(db, id, open)?;
+    // Announced with the message that started it (`receive`).
+    let summary = conversation::summary(db, id)?
+        .ok_or_else(|| DbError::Decode("the new conversation vanished".into()))?;
+    event::append(
+        db,
+        id,
+        event::EventKind::ConversationCreated,
+        event::Visibility::Internal,
+        &serde_json::json!({ "conversation": summary }),
+        now,
+    )?;
     Ok(id)
 }
 
