@@ -87,6 +87,10 @@ impl TimeZoneName {
     pub fn as_str(&self) -> &str {
         &self.name
     }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
 }
 
 /// `HH:MM` on a 24-hour clock, as minutes since midnight.

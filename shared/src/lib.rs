@@ -39,8 +39,11 @@
 //!   visitors' help search).
 //! - [`hours`]: business hours per team (time zone, weekly intervals, holidays), whether a team
 //!   is open and when it opens next.
-//! - [`staffing`]: the staffing plan: operators needed hour by hour for a service-level target
-//!   (Erlang C over chat slots, chats at once, shrinkage), behind the staffing report.
+//! - Reports: [`report_facts`] (what each conversation did, folded from the event log),
+//!   [`reports`] (the metrics with their definitions, filters, traffic by hour and weekday,
+//!   per-operator and per-tag tables, the live view, CSV), [`staffing`] (operators needed
+//!   hour by hour for a service-level target: Erlang C over chat slots, chats at once,
+//!   shrinkage).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -75,6 +78,8 @@ pub mod migrations;
 pub mod note;
 pub mod operator;
 pub mod outbox;
+pub mod report_facts;
+pub mod reports;
 pub mod router;
 pub mod routing;
 pub mod secret;

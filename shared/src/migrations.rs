@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_business_hours.sql"),
     include_str!("migrations/0008_assistant.sql"),
     include_str!("migrations/0009_reports.sql"),
+    include_str!("migrations/0010_webhooks.sql"),
 ];
 
 /// The schema version this build expects.

@@ -74,3 +74,38 @@ CREATE TABLE report_progress (
     last_event_id INTEGER NOT NULL
 );
 INSERT INTO report_progress (id, last_event_id) VALUES (1, 0);
+
+-- When operators were available (presence 'available' with their console checking in), for
+-- the staffing plan's actual roster. A heartbeat within the presence grace period (120 s)
+-- extends the current span; a later one, or one after being away, starts a new span; going
+-- away or offline closes it.
+CREATE TABLE presence_spans (
+    id           INTEGER PRIMARY KEY,
+    operator_id  INTEGER NOT NULL REFERENCES operators (id),
+    started_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    closed       INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE INDEX presence_spans_by_operator ON presence_spans (operator_id, id);
+CREATE INDEX presence_spans_by_time ON presence_spans (last_seen_at);
+
+CREATE TRIGGER operators_presence_closes AFTER UPDATE OF presence ON operators
+WHEN NEW.presence != 'available'
+BEGIN
+    UPDATE presence_spans SET closed = 1 WHERE operator_id = NEW.id AND closed = 0;
+END;
+
+CREATE TRIGGER operators_presence_span AFTER UPDATE OF last_seen_at, presence ON operators
+WHEN NEW.presence = 'available' AND NEW.last_seen_at IS NOT NULL AND NEW.active = 1
+BEGIN
+    UPDATE presence_spans SET last_seen_at = NEW.last_seen_at
+     WHERE operator_id = NEW.id AND closed = 0
+       AND last_seen_at >= NEW.last_seen_at - 120000 AND last_seen_at <= NEW.last_seen_at;
+    UPDATE presence_spans SET closed = 1
+     WHERE operator_id = NEW.id AND closed = 0 AND last_seen_at < NEW.last_seen_at - 120000;
+    INSERT INTO presence_spans (operator_id, started_at, last_seen_at)
+    SELECT NEW.id, NEW.last_seen_at, NEW.last_seen_at
+     WHERE NOT EXISTS (SELECT 1 FROM presence_spans
+                        WHERE operator_id = NEW.id AND closed = 0);
+END;
