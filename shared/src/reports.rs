@@ -937,5 +937,175 @@ pub fn csv_number(value: Option<f64>) -> String {
     })
 }
 
+fn seconds(d: &Durations) -> [String; 4] {
+    [
+        d.count.to_string(),
+        csv_number(d.mean_s),
+        csv_number(d.median_s),
+        csv_number(d.p90_s),
+    ]
+}
+
+/// The daily series as CSV.
+pub fn daily_csv(days: &[Day]) -> String {
+    let records: Vec<Vec<String>> = days
+        .iter()
+        .map(|d| {
+            vec![
+                d.date.clone(),
+                d.conversations.to_string(),
+                d.resolved.to_string(),
+                csv_number(d.first_response_median_s),
+            ]
+        })
+        .collect();
+    csv(
+        &[
+            "date",
+            "conversations",
+            "resolved",
+            "first_response_median_s",
+        ],
+        &records,
+    )
+}
+
+/// The per-operator table as CSV.
+pub fn operators_csv(rows: &[OperatorRow]) -> String {
+    let records: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut record = vec![
+                r.operator_id.to_string(),
+                r.name.clone(),
+                r.conversations.to_string(),
+                r.resolved.to_string(),
+            ];
+            record.extend(seconds(&r.first_response));
+            record.extend(seconds(&r.resolution));
+            record.extend([
+                r.csat.responses.to_string(),
+                csv_number(r.csat.average),
+                csv_number(r.concurrent_average),
+                r.concurrent_peak.to_string(),
+                csv_number(Some(r.handling_hours)),
+            ]);
+            record
+        })
+        .collect();
+    csv(
+        &[
+            "operator_id",
+            "name",
+            "conversations",
+            "resolved",
+            "first_response_count",
+            "first_response_mean_s",
+            "first_response_median_s",
+            "first_response_p90_s",
+            "resolution_count",
+            "resolution_mean_s",
+            "resolution_median_s",
+            "resolution_p90_s",
+            "csat_responses",
+            "csat_average",
+            "concurrent_average",
+            "concurrent_peak",
+            "handling_hours",
+        ],
+        &records,
+    )
+}
+
+/// Resolution time by tag as CSV.
+pub fn tags_csv(rows: &[TagRow]) -> String {
+    let records: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut record = vec![
+                r.tag_id.to_string(),
+                r.name.clone(),
+                r.conversations.to_string(),
+            ];
+            record.extend(seconds(&r.resolution));
+            record
+        })
+        .collect();
+    csv(
+        &[
+            "tag_id",
+            "tag",
+            "conversations",
+            "resolution_count",
+            "resolution_mean_s",
+            "resolution_median_s",
+            "resolution_p90_s",
+        ],
+        &records,
+    )
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// The traffic heatmap as CSV: a row per weekday, a column per hour.
+pub fn traffic_csv(traffic: &Traffic) -> String {
+    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}:00")).collect();
+    let mut header = vec!["weekday"];
+    header.extend(hours.iter().map(String::as_str));
+    let records: Vec<Vec<String>> = traffic
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(day, counts)| {
+            std::iter::once(WEEKDAYS[day].to_owned())
+                .chain(counts.iter().map(ToString::to_string))
+                .collect()
+        })
+        .collect();
+    csv(&header, &records)
+}
+
+/// The staffing plan as CSV: a row per hour of the week.
+pub fn staffing_csv(report: &StaffingReport) -> String {
+    let records: Vec<Vec<String>> = report
+        .hours
+        .iter()
+        .map(|h| {
+            let plan = h.plan.as_ref();
+            vec![
+                WEEKDAYS[h.weekday % 7].to_owned(),
+                format!("{:02}:00", h.hour),
+                csv_number(Some(h.arrivals_per_hour)),
+                csv_number(plan.map(|p| p.traffic)),
+                plan.map_or(String::new(), |p| p.operators_needed.to_string()),
+                plan.map_or(String::new(), |p| p.rostered.to_string()),
+                csv_number(Some(h.actual_operators)),
+                csv_number(plan.map(|p| p.service_level)),
+            ]
+        })
+        .collect();
+    csv(
+        &[
+            "weekday",
+            "hour",
+            "arrivals_per_hour",
+            "traffic_erlangs",
+            "operators_needed",
+            "rostered_with_shrinkage",
+            "actual_operators",
+            "predicted_service_level",
+        ],
+        &records,
+    )
+}
+
 #[cfg(test)]
 mod tests;

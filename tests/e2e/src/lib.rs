@@ -90,6 +90,7 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         "router",
         "dispatch",
         "assistant",
+        "reports_api",
         "channel_sms",
         "channel_meta",
         "channel_email",

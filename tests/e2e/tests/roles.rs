@@ -280,6 +280,13 @@ fn routes(f: &Fixtures) -> Vec<Route> {
             Admin,
         ),
         route("DELETE", "/admin/topics/999999", None, Admin),
+        route("GET", "/reports/summary", None, Supervisor),
+        route("GET", "/reports/daily?format=csv", None, Supervisor),
+        route("GET", "/reports/operators", None, Supervisor),
+        route("GET", "/reports/tags", None, Supervisor),
+        route("GET", "/reports/traffic", None, Supervisor),
+        route("GET", "/reports/staffing", None, Supervisor),
+        route("GET", "/reports/live", None, Supervisor),
         route("GET", "/admin/articles", None, Admin),
         route(
             "POST",
@@ -375,7 +382,7 @@ async fn every_route_enforces_its_least_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 67 * 3);
+    assert_eq!(checked, 74 * 3);
 }
 
 #[tokio::test]
