@@ -625,3 +625,22 @@ pub fn update_assistant_settings(
     admin.require(Role::Admin)?;
     transaction(ctx.db, || crate::assistant::save_settings(ctx.db, patch))
 }
+
+/// The satisfaction survey's settings (`GET /api/admin/csat`).
+pub fn csat_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+) -> Result<crate::csat::CsatSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(crate::csat::settings(ctx.db)?)
+}
+
+/// `PATCH /api/admin/csat`: `enabled`, and `channels` by name (only those named change).
+pub fn update_csat_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    patch: &serde_json::Value,
+) -> Result<crate::csat::CsatSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || crate::csat::save_settings(ctx.db, patch))
+}

@@ -37,6 +37,10 @@ pub enum EventKind {
     AssistantHandoff,
     AssistantResumed,
     AssistantSummary,
+    /// A satisfaction survey shown in the widget (public: the widget shows the prompt).
+    CsatRequested,
+    /// A customer's satisfaction rating (reports and webhooks read it; see [`crate::csat`]).
+    CsatReceived,
 }
 
 impl EventKind {
@@ -60,6 +64,8 @@ impl EventKind {
             EventKind::AssistantHandoff => "assistant.handoff",
             EventKind::AssistantResumed => "assistant.resumed",
             EventKind::AssistantSummary => "assistant.summary",
+            EventKind::CsatRequested => "csat.requested",
+            EventKind::CsatReceived => "csat.received",
         }
     }
 }
@@ -204,12 +210,12 @@ const TIMELINE: &str = "SELECT id, conversation_id, kind, data, created_at FROM 
                         'conversation.transferred', 'conversation.tagged',
                         'conversation.untagged', 'contact.merged',
                         'conversation.classified', 'assistant.handoff', 'assistant.resumed',
-                        'assistant.summary')
+                        'assistant.summary', 'csat.received')
          ORDER BY id DESC LIMIT ?2)
      ORDER BY id";
 
 /// The newest `limit` timeline events of a conversation (notes, status, assignment, transfer,
-/// tags, merges, topic detection), oldest first. Operators only.
+/// tags, merges, topic detection, satisfaction ratings), oldest first. Operators only.
 pub fn timeline(
     db: &dyn Database,
     conversation_id: i64,

@@ -17,6 +17,10 @@
 //!    id; the `messages_publish` trigger does the rest (claiming the attachments, event,
 //!    reopening, waiting, full-text index). An email's subject and `References` are kept for
 //!    the reply's headers.
+//!
+//! One exception to step 5: a text-only reply that answers the conversation's pending
+//! satisfaction survey ("5 thanks!") is recorded as the answer instead of stored as a message,
+//! so it does not reopen the conversation (see [`crate::csat`]).
 
 use serde::Serialize;
 
@@ -81,8 +85,10 @@ pub struct EmailContext {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Received {
     pub conversation_id: i64,
-    pub message_id: i64,
-    /// `false`: the provider retried a message we already had.
+    /// `None` when the message answered the conversation's satisfaction survey: the answer is
+    /// recorded instead of a message (see [`crate::csat`]).
+    pub message_id: Option<i64>,
+    /// `false`: the provider retried a message (or a survey answer) we already had.
     pub created: bool,
 }
 
@@ -263,77 +269,102 @@ fn email_thread(db: &dyn Database, email: &EmailContext) -> Result<Option<i64>, 
 pub fn receive(ctx: &Ctx<'_>, inbound: &InboundMessage) -> Result<Received, ChatError> {
     let now = ctx.clock.now_ms();
     let db = ctx.db;
-    let received = transaction(db, || -> Result<Received, ChatError> {
-        if let Some(row) = db
-            .execute(
-                ALREADY_STORED,
+    // The change to announce after the commit, if any.
+    let (received, change) =
+        transaction(db, || -> Result<(Received, Option<String>), ChatError> {
+            if let Some(row) = db
+                .execute(
+                    ALREADY_STORED,
+                    &[
+                        inbound.channel.as_str().into(),
+                        inbound.external_id.as_str().into(),
+                    ],
+                )?
+                .first()
+            {
+                return Ok((
+                    Received {
+                        conversation_id: row.i64("conversation_id")?,
+                        message_id: Some(row.i64("id")?),
+                        created: false,
+                    },
+                    None,
+                ));
+            }
+            let threaded = match &inbound.email {
+                Some(email) => email_thread(db, email)?,
+                None => None,
+            };
+            let conversation_id = match threaded {
+                Some(id) => id,
+                None => {
+                    let contact_id = customer(db, inbound, now)?;
+                    thread(db, contact_id, inbound.channel, now)?
+                }
+            };
+            if inbound.attachments.is_empty() && inbound.media.is_empty() {
+                let answered = match crate::csat::reply(
+                    db,
+                    conversation_id,
+                    inbound.channel,
+                    inbound.body.as_str(),
+                    now,
+                )? {
+                    crate::csat::Reply::NotAnAnswer => None,
+                    crate::csat::Reply::Recorded { event_id } => Some(Some(format!("e{event_id}"))),
+                    crate::csat::Reply::Repeated => Some(None),
+                };
+                if let Some(change) = answered {
+                    let received = Received {
+                        conversation_id,
+                        message_id: None,
+                        created: change.is_some(),
+                    };
+                    return Ok((received, change));
+                }
+            }
+            attachment::stage(db, conversation_id, &inbound.attachments, now)?;
+            let message_id = first_id(
+                db,
+                INSERT_MESSAGE,
                 &[
+                    conversation_id.into(),
                     inbound.channel.as_str().into(),
+                    inbound.body.as_str().into(),
                     inbound.external_id.as_str().into(),
+                    now.into(),
                 ],
             )?
-            .first()
-        {
-            return Ok(Received {
-                conversation_id: row.i64("conversation_id")?,
-                message_id: row.i64("id")?,
-                created: false,
-            });
-        }
-        let threaded = match &inbound.email {
-            Some(email) => email_thread(db, email)?,
-            None => None,
-        };
-        let conversation_id = match threaded {
-            Some(id) => id,
-            None => {
-                let contact_id = customer(db, inbound, now)?;
-                thread(db, contact_id, inbound.channel, now)?
-            }
-        };
-        attachment::stage(db, conversation_id, &inbound.attachments, now)?;
-        let message_id = first_id(
-            db,
-            INSERT_MESSAGE,
-            &[
-                conversation_id.into(),
-                inbound.channel.as_str().into(),
-                inbound.body.as_str().into(),
-                inbound.external_id.as_str().into(),
-                now.into(),
-            ],
-        )?
-        .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
-        media::queue(
-            db,
-            conversation_id,
-            message_id,
-            inbound.channel,
-            &inbound.media,
-            now,
-        )?;
-        if let Some(email) = &inbound.email {
-            db.execute(
-                INSERT_EMAIL_DETAILS,
-                &[
-                    message_id.into(),
-                    email.subject.as_str().into(),
-                    email.references.as_str().into(),
-                ],
+            .ok_or_else(|| DbError::Decode("INSERT ... RETURNING gave no row".into()))?;
+            media::queue(
+                db,
+                conversation_id,
+                message_id,
+                inbound.channel,
+                &inbound.media,
+                now,
             )?;
-        }
-        Ok(Received {
-            conversation_id,
-            message_id,
-            created: true,
-        })
-    })?;
-    if received.created {
-        event::announce(
-            ctx,
-            received.conversation_id,
-            &format!("m{}", received.message_id),
-        );
+            if let Some(email) = &inbound.email {
+                db.execute(
+                    INSERT_EMAIL_DETAILS,
+                    &[
+                        message_id.into(),
+                        email.subject.as_str().into(),
+                        email.references.as_str().into(),
+                    ],
+                )?;
+            }
+            Ok((
+                Received {
+                    conversation_id,
+                    message_id: Some(message_id),
+                    created: true,
+                },
+                Some(format!("m{message_id}")),
+            ))
+        })?;
+    if let Some(change) = change {
+        event::announce(ctx, received.conversation_id, &change);
     }
     Ok(received)
 }
@@ -569,7 +600,7 @@ mod tests {
                 &host,
                 &format!(
                     "SELECT COUNT(*) AS n FROM attachments WHERE message_id = {}",
-                    received.message_id
+                    received.message_id.unwrap()
                 )
             ),
             1

@@ -14,6 +14,9 @@
 //!   invitations), [`team`], [`tag`], [`canned`] (saved replies and their placeholders),
 //!   [`settings`], [`event`], [`channel`], [`attachment`] (files in conversations: limits,
 //!   storage, who may read them), [`delivery`] (outbound delivery states, forward only).
+//! - [`csat`]: the satisfaction survey sent when a conversation is resolved (widget, SMS,
+//!   email and Meta channels), its answers (one per conversation, also read from replies) and
+//!   its settings.
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
 //!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
 //!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted
@@ -61,6 +64,7 @@ pub mod channel;
 pub mod chat;
 pub mod contact;
 pub mod conversation;
+pub mod csat;
 pub mod delivery;
 pub mod escalation;
 pub mod event;

@@ -342,7 +342,10 @@ mod tests {
                 .map(|u| RemoteMedia::url(u, Some("image/png")))
                 .collect(),
         };
-        inbound::receive(&host.ctx(), &message).unwrap().message_id
+        inbound::receive(&host.ctx(), &message)
+            .unwrap()
+            .message_id
+            .unwrap()
     }
 
     fn column(host: &TestHost, sql: &str) -> Option<String> {

@@ -52,6 +52,9 @@ pub struct Snapshot {
     pub conversation: Conversation,
     pub messages: Vec<Message>,
     pub cursor: i64,
+    /// The satisfaction survey, when one was asked in the chat or answered: the prompt (or the
+    /// thanks) survives reloads.
+    pub csat: Option<crate::csat::WidgetSurvey>,
 }
 
 #[derive(Serialize)]
@@ -190,10 +193,12 @@ pub fn load(ctx: &Ctx<'_>, token: &Token, conversation_id: i64) -> Result<Snapsh
         let conversation = owned(ctx, token, conversation_id)?.for_visitor();
         let cursor = event::latest_cursor(ctx.db, Audience::Visitor { conversation_id })?;
         let messages = message::latest(ctx.db, conversation_id, HISTORY_LIMIT)?;
+        let csat = crate::csat::for_widget(ctx.db, conversation_id)?;
         Ok(Snapshot {
             conversation,
             messages,
             cursor,
+            csat,
         })
     })
 }

@@ -153,7 +153,9 @@ fn reload(ctx: &Ctx<'_>, id: i64) -> Result<ConversationSummary, ChatError> {
     conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))
 }
 
-/// Opens, parks (pending), snoozes or resolves a conversation.
+/// Opens, parks (pending), snoozes or resolves a conversation. Resolving asks for the
+/// customer's rating ([`crate::csat::request`]); a survey it queues for a provider channel is
+/// sent by the caller's dispatch pass.
 pub fn set_status(
     ctx: &Ctx<'_>,
     operator: &Operator,
@@ -211,6 +213,11 @@ pub fn set_status(
             },
             now,
         )?;
+        if to == Status::Resolved {
+            // Asked in the same transaction: a resolution is never left without its survey,
+            // and the survey's row makes it once per conversation however often it resolves.
+            crate::csat::request(ctx.db, id, now)?;
+        }
         Ok((reload(ctx, id)?, event_id))
     })?;
     event::announce(ctx, id, &format!("e{event_id}"));

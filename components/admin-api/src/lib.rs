@@ -1,7 +1,8 @@
 //! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
 //! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
 //! conversations without a team, topics, the tag list, team-wide canned responses, business
-//! settings, business hours, knowledge-base articles and the assistant's settings. Changes that
+//! settings, business hours, knowledge-base articles, the assistant's and the satisfaction
+//! survey's settings. Changes that
 //! may make waiting conversations assignable end with a routing pass.
 //!
 //! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
@@ -54,6 +55,8 @@ enum Command {
     Article(i64),
     Assistant,
     UpdateAssistant,
+    Csat,
+    UpdateCsat,
     Settings,
     UpdateSettings,
     Routing,
@@ -80,6 +83,9 @@ impl Command {
             (["assistant"], Get) => Command::Assistant,
             (["assistant"], Patch) => Command::UpdateAssistant,
             (["assistant"], _) => Command::WrongMethod("GET, PATCH"),
+            (["csat"], Get) => Command::Csat,
+            (["csat"], Patch) => Command::UpdateCsat,
+            (["csat"], _) => Command::WrongMethod("GET, PATCH"),
             (["articles", a], Get) => id(a).map_or(Command::Unknown, Command::Article),
             (["hours"], Get) => Command::Hours,
             (["hours"], Put) => Command::UpdateHours,
@@ -152,7 +158,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         | Command::Hours
         | Command::TeamHours(_)
         | Command::Article(_)
-        | Command::Assistant => Access::Read,
+        | Command::Assistant
+        | Command::Csat => Access::Read,
         _ => Access::Write,
     };
     let host = SpinHost::open(access)?;
@@ -210,6 +217,12 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             200,
             "assistant",
             admin::update_assistant_settings(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::Csat => spin_host::json_field(200, "csat", admin::csat_settings(&ctx, &admin)?),
+        Command::UpdateCsat => spin_host::json_field(
+            200,
+            "csat",
+            admin::update_csat_settings(&ctx, &admin, &request.json()?)?,
         ),
         Command::Routing => {
             spin_host::json_field(200, "routing", admin::default_routing(&ctx, &admin)?)

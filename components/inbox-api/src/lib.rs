@@ -448,11 +448,13 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
             inbox::read(&ctx, &operator, id, &request.json::<ReadRequest>()?)?;
             spin_host::no_content()
         }
-        Command::SetStatus(id) => spin_host::json_field(
-            200,
-            "conversation",
-            workflow::set_status(&ctx, &operator, id, &request.json()?)?,
-        ),
+        Command::SetStatus(id) => {
+            let conversation = workflow::set_status(&ctx, &operator, id, &request.json()?)?;
+            // Resolving may have queued a satisfaction survey for the customer's SMS, email or
+            // Meta channel: one indexed read says whether there is anything to send.
+            after.dispatch = spin_host::dispatch_due(&ctx);
+            spin_host::json_field(200, "conversation", conversation)
+        }
         Command::Transfer(id) => spin_host::json_field(
             200,
             "conversation",

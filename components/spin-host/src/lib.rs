@@ -523,7 +523,8 @@ impl Afterwards {
         received: &shared::inbound::Received,
         has_media: bool,
     ) -> Result<(), ApiError> {
-        if !received.created {
+        // A survey answer (no message) asks nothing of the assistant or the media fetcher.
+        if !received.created || received.message_id.is_none() {
             return Ok(());
         }
         self.fetch_media |= has_media;

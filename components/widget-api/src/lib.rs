@@ -32,6 +32,7 @@ enum Command {
     Queue(i64),
     Upload(i64),
     Attachment(i64, i64),
+    Csat(i64),
     WrongMethod(&'static str),
     Unknown,
 }
@@ -72,7 +73,8 @@ impl Command {
                 (Some(c), "events", Get) => Command::Events(c),
                 (Some(c), "queue", Get) => Command::Queue(c),
                 (Some(c), "attachments", Post) => Command::Upload(c),
-                (Some(_), "messages" | "typing" | "read" | "attachments", _) => {
+                (Some(c), "csat", Post) => Command::Csat(c),
+                (Some(_), "messages" | "typing" | "read" | "attachments" | "csat", _) => {
                     Command::WrongMethod("POST")
                 }
                 (Some(_), "events" | "queue", _) => Command::WrongMethod("GET"),
@@ -211,6 +213,11 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
             visitor::read(&ctx, &token, id, &request.json::<ReadRequest>()?)?;
             spin_host::no_content()
         }
+        Command::Csat(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let answer = shared::csat::answer_in_widget(&ctx, &token, id, &request.json()?)?;
+            spin_host::json_field(201, "csat", answer)
+        }
         Command::Events(id) => {
             let token = visitor::bearer_token(authorization)?;
             let query = EventsQuery::parse(&request.query)?;
@@ -284,6 +291,14 @@ mod tests {
         );
         assert_eq!(
             Command::route(&Method::Delete, &["conversations", "5", "messages"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["conversations", "5", "csat"]),
+            Command::Csat(5)
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "5", "csat"]),
             Command::WrongMethod("POST")
         );
         assert_eq!(Command::route(&Method::Get, &["nope"]), Command::Unknown);
