@@ -47,6 +47,8 @@
 //!   per-operator and per-tag tables, the live view, CSV), [`staffing`] (operators needed
 //!   hour by hour for a service-level target: Erlang C over chat slots, chats at once,
 //!   shrinkage).
+//! - [`webhook`]: outgoing webhooks for integrations: endpoints, the signed deliveries the
+//!   event log fills (a durable outbox with leases and retries), the SSRF rule for their URLs.
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -95,6 +97,7 @@ pub mod team;
 pub mod throttle;
 pub mod topic;
 pub mod visitor;
+pub mod webhook;
 pub mod webhook_nonce;
 pub mod workflow;
 

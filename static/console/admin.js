@@ -2,8 +2,8 @@
 // skills, languages and teams, deactivate/reactivate, re-invite), teams and their routing, the
 // routing of conversations without a team, topics (detection rules, team, priority, human-only),
 // tags, team canned responses and the visitor-facing transfer notices; the knowledge base, the
-// assistant's settings and business hours are in admin-assistant.js. Built when shown, removed
-// on sign-out.
+// assistant's settings and business hours are in admin-assistant.js, outgoing webhooks in
+// admin-webhooks.js. Built when shown, removed on sign-out.
 
 import {
   adminApi, button, el, emit, field, handleAuthError, hasRole, input, on, PRESENCE_LABELS, safeColor,
@@ -11,6 +11,7 @@ import {
 } from './core.js';
 import { confirmDialog, errorLine, openDialog } from './dialog.js';
 import { renderAssistant, renderHours, renderKnowledge } from './admin-assistant.js';
+import { renderWebhooks } from './admin-webhooks.js';
 import { fullFormat } from '/shared/messages.js';
 
 const SECTIONS = [
@@ -23,6 +24,7 @@ const SECTIONS = [
   ['canned', 'Canned responses'],
   ['knowledge', 'Knowledge base'],
   ['assistant', 'Assistant'],
+  ['webhooks', 'Webhooks'],
   ['settings', 'Settings'],
 ];
 const ROLES = [['operator', 'Operator'], ['supervisor', 'Supervisor'], ['admin', 'Admin']];
@@ -86,6 +88,7 @@ async function loadSection(body) {
     canned: renderCanned,
     knowledge: renderKnowledge,
     assistant: renderAssistant,
+    webhooks: renderWebhooks,
     settings: renderSettings,
   }[section];
   try {

@@ -12,6 +12,7 @@
 //   canned.js    personal canned responses              channels.js channel, delivery and window rules
 //   assist.js    suggestions panel (agent assist)       handoff.js  the assistant in words
 //   admin-assistant.js  admin: knowledge base, assistant settings, business hours
+//   admin-webhooks.js   admin: outgoing webhooks (endpoints, secrets, tests, deliveries)
 //
 // Invariants:
 // - The session is the HttpOnly cookie set by login; no script sees or stores a token.

@@ -1,7 +1,7 @@
 //! `admin-api`: what admins configure, under `/api/admin`: operators (invitations, roles,
 //! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
 //! conversations without a team, topics, the tag list, team-wide canned responses, business
-//! settings, business hours, knowledge-base articles, the assistant's and the satisfaction
+//! settings, business hours, outgoing webhooks (`shared::webhook`), knowledge-base articles, the assistant's and the satisfaction
 //! survey's settings. Changes that
 //! may make waiting conversations assignable end with a routing pass.
 //!
@@ -12,6 +12,7 @@
 use shared::admin;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::router::Sweep;
+use shared::webhook::{self, address::Origin};
 use spin_host::{Access, ApiRequest, SpinHost, id};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
@@ -66,6 +67,13 @@ enum Command {
     UpdateHours,
     TeamHours(i64),
     UpdateTeamHours(i64),
+    /// Outgoing webhooks: endpoints, a test ping, recent deliveries.
+    Webhooks,
+    CreateWebhook,
+    UpdateWebhook(i64),
+    DeleteWebhook(i64),
+    TestWebhook(i64),
+    WebhookDeliveries(i64),
     WrongMethod(&'static str),
     Unknown,
 }
@@ -95,6 +103,25 @@ impl Command {
                 (Some(t), Get) => Command::TeamHours(t),
                 (Some(t), Put) => Command::UpdateTeamHours(t),
                 (Some(_), _) => Command::WrongMethod("GET, PUT"),
+            },
+            (["webhooks"], Get) => Command::Webhooks,
+            (["webhooks"], Post) => Command::CreateWebhook,
+            (["webhooks"], _) => Command::WrongMethod("GET, POST"),
+            (["webhooks", w], m) => match (id(w), m) {
+                (None, _) => Command::Unknown,
+                (Some(w), Patch) => Command::UpdateWebhook(w),
+                (Some(w), Delete) => Command::DeleteWebhook(w),
+                (Some(_), _) => Command::WrongMethod("PATCH, DELETE"),
+            },
+            (["webhooks", w, "test"], m) => match (id(w), m) {
+                (None, _) => Command::Unknown,
+                (Some(w), Post) => Command::TestWebhook(w),
+                (Some(_), _) => Command::WrongMethod("POST"),
+            },
+            (["webhooks", w, "deliveries"], m) => match (id(w), m) {
+                (None, _) => Command::Unknown,
+                (Some(w), Get) => Command::WebhookDeliveries(w),
+                (Some(_), _) => Command::WrongMethod("GET"),
             },
             (["operators", o, "invite"], m) => match (id(o), m) {
                 (None, _) => Command::Unknown,
@@ -134,6 +161,13 @@ impl Command {
     }
 }
 
+/// The `webhook_trusted_origin` setting (README, "Webhooks"); a malformed one is the server's
+/// fault, a 500 with the reason in the log.
+fn trusted_origin() -> Result<Option<Origin>, ApiError> {
+    Origin::parse_setting(&spin_host::variable("webhook_trusted_origin", ""))
+        .map_err(|e| ApiError::internal(format!("webhook_trusted_origin: {e}")))
+}
+
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
     match serve(request).await {
@@ -158,6 +192,8 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         | Command::Hours
         | Command::TeamHours(_)
         | Command::Article(_)
+        | Command::Webhooks
+        | Command::WebhookDeliveries(_)
         | Command::Assistant
         | Command::Csat => Access::Read,
         _ => Access::Write,
@@ -297,6 +333,40 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             spin_host::no_content()
         }
         Command::Reinvite(id) => spin_host::json(200, &admin::reinvite(&ctx, &admin, id, &origin)?),
+        Command::Webhooks => {
+            spin_host::json_field(200, "webhooks", webhook::endpoints(&ctx, &admin)?)
+        }
+        Command::CreateWebhook => spin_host::json_field(
+            201,
+            "webhook",
+            webhook::create_endpoint(&ctx, &admin, &request.json()?, trusted_origin()?.as_ref())?,
+        ),
+        Command::UpdateWebhook(id) => spin_host::json_field(
+            200,
+            "webhook",
+            webhook::update_endpoint(
+                &ctx,
+                &admin,
+                id,
+                &request.json()?,
+                trusted_origin()?.as_ref(),
+            )?,
+        ),
+        Command::DeleteWebhook(id) => {
+            webhook::delete_endpoint(&ctx, &admin, id)?;
+            spin_host::no_content()
+        }
+        Command::TestWebhook(id) => {
+            // The admin waits for the attempt (at most webhook_timeout_ms): "send test" is
+            // for seeing at once whether the receiver answers.
+            let row = webhook::queue_ping(&ctx, &admin, id)?;
+            spin_host::webhooks(COMPONENT).await;
+            let delivery = webhook::delivery(ctx.db, row).map_err(ApiError::internal)?;
+            spin_host::json_field(202, "delivery", delivery)
+        }
+        Command::WebhookDeliveries(id) => {
+            spin_host::json_field(200, "deliveries", webhook::deliveries(&ctx, &admin, id)?)
+        }
         Command::Settings => spin_host::json_field(200, "settings", admin::settings(&ctx, &admin)?),
         Command::UpdateSettings => spin_host::json_field(
             200,
@@ -362,6 +432,23 @@ mod tests {
         assert_eq!(
             Command::route(&Put, &["teams", "x", "hours"]),
             Command::Unknown
+        );
+        assert_eq!(Command::route(&Post, &["webhooks"]), Command::CreateWebhook);
+        assert_eq!(
+            Command::route(&Patch, &["webhooks", "3"]),
+            Command::UpdateWebhook(3)
+        );
+        assert_eq!(
+            Command::route(&Post, &["webhooks", "3", "test"]),
+            Command::TestWebhook(3)
+        );
+        assert_eq!(
+            Command::route(&Get, &["webhooks", "3", "deliveries"]),
+            Command::WebhookDeliveries(3)
+        );
+        assert_eq!(
+            Command::route(&Put, &["webhooks", "3"]),
+            Command::WrongMethod("PATCH, DELETE")
         );
         assert_eq!(Command::route(&Get, &["nothing"]), Command::Unknown);
         assert_eq!(Command::route(&Get, &["tags", "x"]), Command::Unknown);

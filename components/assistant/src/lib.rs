@@ -120,6 +120,9 @@ async fn turn(provider: &Provider, conversation_id: i64) -> Result<Response, Api
             "{COMPONENT}: the model's handoff summary was not grounded; keeping the assistant's"
         );
     }
+    // The customer's message that asked for this turn, and what the turn wrote, may have
+    // queued outgoing webhooks; the caller has already answered its client.
+    spin_host::webhooks_if_due(COMPONENT, &ctx).await;
     Ok(spin_host::json(200, &turned))
 }
 

@@ -271,6 +271,8 @@ struct Me<'a, T: Serialize> {
 struct After {
     /// Send what the outbox holds (a reply through a provider, or retries that came due).
     dispatch: bool,
+    /// Send the outgoing webhooks that are due (the change's own, or retries that came due).
+    webhooks: bool,
 }
 
 #[http_component]
@@ -283,6 +285,9 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     spin_host::respond(out, response).await;
     if after.dispatch {
         spin_host::dispatch(COMPONENT).await;
+    }
+    if after.webhooks {
+        spin_host::webhooks(COMPONENT).await;
     }
 }
 
@@ -554,6 +559,9 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
     if let Some(sweep) = command.routing_after() {
         spin_host::route_if_needed(COMPONENT, &ctx, sweep).await;
     }
+    // Any change (a reply, an assignment, a resolution, and the routing it caused) may have
+    // queued webhooks; heartbeats are the clock for their retries. One indexed read each.
+    after.webhooks = !command.reads_only() && spin_host::webhooks_due(&ctx);
     Ok((response, after))
 }
 

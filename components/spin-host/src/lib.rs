@@ -14,6 +14,8 @@
 //!   (service chaining).
 //! - [`dispatch`], [`dispatch_due`]: ask the private `dispatch` component to send what the
 //!   outbox holds; [`respond`]: answer first, then do such work.
+//! - [`webhooks`], [`webhooks_due`]: ask the private `webhooks` component to send the outgoing
+//!   webhooks that are due.
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -498,6 +500,35 @@ pub async fn dispatch(component: &str) {
     .await;
 }
 
+/// Whether an outgoing webhook is due now (one read of a partial index), so callers skip the
+/// hop to `webhooks` when none is: most apps have no endpoints at all.
+pub fn webhooks_due(ctx: &Ctx<'_>) -> bool {
+    shared::webhook::is_due(ctx.db, ctx.clock.now_ms()).unwrap_or_else(|e| {
+        eprintln!("webhook check failed: {e}");
+        false
+    })
+}
+
+/// Asks the private `webhooks` component (service chaining; the caller's manifest entry must
+/// allow `http://webhooks.spin.internal`) to send the due webhooks. A failure is logged, not
+/// returned: the deliveries stay in their outbox and the next pass sends them.
+pub async fn webhooks(component: &str) {
+    call_private(
+        component,
+        "webhooks pass",
+        "http://webhooks.spin.internal/send",
+    )
+    .await;
+}
+
+/// [`webhooks`] when [`webhooks_due`]: for handlers that just changed something webhooks may
+/// report (a message, an assignment, a resolution), after their response has gone out.
+pub async fn webhooks_if_due(component: &str, ctx: &Ctx<'_>) {
+    if webhooks_due(ctx) {
+        webhooks(component).await;
+    }
+}
+
 /// Asks the private `assistant` component (service chaining; the caller's manifest entry must
 /// allow `http://assistant.spin.internal`) to take its turn in a conversation it owns. A failure
 /// is logged: the customer's message is stored and waits; an operator sees the conversation.
@@ -508,11 +539,13 @@ pub async fn assistant_turn(component: &str, conversation_id: i64) {
 
 /// Work a provider's webhook leaves for after the provider has its answer: the assistant's
 /// turns in the conversations it owns (it queues its own replies and sends them), then a
-/// dispatch pass for provider-hosted media.
+/// dispatch pass for provider-hosted media, then the outgoing webhooks the message queued.
 #[derive(Debug, Default)]
 pub struct Afterwards {
     assistant_turns: Vec<i64>,
     fetch_media: bool,
+    /// A new message (or conversation) may have queued outgoing webhooks.
+    webhooks: bool,
 }
 
 impl Afterwards {
@@ -523,6 +556,8 @@ impl Afterwards {
         received: &shared::inbound::Received,
         has_media: bool,
     ) -> Result<(), ApiError> {
+        // Anything stored (a message, a survey answer) may have queued outgoing webhooks.
+        self.webhooks |= received.created;
         // A survey answer (no message) asks nothing of the assistant or the media fetcher.
         if !received.created || received.message_id.is_none() {
             return Ok(());
@@ -537,14 +572,22 @@ impl Afterwards {
         Ok(())
     }
 
-    /// Runs it (the caller's manifest entry must allow `http://assistant.spin.internal` and
-    /// `http://dispatch.spin.internal`). Failures are logged by the calls themselves.
+    /// Runs it (the caller's manifest entry must allow `http://assistant.spin.internal`,
+    /// `http://dispatch.spin.internal` and `http://webhooks.spin.internal`). Failures are logged
+    /// by the calls themselves.
     pub async fn run(self, component: &str) {
         for conversation_id in self.assistant_turns {
             assistant_turn(component, conversation_id).await;
         }
         if self.fetch_media {
             dispatch(component).await;
+        }
+        if self.webhooks {
+            // Opened only now: the assistant's turns above may have queued more.
+            match SpinHost::open(Access::Read) {
+                Ok(host) => webhooks_if_due(component, &host.ctx()).await,
+                Err(e) => eprintln!("{component}: webhook check: {}", e.code()),
+            }
         }
     }
 }

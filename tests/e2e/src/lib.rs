@@ -89,6 +89,7 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         "admin_api",
         "router",
         "dispatch",
+        "webhooks",
         "assistant",
         "reports_api",
         "channel_sms",
