@@ -461,6 +461,10 @@ function applyEvent(event) {
       // A language model's briefing for a handoff: it joins the handoff entry.
       if (open) addTimelineEvent(event);
       break;
+    case 'csat.received':
+      // The customer rated a resolved conversation: a timeline entry, nothing else changes.
+      if (open) addTimelineEvent(event);
+      break;
     case 'assistant.handoff':
     case 'assistant.resumed':
       // The assistant handed the conversation to people (with its summary), or an operator gave

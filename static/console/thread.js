@@ -993,7 +993,9 @@ function describeClassified(d) {
   return parts.join(' · ');
 }
 
-// One compact line for a status, assignment, transfer, tag or routing event.
+const CSAT_CHANNELS = { sms: 'SMS', whatsapp: 'WhatsApp', email: 'email', messenger: 'Messenger', instagram: 'Instagram' };
+
+// One compact line for a status, assignment, transfer, tag, routing or rating event.
 export function describeEvent(event) {
   const d = event.data || {};
   const reason = d.reason ? ` · ${d.reason}` : '';
@@ -1034,6 +1036,14 @@ export function describeEvent(event) {
       return describeClassified(d);
     case 'assistant.resumed':
       return resumedText(d, d.by ? who(d.by) : 'Someone');
+    case 'csat.received': {
+      // "Rated 4/5 — quick and kind · by SMS" (the customer's rating of the resolved conversation)
+      const rating = Number(d.rating);
+      if (!Number.isInteger(rating)) return null;
+      const comment = typeof d.comment === 'string' && d.comment ? ` — ${d.comment}` : '';
+      const by = d.channel && d.channel !== 'web' ? ` · by ${CSAT_CHANNELS[d.channel] || d.channel}` : '';
+      return `Rated ${rating}/5${comment}${by}`;
+    }
     default:
       return null;
   }
@@ -1056,6 +1066,7 @@ export function addTimelineEvent(event, { live = true } = {}) {
   if (event.data && event.data.overflow) node.classList.add('is-overflow');
   if (event.kind === 'conversation.assigned' && event.data && !event.data.by && !event.data.to && event.data.from) node.classList.add('is-requeued');
   if (event.kind === 'conversation.classified' && PRIORITY_WORDS[event.data && event.data.priority]) node.classList.add('is-priority');
+  if (event.kind === 'csat.received') node.classList.add(Number(event.data && event.data.rating) >= 4 ? 'is-csat-good' : 'is-csat-poor');
   node.append(el('span', 'tl-event-text', text));
   if (event.at) node.append(timeElement(event.at));
   place(node, event.at, 1, event.id);

@@ -17,6 +17,10 @@
 //   from people's, so a visitor always knows whether a person is answering.
 // - Help search lists published knowledge-base articles and shows one's text (as text: nothing
 //   in it becomes markup or a link); Escape and the back buttons return to the chat.
+// - After an operator resolves the conversation, the satisfaction survey (a `csat.requested`
+//   event, or `csat` in the conversation's snapshot after a reload) asks for a rating 1-5 with
+//   labelled native radios and an optional comment, in the visitor's language (en, es, fr, de);
+//   one answer per conversation, then a thank-you. Changes are announced in a polite live region.
 
 import { ApiError, jitter, requestJson, sleep } from '/shared/api.js';
 import { bindComposer } from '/shared/composer.js';
@@ -187,6 +191,15 @@ const ui = {
   helpArticleTitle: $('help-article-title'),
   helpArticleBody: $('help-article-body'),
   helpAsk: $('help-ask'),
+  csat: $('csat'),
+  csatForm: $('csat-form'),
+  csatTitle: $('csat-title'),
+  csatOptions: $('csat-options'),
+  csatCommentLabel: $('csat-comment-label'),
+  csatComment: $('csat-comment'),
+  csatSubmit: $('csat-submit'),
+  csatThanks: $('csat-thanks'),
+  csatStatus: $('csat-status'),
 };
 
 const isVisible = () => document.visibilityState === 'visible';
@@ -445,6 +458,7 @@ async function resume() {
   if (!state.session || state.session.conversationId !== conversationId) return;
   applyConversation(result.conversation);
   for (const message of result.messages || []) addMessage(message);
+  applySurvey(result.csat);
   state.cursor = Math.max(state.cursor, Number(result.cursor) || 0);
   state.loaded = true;
   // Operator messages the visitor has not read yet light up the launcher badge.
@@ -484,6 +498,7 @@ async function startConversation() {
   if (!token || !result.conversation) throw new ApiError(0, 'bad_response', 'The chat server sent an unexpected answer.');
   abortPoll();
   stopQueueStatus();
+  hideSurvey();
   state.session = { token, conversationId: result.conversation.id };
   saveSession(state.session);
   state.cursor = 0;
@@ -532,6 +547,9 @@ function applyEvent(event) {
       break;
     case 'typing':
       if (data.by === 'operator') showTyping(data.name);
+      break;
+    case 'csat.requested':
+      showSurvey({ live: true });
       break;
     case 'read':
       if (data.by === 'operator') {
@@ -818,6 +836,158 @@ ui.helpForm.addEventListener('submit', (event) => {
   help.query = ''; // Enter searches again, even for the same words
   searchHelp();
 });
+
+// ---------------------------------------------------------------------------------------------
+// Satisfaction survey: POST /api/widget/conversations/:id/csat {rating, comment}. The words are
+// the widget's only translated ones; the rest of the widget is English.
+
+const CSAT_TEXTS = {
+  en: {
+    title: 'How did we do?',
+    labels: ['Poor', 'Fair', 'Okay', 'Good', 'Great'],
+    comment: 'Anything to add? (optional)',
+    send: 'Send rating',
+    thanks: 'Thanks for your feedback!',
+    pick: 'Choose a rating from 1 to 5.',
+    failed: 'Could not send your rating. Try again.',
+    asked: 'How did we do? Rate this conversation below.',
+  },
+  es: {
+    title: '¿Qué tal lo hicimos?',
+    labels: ['Malo', 'Regular', 'Correcto', 'Bueno', 'Excelente'],
+    comment: '¿Algo más? (opcional)',
+    send: 'Enviar valoración',
+    thanks: '¡Gracias por su opinión!',
+    pick: 'Elija una valoración del 1 al 5.',
+    failed: 'No se pudo enviar su valoración. Inténtelo de nuevo.',
+    asked: '¿Qué tal lo hicimos? Valore esta conversación abajo.',
+  },
+  fr: {
+    title: 'Comment avons-nous fait ?',
+    labels: ['Mauvais', 'Passable', 'Correct', 'Bien', 'Excellent'],
+    comment: 'Un commentaire ? (facultatif)',
+    send: 'Envoyer la note',
+    thanks: 'Merci pour votre avis !',
+    pick: 'Choisissez une note de 1 à 5.',
+    failed: 'Impossible d’envoyer votre note. Réessayez.',
+    asked: 'Comment avons-nous fait ? Notez cette conversation ci-dessous.',
+  },
+  de: {
+    title: 'Wie waren wir?',
+    labels: ['Schlecht', 'Mäßig', 'Okay', 'Gut', 'Sehr gut'],
+    comment: 'Möchten Sie etwas ergänzen? (optional)',
+    send: 'Bewertung senden',
+    thanks: 'Danke für Ihr Feedback!',
+    pick: 'Wählen Sie eine Bewertung von 1 bis 5.',
+    failed: 'Ihre Bewertung konnte nicht gesendet werden. Bitte erneut versuchen.',
+    asked: 'Wie waren wir? Bewerten Sie dieses Gespräch unten.',
+  },
+};
+
+const csatLanguage = (() => {
+  const primary = (visitorLanguage() || 'en').split('-')[0].toLowerCase();
+  return Object.hasOwn(CSAT_TEXTS, primary) ? primary : 'en';
+})();
+const csatText = CSAT_TEXTS[csatLanguage];
+const survey = { state: 'none', sending: false }; // none | pending | answered
+
+function buildSurvey() {
+  ui.csat.lang = csatLanguage;
+  ui.csatTitle.textContent = csatText.title;
+  ui.csatCommentLabel.textContent = csatText.comment;
+  ui.csatSubmit.textContent = csatText.send;
+  ui.csatThanks.textContent = csatText.thanks;
+  ui.csatOptions.replaceChildren(...csatText.labels.map((label, index) => {
+    const value = index + 1;
+    const option = el('div', 'csat-option');
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'csat-rating';
+    input.id = `csat-rating-${value}`;
+    input.value = String(value);
+    const text = document.createElement('label');
+    text.htmlFor = input.id;
+    text.append(el('strong', '', String(value)), el('span', '', label));
+    // Read out as "4, Good" rather than the digit alone.
+    input.setAttribute('aria-label', `${value} – ${label}`);
+    option.append(input, text);
+    return option;
+  }));
+}
+
+function setSurveyStatus(text, { error = false } = {}) {
+  ui.csatStatus.classList.toggle('is-error', error);
+  if (ui.csatStatus.textContent !== text) ui.csatStatus.textContent = text;
+}
+
+function hideSurvey() {
+  survey.state = 'none';
+  ui.csat.hidden = true;
+  setSurveyStatus('');
+}
+
+// Shows the prompt (once per conversation); a live request is announced and scrolled to.
+function showSurvey({ live = false } = {}) {
+  if (survey.state !== 'none') return;
+  survey.state = 'pending';
+  ui.csatForm.hidden = false;
+  ui.csatThanks.hidden = true;
+  ui.csatForm.reset();
+  ui.csat.hidden = false;
+  if (live) {
+    setSurveyStatus(csatText.asked);
+    if (!(state.open && isVisible())) {
+      state.unread += 1;
+      postToParent('message:received', { unread: state.unread });
+    }
+  }
+  ui.csat.scrollIntoView({ block: 'nearest' });
+}
+
+function showThanks({ focus = false } = {}) {
+  survey.state = 'answered';
+  ui.csatForm.hidden = true;
+  ui.csatThanks.hidden = false;
+  ui.csat.hidden = false;
+  setSurveyStatus('');
+  if (focus) ui.csatThanks.focus();
+}
+
+// The survey's state from a conversation snapshot.
+function applySurvey(csat) {
+  if (csat && csat.status === 'pending') showSurvey();
+  else if (csat && csat.status === 'answered') showThanks();
+}
+
+async function sendSurvey(event) {
+  event.preventDefault();
+  if (survey.sending || survey.state !== 'pending' || !state.session) return;
+  const picked = ui.csatForm.querySelector('input[name="csat-rating"]:checked');
+  if (!picked) {
+    setSurveyStatus(csatText.pick, { error: true });
+    ui.csatOptions.querySelector('input').focus();
+    return;
+  }
+  const body = { rating: Number(picked.value) };
+  const comment = ui.csatComment.value.trim();
+  if (comment) body.comment = comment.slice(0, 1000);
+  survey.sending = true;
+  ui.csatSubmit.disabled = true;
+  try {
+    await api(`/conversations/${state.session.conversationId}/csat`, { method: 'POST', body });
+    showThanks({ focus: true });
+  } catch (error) {
+    if (error.status === 409 && error.code === 'already_answered') showThanks({ focus: true });
+    else if (error.status === 409 || error.status === 404) hideSurvey();
+    else setSurveyStatus(error.status === 400 ? error.message : csatText.failed, { error: true });
+  } finally {
+    survey.sending = false;
+    ui.csatSubmit.disabled = false;
+  }
+}
+
+buildSurvey();
+ui.csatForm.addEventListener('submit', sendSurvey);
 
 // ---------------------------------------------------------------------------------------------
 // Boot
