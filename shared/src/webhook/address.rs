@@ -149,7 +149,7 @@ impl<'a> Parts<'a> {
             inner
                 .parse::<Ipv6Addr>()
                 .map_err(|_| invalid("has an invalid IPv6 address"))?;
-        } else if !host.split('.').all(|label| valid_label(label)) {
+        } else if !host.split('.').all(valid_label) {
             return Err(invalid("has an invalid host name"));
         }
         let default = if scheme == "https" { 443 } else { 80 };
