@@ -337,6 +337,28 @@ pub fn catch_up_in(db: &dyn Database, max_batches: usize, batch: i64) -> Result<
     })
 }
 
+/// [`catch_up`] for about `budget_ms` of `clock` time: no new batch starts after that, so a
+/// request that finds a long backlog (an upgrade, an import) answers in bounded time and the
+/// next one folds on.
+pub fn catch_up_for(
+    db: &dyn Database,
+    clock: &dyn crate::host::Clock,
+    budget_ms: i64,
+) -> Result<Progress, DbError> {
+    let started = clock.now_ms();
+    let mut folded = 0;
+    loop {
+        let step = catch_up(db, 1)?;
+        folded += step.folded_events;
+        if step.caught_up || clock.now_ms() - started >= budget_ms {
+            return Ok(Progress {
+                folded_events: folded,
+                caught_up: step.caught_up,
+            });
+        }
+    }
+}
+
 /// Whether events wait to be folded (two indexed reads).
 pub fn behind(db: &dyn Database) -> Result<bool, DbError> {
     Ok(progress(db)? < latest_event(db)?)

@@ -1,10 +1,10 @@
 //! `reports-api`: the numbers for supervisors and admins (`/api/reports/...`), computed by
 //! `shared::reports` from the facts `shared::report_facts` folds out of the event log.
 //!
-//! Every request first folds what the event log gained since the last one (a few indexed
-//! reads when nothing did; at most [`FOLD_BATCHES`] batches, so one request never holds the
-//! write lock for long: a report over a long backlog says `"caught_up": false` and the next
-//! request folds on). Routes, each `GET`, each taking the filters of
+//! Every request first folds what the event log gained since the last one (two indexed reads
+//! when nothing did; batches of `report_facts::BATCH` events for at most [`FOLD_BUDGET_MS`],
+//! each its own short write transaction: a report over a long backlog says
+//! `"caught_up": false` and the next request folds on). Routes, each `GET`, each taking the filters of
 //! `shared::reports::Filter::parse` (`from`, `to`, `tz`, `team`, `operator`, `channel`, `tag`,
 //! `fcr_days`), and the tables `format=csv`:
 //!
@@ -28,8 +28,8 @@ use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 
 const COMPONENT: &str = "reports-api";
-/// Batches of the event log folded per request (each `report_facts::BATCH` events).
-const FOLD_BATCHES: usize = 20;
+/// How long a request may spend folding a backlog of the event log before it answers.
+const FOLD_BUDGET_MS: i64 = 1_500;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Command {
@@ -122,7 +122,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     operator.require(Role::Supervisor)?;
     let now = ctx.clock.now_ms();
     let progress = if report_facts::behind(ctx.db).map_err(ApiError::internal)? {
-        report_facts::catch_up(ctx.db, FOLD_BATCHES).map_err(ApiError::internal)?
+        report_facts::catch_up_for(ctx.db, ctx.clock, FOLD_BUDGET_MS).map_err(ApiError::internal)?
     } else {
         Progress {
             folded_events: 0,
