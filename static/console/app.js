@@ -12,6 +12,8 @@
 //   canned.js    personal canned responses              channels.js channel, delivery and window rules
 //   assist.js    suggestions panel (agent assist)       handoff.js  the assistant in words
 //   admin-assistant.js  admin: knowledge base, assistant settings, business hours
+//   reports.js   reports (supervisor): figures, charts, live panel; reports-logic.js and
+//                reports-charts.js are its pure words, numbers and SVG
 //   admin-webhooks.js   admin: outgoing webhooks (endpoints, secrets, tests, deliveries)
 //
 // Invariants:
@@ -37,6 +39,7 @@ import {
 } from './notify.js';
 import { initPresence, startPresence, stopPresence } from './presence.js';
 import { initQueue, resetQueue } from './queue.js';
+import { initReports, resetReports } from './reports.js';
 import { initShortcuts } from './shortcuts.js';
 import {
   addMessage, addTimelineEvent, applyAttachment, applyDelivery, initThread, markThreadRead, refreshSoon,
@@ -65,6 +68,7 @@ const ui = {
   inboxPane: $('inbox-pane'),
   queueView: $('queue-view'),
   adminView: $('admin-view'),
+  reportsView: $('reports-view'),
 };
 
 let pollController = null;
@@ -76,6 +80,7 @@ initCompose();
 initAssist();
 initContact();
 initQueue();
+initReports();
 initAdmin();
 initNotify();
 initPresence();
@@ -122,29 +127,30 @@ function hideLoginError() {
 }
 
 function allowedView(view) {
-  if (view === 'queue') return hasRole('supervisor');
+  if (view === 'queue' || view === 'reports') return hasRole('supervisor');
   if (view === 'admin') return hasRole('admin');
   return view === 'inbox';
 }
 
-// Switches between the inbox, the queue and the admin screens; the hash keeps the place across
-// reloads (#queue, #admin/tags).
-function showView(view, { sub, updateHash = true } = {}) {
+// Switches between the inbox, the queue, the reports and the admin screens; the hash keeps the
+// place across reloads (#queue, #admin/tags, #reports?period=30d: `params` are the view's own).
+function showView(view, { sub, params, updateHash = true } = {}) {
   const target = allowedView(view) ? view : 'inbox';
   state.view = target;
   ui.inboxPane.hidden = target !== 'inbox';
   ui.queueView.hidden = target !== 'queue';
   ui.adminView.hidden = target !== 'admin';
+  ui.reportsView.hidden = target !== 'reports';
   for (const link of ui.navLinks) {
     if (link.dataset.view === target) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   if (updateHash) {
-    const hash = target === 'inbox' ? '' : `#${target}${sub ? `/${sub}` : ''}`;
+    const hash = target === 'inbox' ? '' : `#${target}${sub ? `/${sub}` : ''}${params && target === view ? `?${params}` : ''}`;
     history.replaceState(null, '', `${window.location.pathname}${window.location.search}${hash}`);
   }
   updateTitle();
-  emit('view:shown', { view: target, sub });
+  emit('view:shown', { view: target, sub, params: target === view ? params : undefined });
 }
 
 for (const link of ui.navLinks) {
@@ -183,6 +189,7 @@ function stopSession() {
   resetAssist();
   resetContact();
   resetQueue();
+  resetReports();
   resetAdmin();
   resetNotify();
 }
@@ -193,7 +200,7 @@ async function startApp(operator, { view } = {}) {
   const generation = state.generation;
   renderRole();
   showScreen('app');
-  showView(view ? view.name : 'inbox', { sub: view ? view.sub : undefined, updateHash: Boolean(view) });
+  showView(view ? view.name : 'inbox', { sub: view ? view.sub : undefined, params: view ? view.params : undefined, updateHash: Boolean(view) });
   setConnection('');
   startPresence();
   loadDirectory();
@@ -290,8 +297,8 @@ function inviteToken() {
 }
 
 function viewFromHash() {
-  const match = window.location.hash.match(/^#(queue|admin)(?:\/(\w+))?$/);
-  return match ? { name: match[1], sub: match[2] } : null;
+  const match = window.location.hash.match(/^#(queue|admin|reports)(?:\/(\w+))?(?:\?([^#]*))?$/);
+  return match ? { name: match[1], sub: match[2], params: match[3] } : null;
 }
 
 function showInvite(token) {
@@ -349,7 +356,7 @@ window.addEventListener('hashchange', () => {
   }
   if (!state.me) return;
   const view = viewFromHash();
-  showView(view ? view.name : 'inbox', { sub: view ? view.sub : undefined, updateHash: false });
+  showView(view ? view.name : 'inbox', { sub: view ? view.sub : undefined, params: view ? view.params : undefined, updateHash: false });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ async function request(url, { method = 'GET', body, signal } = {}) {
 
 export const api = (path, options) => request(`/api/inbox${path}`, options);
 export const adminApi = (path, options) => request(`/api/admin${path}`, options);
+export const reportsApi = (path, options) => request(`/api/reports${path}`, options);
 
 // Builds "?a=1&b=2" from the truthy entries of an object.
 export function query(params) {
@@ -67,7 +68,7 @@ export const state = {
   me: null,
   generation: 0, // bumped on login/logout so that loops and answers of an old session stop
   cursor: 0,
-  view: 'inbox', // inbox | queue | admin
+  view: 'inbox', // inbox | queue | reports | admin
   operators: [], // GET /operators (active operators)
   tags: [],
   teams: [],

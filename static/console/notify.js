@@ -100,7 +100,7 @@ function renderNotifyButton() {
 export function updateTitle() {
   let unread = 0;
   for (const conversation of state.conversations.values()) unread += conversation.unread_count || 0;
-  const base = state.view === 'queue' ? 'Queue' : state.view === 'admin' ? 'Admin' : 'Inbox';
+  const base = { queue: 'Queue', reports: 'Reports', admin: 'Admin' }[state.view] || 'Inbox';
   document.title = unread > 0 ? `(${unread}) ${base} · Live chat` : `${base} · Live chat`;
 }
 
