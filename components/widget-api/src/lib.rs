@@ -97,15 +97,22 @@ struct Posted<'a> {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let changes = !matches!(request.method(), Method::Get | Method::Head | Method::Options);
     let (response, assistant_turn) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (spin_host::error(COMPONENT, e), None),
     };
     // The visitor's message is acknowledged at once; the assistant's answer follows as an
-    // event on their stream.
+    // event on their stream (its turn sends the webhooks it and the message caused).
     spin_host::respond(out, response).await;
     if let Some(conversation_id) = assistant_turn {
         spin_host::assistant_turn(COMPONENT, conversation_id).await;
+    } else if changes {
+        // A new conversation, message or survey answer may have queued webhook deliveries.
+        match SpinHost::open(Access::Read) {
+            Ok(host) => spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await,
+            Err(e) => eprintln!("{COMPONENT}: webhook check: {}", e.code()),
+        }
     }
 }
 
