@@ -281,16 +281,101 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize - 1]
 }
 
+/// Chats arriving at a steady `per_hour` for `hours`, every one the same topic and language
+/// (so routing never waits for a skill and handle times are never stretched): the setting
+/// Erlang C describes. Handle times are exponential with mean `mean_s`, or log-normal with
+/// that mean (sigma 0.5), as chats really are.
+fn steady(rng: &mut Rng, per_hour: f64, hours: f64, mean_s: f64, exponential: bool) -> Vec<Chat> {
+    let mut chats = Vec::new();
+    let mut t = 0.0;
+    let sigma = 0.5f64;
+    let median = mean_s / (sigma * sigma / 2.0).exp();
+    loop {
+        t += -rng.uniform().ln() / (per_hour / 3600.0);
+        if t >= hours * 3600.0 {
+            return chats;
+        }
+        let handle_s = if exponential {
+            -rng.uniform().ln() * mean_s
+        } else {
+            median * (sigma * rng.normal()).exp()
+        };
+        chats.push(Chat {
+            arrival: t,
+            topic: "billing",
+            language: "en",
+            priority: 0,
+            handle_s,
+        });
+    }
+}
+
+/// The staffing model against the simulation: for a steady hour of chats, the service level
+/// Erlang C predicts (`shared::staffing`, each chat slot a server) beside the one the routing
+/// simulation measures with the same operators.
+fn erlang_check(seed: u64, hours: f64) {
+    const PER_HOUR: f64 = 60.0;
+    const MEAN_S: f64 = 408.0;
+    const ANSWER_S: f64 = 20.0;
+    let traffic = shared::staffing::traffic(PER_HOUR, 3600.0, MEAN_S);
+    println!();
+    println!(
+        "staffing model vs simulation: {PER_HOUR} chats/hour, mean handle {MEAN_S} s ({traffic:.1} Erlangs), capacity {CAPACITY} chats per operator, service level = answered within {ANSWER_S} s"
+    );
+    println!(
+        "method: Erlang C over operators x {CAPACITY} chat slots (shared::staffing::predict) vs the routing simulation (least loaded, one topic, no skill waits) over {hours} hours of steady Poisson arrivals, the first hour dropped as warm-up; handle times exponential (Erlang C's assumption) and log-normal (sigma 0.5, same mean)"
+    );
+    println!("| operators | slots | Erlang C | simulated, exponential | simulated, log-normal |");
+    println!("|---:|---:|---:|---:|---:|");
+    for operators in 3..=5usize {
+        let slots = operators as u32 * CAPACITY as u32;
+        let predicted = shared::staffing::predict(traffic, slots, MEAN_S, ANSWER_S);
+        let mut measured = Vec::new();
+        for exponential in [true, false] {
+            let mut rng = Rng(seed ^ (operators as u64 * 7919) | 1);
+            let chats = steady(&mut rng, PER_HOUR, hours, MEAN_S, exponential);
+            let team: Vec<Candidate> = (0..operators)
+                .map(|i| Candidate {
+                    operator_id: i as i64 + 1,
+                    available: true,
+                    load: 0,
+                    capacity: CAPACITY,
+                    last_assigned_at: None,
+                    skills: vec![("billing".to_owned(), 3)],
+                    languages: vec!["en".to_owned()],
+                })
+                .collect();
+            let outcome = run(Strategy::LeastLoaded, &chats, &team);
+            // Waits are recorded in assignment order, which first-come-first-served keeps
+            // close to arrival order: the first hour's worth of them is the warm-up.
+            let warm = chats.iter().filter(|c| c.arrival < 3600.0).count();
+            let steady_waits = outcome.waits.get(warm..).unwrap_or(&outcome.waits[..]);
+            let within = steady_waits.iter().filter(|w| **w <= ANSWER_S).count();
+            measured.push(100.0 * within as f64 / steady_waits.len().max(1) as f64);
+        }
+        println!(
+            "| {operators} | {slots} | {:.1}% | {:.1}% | {:.1}% |",
+            100.0 * predicted.service_level,
+            measured[0],
+            measured[1]
+        );
+    }
+}
+
 fn main() -> Result<()> {
     let mut seed = 42u64;
     let mut days = 5usize;
+    let mut erlang_hours = 400.0f64;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--seed" => seed = value()?.parse()?,
             "--days" => days = value()?.parse()?,
-            other => bail!("unknown option {other}\nusage: routing_sim [--seed N] [--days N]"),
+            "--erlang-hours" => erlang_hours = value()?.parse()?,
+            other => bail!(
+                "unknown option {other}\nusage: routing_sim [--seed N] [--days N] [--erlang-hours N]"
+            ),
         }
     }
     println!("routing simulation: {days} business days per team size, seed {seed}");
@@ -338,5 +423,6 @@ fn main() -> Result<()> {
             }
         }
     }
+    erlang_check(seed, erlang_hours);
     Ok(())
 }
