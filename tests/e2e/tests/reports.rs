@@ -8,7 +8,9 @@ use e2e::{Operator, spawn_app};
 use serde_json::json;
 
 async fn report(supervisor: &Operator, path: &str) -> serde_json::Value {
-    let reply = supervisor.call("GET", &format!("/reports{path}"), None).await;
+    let reply = supervisor
+        .call("GET", &format!("/reports{path}"), None)
+        .await;
     assert_eq!(reply.status, 200, "{path}: {}", reply.text);
     reply.body
 }
@@ -28,7 +30,13 @@ async fn supervisors_see_the_teams_numbers_from_real_conversations() {
     assert_eq!(live["waiting"], 2);
     assert!(live["longest_wait_s"].as_f64().unwrap() >= 0.0);
 
-    assert_eq!(admin.reply(answered.conversation_id, "On its way!").await.status, 201);
+    assert_eq!(
+        admin
+            .reply(answered.conversation_id, "On its way!")
+            .await
+            .status,
+        201
+    );
     let version = admin.conversation(answered.conversation_id).await["version"].clone();
     let resolved = admin
         .post(
@@ -90,11 +98,17 @@ async fn every_table_exports_as_csv() {
     visitor.say("Hi").await;
     admin.reply(visitor.conversation_id, "Hello!").await;
     for (path, header) in [
-        ("/daily", "date,conversations,resolved,first_response_median_s"),
+        (
+            "/daily",
+            "date,conversations,resolved,first_response_median_s",
+        ),
         ("/operators", "operator_id,name,conversations,resolved,"),
         ("/tags", "tag_id,tag,conversations,"),
         ("/traffic", "weekday,00:00,01:00"),
-        ("/staffing", "weekday,hour,arrivals_per_hour,traffic_erlangs,operators_needed"),
+        (
+            "/staffing",
+            "weekday,hour,arrivals_per_hour,traffic_erlangs,operators_needed",
+        ),
     ] {
         let reply = admin
             .call("GET", &format!("/reports{path}?format=csv&tz=UTC"), None)
@@ -146,6 +160,8 @@ async fn bad_filters_and_settings_are_refused_with_the_field() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    let wrong = admin.call("POST", "/reports/summary", Some(json!({}))).await;
+    let wrong = admin
+        .call("POST", "/reports/summary", Some(json!({})))
+        .await;
     assert_eq!(wrong.status, 405);
 }

@@ -30,9 +30,9 @@ fn parse_options() -> Result<(i64, usize)> {
         match flag.as_str() {
             "--conversations" => conversations = value()?.parse()?,
             "--runs" => runs = value()?.parse()?,
-            other => bail!(
-                "unknown option {other}\nusage: reports_scale [--conversations N] [--runs N]"
-            ),
+            other => {
+                bail!("unknown option {other}\nusage: reports_scale [--conversations N] [--runs N]")
+            }
         }
     }
     if conversations < 1 || runs < 1 {
@@ -106,14 +106,21 @@ fn seed(db_path: &std::path::Path, conversations: i64, admin_id: i64) -> Result<
             conversation.execute(rusqlite::params![contact_id, began])?;
             let id = tx.last_insert_rowid();
             let operator = operators[(i as usize * 7) % operators.len()];
-            message.execute(rusqlite::params![id, "visitor", None::<i64>, "Where is my order?", began])?;
+            message.execute(rusqlite::params![
+                id,
+                "visitor",
+                None::<i64>,
+                "Where is my order?",
+                began
+            ])?;
             let mut at = began;
             if i % 10 == 3 {
                 at += 60_000;
                 event.execute(rusqlite::params![
                     id,
                     "assistant.handoff",
-                    json!({"reasons": [{"trigger": "explicit_request", "evidence": "a person"}]}).to_string(),
+                    json!({"reasons": [{"trigger": "explicit_request", "evidence": "a person"}]})
+                        .to_string(),
                     at
                 ])?;
             }
@@ -133,7 +140,13 @@ fn seed(db_path: &std::path::Path, conversations: i64, admin_id: i64) -> Result<
                 "UPDATE conversations SET assignee_id = ?2, assigned_at = ?3, waiting_since = NULL WHERE id = ?1",
                 rusqlite::params![id, operator, at],
             )?;
-            message.execute(rusqlite::params![id, "operator", Some(operator), "Happy to help.", at])?;
+            message.execute(rusqlite::params![
+                id,
+                "operator",
+                Some(operator),
+                "Happy to help.",
+                at
+            ])?;
             if i % 25 == 1 {
                 at += 120_000;
                 let to = operators[(i as usize * 7 + 1) % operators.len()];
@@ -152,13 +165,29 @@ fn seed(db_path: &std::path::Path, conversations: i64, admin_id: i64) -> Result<
                 continue; // still open
             }
             at += 300_000 + (i % 23) * 60_000;
-            event.execute(rusqlite::params![id, "conversation.status", status("open", "resolved"), at])?;
+            event.execute(rusqlite::params![
+                id,
+                "conversation.status",
+                status("open", "resolved"),
+                at
+            ])?;
             resolve.execute(rusqlite::params![id, at])?;
             if i % 20 == 7 {
                 at += 3_600_000;
-                message.execute(rusqlite::params![id, "visitor", None::<i64>, "Still not here", at])?;
+                message.execute(rusqlite::params![
+                    id,
+                    "visitor",
+                    None::<i64>,
+                    "Still not here",
+                    at
+                ])?;
                 at += 600_000;
-                event.execute(rusqlite::params![id, "conversation.status", status("open", "resolved"), at])?;
+                event.execute(rusqlite::params![
+                    id,
+                    "conversation.status",
+                    status("open", "resolved"),
+                    at
+                ])?;
                 resolve.execute(rusqlite::params![id, at])?;
             }
             if i % 10 < 3 {
@@ -170,7 +199,11 @@ fn seed(db_path: &std::path::Path, conversations: i64, admin_id: i64) -> Result<
                 ])?;
             }
             if i % 3 == 0 {
-                tag.execute(rusqlite::params![id, tags[(i as usize) % tags.len()], began])?;
+                tag.execute(rusqlite::params![
+                    id,
+                    tags[(i as usize) % tags.len()],
+                    began
+                ])?;
             }
         }
     }
@@ -260,7 +293,10 @@ async fn main() -> Result<()> {
     println!("|---|---:|---:|---|");
     for (name, path) in [
         ("summary (headline metrics + daily series)", "summary"),
-        ("operators (per-operator table, concurrent load)", "operators"),
+        (
+            "operators (per-operator table, concurrent load)",
+            "operators",
+        ),
         ("tags (resolution time by tag)", "tags"),
         ("traffic (weekday x hour)", "traffic"),
         ("staffing (Erlang C for 168 hours + roster)", "staffing"),
