@@ -97,7 +97,10 @@ struct Posted<'a> {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
-    let changes = !matches!(request.method(), Method::Get | Method::Head | Method::Options);
+    let changes = !matches!(
+        request.method(),
+        Method::Get | Method::Head | Method::Options
+    );
     let (response, assistant_turn) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (spin_host::error(COMPONENT, e), None),
