@@ -245,9 +245,13 @@ function buildFilters() {
   ui.tagSelect = select([['', 'All tags']], '');
   ui.tagSelect.id = 'reports-tag';
   ui.zone = el('p', 'muted small report-zone', `Days and hours in ${view.timeZone}`);
+  // The period's figures are fetched when the filters change (the live panel keeps itself up
+  // to date); this fetches them again on demand.
+  const refresh = button('Refresh', 'ghost small report-refresh', () => loadAll());
+  refresh.setAttribute('aria-label', 'Refresh the figures');
   form.append(
     labelled('Period', ui.periodSelect), ui.custom, labelled('Team', ui.teamSelect), labelled('Operator', ui.operatorSelect),
-    labelled('Channel', ui.channelSelect), labelled('Tag', ui.tagSelect), ui.zone,
+    labelled('Channel', ui.channelSelect), labelled('Tag', ui.tagSelect), ui.zone, refresh,
   );
   fillPickers();
 

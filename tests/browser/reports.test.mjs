@@ -370,13 +370,17 @@ test('the live panel moves when a visitor writes, without a reload', { timeout: 
   await visitorWrites('Is the shop open on Sunday?');
   await eventually(() => tileValue(page, 'Right now', 'Waiting now').textContent(), (v) => v === '2', 'two waiting, live');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+  // The period's figures come again on demand.
+  assert.equal(await tileValue(page, 'Summary', 'Conversations').textContent(), '3');
+  await page.getByRole('button', { name: 'Refresh the figures' }).click();
+  await eventually(() => tileValue(page, 'Summary', 'Conversations').textContent(), (v) => v === '4', 'refreshed figures');
 
   // Screenshots, light (with a definition open) and dark.
   await page.getByRole('button', { name: 'What is First-contact resolution?' }).hover();
   await shot(page, 'reports-console.png');
   const dark = await newPage({ colorScheme: 'dark' });
   await signIn(dark, ADMIN, '#reports');
-  await eventually(() => tileValue(dark, 'Summary', 'Conversations').textContent(), (v) => v === '4', 'the dark page has the new conversation');
+  await eventually(() => tileValue(dark, 'Summary', 'Conversations').textContent(), (v) => v === '4', 'the dark page has the new conversation too');
   await dark.locator('#reports-view svg.chart').nth(2).waitFor();
   await shot(dark, 'reports-console-dark.png');
   await noCspViolations(dark);
