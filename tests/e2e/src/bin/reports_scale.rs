@@ -216,8 +216,16 @@ fn seed(db_path: &std::path::Path, conversations: i64, admin_id: i64) -> Result<
 async fn main() -> Result<()> {
     let (conversations, runs) = parse_options()?;
     let data = tempfile::tempdir()?;
+    // REPORTS_SCALE_KEEP=1 keeps the seeded database for a closer look (its path is printed).
+    let data_path = if std::env::var_os("REPORTS_SCALE_KEEP").is_some() {
+        let kept = data.keep();
+        println!("data kept in {}", kept.display());
+        kept
+    } else {
+        data.path().to_owned()
+    };
     let mut host =
-        spin_test_host::HostOptions::new(e2e::workspace_root().join("spin.toml"), data.path());
+        spin_test_host::HostOptions::new(e2e::workspace_root().join("spin.toml"), &data_path);
     host.variables
         .insert("admin_email".into(), e2e::ADMIN_EMAIL.into());
     host.variables
@@ -241,7 +249,7 @@ async fn main() -> Result<()> {
     let admin_id = login["operator"]["id"].as_i64().context("no operator id")?;
 
     let seeding = Instant::now();
-    let db_path = data.path().join("sqlite_db.db");
+    let db_path = data_path.join("sqlite_db.db");
     let seed_path = db_path.clone();
     let events =
         tokio::task::spawn_blocking(move || seed(&seed_path, conversations, admin_id)).await??;
