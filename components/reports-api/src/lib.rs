@@ -87,7 +87,7 @@ fn report(filter: &Filter, progress: Progress, fields: &[(&str, serde_json::Valu
 }
 
 fn value(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| ApiError::internal(e))
+    serde_json::to_value(value).map_err(ApiError::internal)
 }
 
 fn csv_response(name: &str, filter: &Filter, body: String) -> Response {
