@@ -21,7 +21,9 @@
 //!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
 //!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted
 //!   media fetched into attachments after the message is stored), [`visitor`] (the widget's
-//!   side), [`inbox`] (the operator's side: sign-in, listings, threads, contacts, canned
+//!   side), [`identity`] (the widget's `setUser`: verified users by HMAC, one contact per user
+//!   id; custom attributes), [`continuation`] (continuing a widget conversation by SMS or email,
+//!   and its transcript by email), [`inbox`] (the operator's side: sign-in, listings, threads, contacts, canned
 //!   responses, presence), [`workflow`] (status, assignment,
 //!   transfer, tags, notes, the supervisors' queue), [`admin`] (operators, teams, tags, team
 //!   canned responses, settings), and [`chat`] (what visitors and operators share: posting,
@@ -65,6 +67,7 @@ pub mod canned;
 pub mod channel;
 pub mod chat;
 pub mod contact;
+pub mod continuation;
 pub mod conversation;
 pub mod csat;
 pub mod delivery;
@@ -73,6 +76,7 @@ pub mod event;
 pub mod help;
 pub mod host;
 pub mod hours;
+pub mod identity;
 pub mod inbound;
 pub mod inbox;
 pub mod input;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_assistant.sql"),
     include_str!("migrations/0009_reports.sql"),
     include_str!("migrations/0010_webhooks.sql"),
+    include_str!("migrations/0011_widget_identity.sql"),
 ];
 
 /// The schema version this build expects.

@@ -106,8 +106,15 @@ const ADDRESSES: &str = "SELECT phone, email FROM contacts WHERE id = ?1 OR merg
 const IDENTITY: &str = "SELECT external_id FROM contact_identities
      WHERE channel = ?2 AND contact_id IN (SELECT id FROM contacts WHERE id = ?1 OR merged_into = ?1)
      ORDER BY created_at DESC LIMIT 1";
-const LATEST_CUSTOMER_MESSAGE: &str = "SELECT channel FROM messages
-     WHERE conversation_id = ?1 AND author = 'visitor' ORDER BY id DESC LIMIT 1";
+/// The channel of the customer's latest message, unless the visitor asked to continue on
+/// another channel after it (`preferred_channel`, see [`crate::continuation`]).
+const DEFAULT_CHANNEL: &str = "SELECT CASE
+         WHEN c.preferred_channel IS NOT NULL AND c.preferred_at >= COALESCE(m.created_at, 0)
+         THEN c.preferred_channel ELSE m.channel END AS channel
+     FROM conversations c
+     LEFT JOIN messages m ON m.id = (SELECT id FROM messages
+         WHERE conversation_id = c.id AND author = 'visitor' ORDER BY id DESC LIMIT 1)
+     WHERE c.id = ?1";
 const USED_THE_WIDGET: &str = "SELECT 1 AS used FROM conversations c WHERE c.id = ?1
      AND (c.channel = 'web' OR EXISTS (SELECT 1 FROM messages m
            WHERE m.conversation_id = c.id AND m.author = 'visitor' AND m.channel = 'web'))";
@@ -227,9 +234,14 @@ fn default_channel(
     own: Channel,
 ) -> Result<Channel, DbError> {
     Ok(db
-        .execute(LATEST_CUSTOMER_MESSAGE, &[conversation_id.into()])?
+        .execute(DEFAULT_CHANNEL, &[conversation_id.into()])?
         .first()
-        .and_then(|row| row.str("channel").ok().and_then(Channel::parse))
+        .and_then(|row| {
+            row.opt_str("channel")
+                .ok()
+                .flatten()
+                .and_then(Channel::parse)
+        })
         .unwrap_or(own))
 }
 
@@ -349,10 +361,26 @@ pub fn enqueue(
     target: &Target,
     now: i64,
 ) -> Result<(), DbError> {
+    enqueue_with(db, conversation_id, message_id, target, None, now)
+}
+
+/// [`enqueue`] with the outbox row's details given rather than derived: an email's `subject`,
+/// and `text`, which is sent instead of the message's body (a transcript, whose conversation
+/// keeps only a short notice of it).
+pub fn enqueue_with(
+    db: &dyn Database,
+    conversation_id: i64,
+    message_id: i64,
+    target: &Target,
+    details: Option<Value>,
+    now: i64,
+) -> Result<(), DbError> {
     let Some(recipient) = &target.recipient else {
         return Ok(());
     };
-    let details = if target.channel == Channel::Email {
+    let details = if let Some(details) = details {
+        details
+    } else if target.channel == Channel::Email {
         match db.execute(LATEST_EMAIL, &[conversation_id.into()])?.first() {
             Some(row) => {
                 let parent = row.opt_str("external_id")?.unwrap_or_default();
@@ -417,6 +445,12 @@ fn job(db: &dyn Database, row: &Row<'_>) -> Result<Job, DbError> {
     let message = message
         .first()
         .ok_or_else(|| DbError::Decode(format!("outbox row for missing message {message_id}")))?;
+    let details: Value = serde_json::from_str(row.str("details")?)
+        .map_err(|e| DbError::Decode(format!("outbox details: {e}")))?;
+    let body = match details.get("text").and_then(Value::as_str) {
+        Some(text) => text.to_owned(),
+        None => message.str("body")?.to_owned(),
+    };
     Ok(Job {
         id: row.i64("id")?,
         message_id,
@@ -424,9 +458,8 @@ fn job(db: &dyn Database, row: &Row<'_>) -> Result<Job, DbError> {
         channel: Channel::parse(channel)
             .ok_or_else(|| DbError::Decode(format!("unknown channel {channel}")))?,
         recipient: row.str("recipient")?.to_owned(),
-        body: message.str("body")?.to_owned(),
-        details: serde_json::from_str(row.str("details")?)
-            .map_err(|e| DbError::Decode(format!("outbox details: {e}")))?,
+        body,
+        details,
         attempts: row.i64("attempts")?,
     })
 }

@@ -28,6 +28,7 @@ import {
   claimPending, el, insertInOrder, isNearBottom, scrollToBottom, setMeta, typingIndicator,
 } from '/shared/messages.js';
 import { newClientId, Outbox } from '/shared/outbox.js';
+import { installBridge } from '/widget/bridge.js';
 
 const API = '/api/widget';
 const STORAGE_KEY = 'livechat:v1:session';
@@ -105,6 +106,7 @@ function saveSession(session) {
   if (session) store.set(STORAGE_KEY, JSON.stringify(session));
   else store.remove(STORAGE_KEY);
   if (usesParentStore) postToParent('session:save', { session });
+  window.dispatchEvent(new CustomEvent('lcw:session', { detail: session })); // for bridge.js
 }
 
 // Resolves with the session the parent kept for us (or null), once it answered frame:ready.
@@ -309,6 +311,7 @@ function addMessage(message, { live = false } = {}) {
   updateWelcome();
 
   if (message.author === 'operator' || assistant) {
+    if (live) window.dispatchEvent(new CustomEvent('lcw:message', { detail: { author: assistant ? 'assistant' : 'operator' } }));
     operatorTyping.hide();
     // A person's answer ends the wait in line. The assistant's does not: when it hands over,
     // the conversation has just joined the queue, and the line says where.
@@ -991,6 +994,12 @@ ui.csatForm.addEventListener('submit', sendSurvey);
 
 // ---------------------------------------------------------------------------------------------
 // Boot
+
+// The page's JS API (setUser, setAttributes, setLocale, the message event): bridge.js.
+installBridge({
+  api, getSession: () => state.session, saveSession, postToParent, parentOrigin: state.parentOrigin,
+  booted: () => booted,
+});
 
 // Settles once we know whether a conversation exists already; the first send waits for it.
 const booted = (async () => {

@@ -8,9 +8,21 @@
  *   </script>
  *   <script async src="https://chat.example.com/widget/loader.js"></script>
  *
- * The stub queues calls made before this file loads; they are replayed here in order. Commands:
- * 'init' ({open?: boolean}), 'open', 'close', 'toggle'. Pasting the snippet twice mounts one
- * widget. Under a strict CSP give the inline stub a nonce, or move it into a file.
+ * The stub queues calls made before this file loads; they are replayed here in order, and
+ * later calls run at once. Pasting the snippet twice mounts one widget. Under a strict CSP give
+ * the inline stub a nonce, or move it into a file. The JS API (README, "JS API"):
+ *
+ *   LiveChat('init', {open?})            mount (once; later calls only merge options)
+ *   LiveChat('open' | 'close' | 'toggle')
+ *   LiveChat('setUser', {id, name?, email?, hash?})
+ *       hash = hex HMAC-SHA256(id, identity_secret), computed by your server: a verified user
+ *       sees their history on every device. Without it name/email are only unverified details.
+ *   LiveChat('setAttributes', {plan: 'pro', seats: 3})   flat; null removes a key
+ *   LiveChat('setLocale', 'es')
+ *   LiveChat('hideLauncher' | 'showLauncher')
+ *   LiveChat('on' | 'off', 'ready' | 'message' | 'unread' | 'open' | 'close' | 'user', fn)
+ *       ready {}; message {author}; unread {count}; open {}; close {};
+ *       user {verified, error?} (the answer to setUser)
  *
  * Adds a launcher button and an iframe on our origin (/widget/frame.html) holding the chat UI.
  * Messages stay in the frame. postMessage always names the target origin, and receipt checks
@@ -35,6 +47,8 @@
   var Z = '2147483000';
 
   var launcher, badge, iframe, open = false, ready = false, unread = 0, mounted = false, opts = {};
+  // What the page told us, re-sent to every frame that loads (the frame keeps nothing of it).
+  var user = null, attrs = null, locale = null, hidden = false, handlers = {}, readyOnce = false;
   var reduceMotion = w.matchMedia && w.matchMedia('(prefers-reduced-motion: reduce)');
   var narrow = w.matchMedia && w.matchMedia('(max-width: 480px)');
 
@@ -102,7 +116,14 @@
       visibility: open ? 'visible' : 'hidden',
       'pointer-events': open ? 'auto' : 'none'
     });
-    css(launcher, { display: full && open ? 'none' : 'flex', transition: transition });
+    css(launcher, { display: hidden || (full && open) ? 'none' : 'flex', transition: transition });
+  }
+
+  // Handlers run outside our call stack: a throwing handler never breaks the widget.
+  function emit(name, data) {
+    (handlers[name] || []).slice().forEach(function (fn) {
+      setTimeout(function () { fn(data || {}); }, 0);
+    });
   }
 
   function setOpen(next) {
@@ -115,12 +136,15 @@
     if (open) setUnread(0);
     layout();
     post(open ? 'widget:open' : 'widget:close');
+    emit(open ? 'open' : 'close');
     if (open) iframe.focus();
     else if (d.activeElement === iframe) launcher.focus();
   }
 
   function setUnread(n) {
-    unread = n > 0 ? n : 0;
+    n = n > 0 ? n : 0;
+    if (n !== unread) emit('unread', { count: n });
+    unread = n;
     badge.textContent = unread > 9 ? '9+' : String(unread);
     css(badge, { display: unread && !open ? 'flex' : 'none' });
     launcher.setAttribute('aria-label', open ? 'Close chat' : unread ? 'Open chat (' + unread + ' unread)' : 'Open chat');
@@ -186,6 +210,19 @@
         ready = true;
         post('page:context', { url: location.href, session: readSession() });
         post(open ? 'widget:open' : 'widget:close');
+        if (locale) post('locale:set', { locale: locale });
+        if (user) post('user:set', user);
+        if (attrs) post('attributes:set', { attributes: attrs });
+        if (!readyOnce) { readyOnce = true; emit('ready'); }
+        break;
+      case 'frame:reload': // the frame reloads itself (a verified user's session): wait for it
+        ready = false;
+        break;
+      case 'message:new':
+        emit('message', { author: data.author === 'assistant' ? 'assistant' : 'operator' });
+        break;
+      case 'user:identified':
+        emit('user', typeof data.error === 'string' ? { verified: false, error: data.error } : { verified: data.verified === true });
         break;
       case 'widget:close':
         setOpen(false);
@@ -199,19 +236,47 @@
     }
   });
 
-  function command(name, arg) {
+  function text(v, max) {
+    return typeof v === 'string' && v.length <= max ? v : v == null ? undefined : String(v).slice(0, max);
+  }
+
+  function command(name, arg, fn) {
+    var k;
     if (name === 'init') {
-      if (arg && typeof arg === 'object') for (var k in arg) opts[k] = arg[k];
+      if (arg && typeof arg === 'object') for (k in arg) opts[k] = arg[k];
       if (d.body) { mount(); if (opts.open) setOpen(true); }
     } else if (name === 'open') setOpen(true);
     else if (name === 'close') setOpen(false);
     else if (name === 'toggle') setOpen(!open);
+    else if (name === 'hideLauncher' || name === 'showLauncher') {
+      hidden = name === 'hideLauncher';
+      if (mounted) layout();
+    } else if (name === 'on' || name === 'off') {
+      if (typeof arg !== 'string' || typeof fn !== 'function') return;
+      var list = handlers[arg] = handlers[arg] || [];
+      if (name === 'off') { handlers[arg] = list.filter(function (h) { return h !== fn; }); return; }
+      list.push(fn);
+      if (arg === 'ready' && readyOnce) setTimeout(function () { fn({}); }, 0);
+    } else if (name === 'setUser') {
+      if (!arg || arg.id == null || arg.id === '') return;
+      user = { id: text(arg.id, 200), name: text(arg.name, 100), email: text(arg.email, 254), hash: text(arg.hash, 128) };
+      post('user:set', user);
+    } else if (name === 'setAttributes') {
+      if (!arg || typeof arg !== 'object') return;
+      attrs = attrs || {};
+      for (k in arg) attrs[k] = arg[k];
+      post('attributes:set', { attributes: arg });
+    } else if (name === 'setLocale') {
+      if (typeof arg !== 'string' || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(arg)) return;
+      locale = arg;
+      post('locale:set', { locale: locale });
+    }
   }
 
   var queue = (w.LiveChat && w.LiveChat.q) || [];
-  w.LiveChat = function () { command(arguments[0], arguments[1]); };
+  w.LiveChat = function () { command(arguments[0], arguments[1], arguments[2]); };
   w.LiveChat.loaded = true;
-  for (var i = 0; i < queue.length; i++) command(queue[i][0], queue[i][1]);
+  for (var i = 0; i < queue.length; i++) command(queue[i][0], queue[i][1], queue[i][2]);
 
   if (d.body) mount();
   else d.addEventListener('DOMContentLoaded', mount);

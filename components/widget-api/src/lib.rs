@@ -10,6 +10,7 @@ use shared::attachment::NewAttachment;
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
+use shared::{continuation, identity};
 use spin_host::{Access, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use spin_sdk::http_component;
@@ -33,6 +34,10 @@ enum Command {
     Upload(i64),
     Attachment(i64, i64),
     Csat(i64),
+    Identify,
+    Attributes,
+    Continue(i64),
+    Transcript(i64),
     WrongMethod(&'static str),
     Unknown,
 }
@@ -53,6 +58,10 @@ impl Command {
                 (Some(_), _) => Command::WrongMethod("GET"),
                 (None, _) => Command::Unknown,
             },
+            (["identify"], Post) => Command::Identify,
+            (["identify"], _) => Command::WrongMethod("POST"),
+            (["attributes"], Post) => Command::Attributes,
+            (["attributes"], _) => Command::WrongMethod("POST"),
             (["conversations"], Post) => Command::Start,
             (["conversations"], _) => Command::WrongMethod("POST"),
             (["conversations", c], m) => match (id(c), m) {
@@ -74,9 +83,14 @@ impl Command {
                 (Some(c), "queue", Get) => Command::Queue(c),
                 (Some(c), "attachments", Post) => Command::Upload(c),
                 (Some(c), "csat", Post) => Command::Csat(c),
-                (Some(_), "messages" | "typing" | "read" | "attachments" | "csat", _) => {
-                    Command::WrongMethod("POST")
-                }
+                (Some(c), "continue", Post) => Command::Continue(c),
+                (Some(c), "transcript", Post) => Command::Transcript(c),
+                (
+                    Some(_),
+                    "messages" | "typing" | "read" | "attachments" | "csat" | "continue"
+                    | "transcript",
+                    _,
+                ) => Command::WrongMethod("POST"),
                 (Some(_), "events" | "queue", _) => Command::WrongMethod("GET"),
                 _ => Command::Unknown,
             },
@@ -113,7 +127,13 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     } else if changes {
         // A new conversation, message or survey answer may have queued webhook deliveries.
         match SpinHost::open(Access::Read) {
-            Ok(host) => spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await,
+            Ok(host) => {
+                // A continue confirmation or a transcript waits in the outbox.
+                if spin_host::dispatch_due(&host.ctx()) {
+                    spin_host::dispatch(COMPONENT).await;
+                }
+                spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await
+            }
             Err(e) => eprintln!("{COMPONENT}: webhook check: {}", e.code()),
         }
     }
@@ -250,6 +270,30 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
             "topics",
             shared::topic::picker(ctx.db).map_err(ApiError::internal)?,
         ),
+        Command::Identify => {
+            let token = visitor::optional_bearer_token(authorization)?;
+            let secret = spin_host::variable("identity_secret", "");
+            let identified = identity::identify(&ctx, &secret, token.as_ref(), &request.json()?)?;
+            spin_host::json(200, &identified)
+        }
+        Command::Attributes => {
+            let token = visitor::bearer_token(authorization)?;
+            let attributes = identity::set_attributes(&ctx, &token, &request.json()?)?;
+            spin_host::json_field(200, "attributes", attributes)
+        }
+        Command::Continue(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let business = spin_host::variable("business_name", "Support");
+            let done =
+                continuation::continue_elsewhere(&ctx, &token, id, &request.json()?, &business)?;
+            spin_host::json(201, &done)
+        }
+        Command::Transcript(id) => {
+            let token = visitor::bearer_token(authorization)?;
+            let business = spin_host::variable("business_name", "Support");
+            let queued = continuation::transcript(&ctx, &token, id, &request.json()?, &business)?;
+            spin_host::json(202, &queued)
+        }
         Command::Queue(id) => {
             let token = visitor::bearer_token(authorization)?;
             // Waiting visitors poll this: it is where overdue re-routing checks get their turn
@@ -309,6 +353,18 @@ mod tests {
         );
         assert_eq!(
             Command::route(&Method::Get, &["conversations", "5", "csat"]),
+            Command::WrongMethod("POST")
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["identify"]),
+            Command::Identify
+        );
+        assert_eq!(
+            Command::route(&Method::Post, &["conversations", "5", "continue"]),
+            Command::Continue(5)
+        );
+        assert_eq!(
+            Command::route(&Method::Get, &["conversations", "5", "transcript"]),
             Command::WrongMethod("POST")
         );
         assert_eq!(Command::route(&Method::Get, &["nope"]), Command::Unknown);
