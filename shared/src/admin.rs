@@ -20,6 +20,7 @@ use crate::store::{Database, transaction};
 use crate::tag::{self, Color, Tag, TagName, TagRequest};
 use crate::team::{self, Team, TeamName, TeamRequest};
 use crate::topic::{self, Topic, TopicRequest};
+use crate::widget_settings::{self, WidgetSettings, WidgetSettingsPatch};
 
 /// Most skills and languages one operator can have.
 pub const MAX_SKILLS: usize = 30;
@@ -559,6 +560,24 @@ pub fn update_settings(
     transaction(ctx.db, || {
         settings::save(ctx.db, patch)?;
         Ok(settings::load(ctx.db)?)
+    })
+}
+
+/// The website widget's look, pre-chat fields and offline form.
+pub fn widget_settings(ctx: &Ctx<'_>, admin: &Operator) -> Result<WidgetSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    Ok(widget_settings::load(ctx.db)?)
+}
+
+pub fn update_widget_settings(
+    ctx: &Ctx<'_>,
+    admin: &Operator,
+    patch: &WidgetSettingsPatch,
+) -> Result<WidgetSettings, ChatError> {
+    admin.require(Role::Admin)?;
+    transaction(ctx.db, || {
+        widget_settings::save(ctx.db, patch)?;
+        Ok(widget_settings::load(ctx.db)?)
     })
 }
 

@@ -312,6 +312,15 @@ pub fn update_details(
     Ok(())
 }
 
+const SET_PHONE_IF_UNSET: &str = "UPDATE contacts SET phone = ?2 WHERE id = ?1 AND phone IS NULL";
+
+/// Records the phone number a visitor left (the widget's offline form) so operators can answer
+/// by SMS; a number the contact already has (e.g. from an SMS thread) is kept.
+pub fn set_phone_if_unset(db: &dyn Database, id: i64, phone: &PhoneNumber) -> Result<(), DbError> {
+    db.execute(SET_PHONE_IF_UNSET, &[id.into(), phone.as_str().into()])?;
+    Ok(())
+}
+
 pub fn by_visitor_token(db: &dyn Database, hash: &TokenHash) -> Result<Option<i64>, DbError> {
     let rows = db.execute(CONTACT_BY_TOKEN, &[SqlValue::Blob(hash.0.to_vec())])?;
     rows.first().map(|row| row.i64("contact_id")).transpose()

@@ -20,7 +20,8 @@
 //! - Use cases: [`inbound`] (messages arriving from providers: one customer, one thread, one
 //!   message per provider id), [`outbox`] (replies out through the customer's channel: reply
 //!   options and 24-hour windows, the durable outbox, retries), [`media`] (provider-hosted
-//!   media fetched into attachments after the message is stored), [`visitor`] (the widget's
+//!   media fetched into attachments after the message is stored), [`widget_settings`] (the
+//!   widget's look, pre-chat fields and offline form, set by admins), [`visitor`] (the widget's
 //!   side), [`identity`] (the widget's `setUser`: verified users by HMAC, one contact per user
 //!   id; custom attributes), [`continuation`] (continuing a widget conversation by SMS or email,
 //!   and its transcript by email), [`inbox`] (the operator's side: sign-in, listings, threads, contacts, canned
@@ -103,6 +104,7 @@ pub mod topic;
 pub mod visitor;
 pub mod webhook;
 pub mod webhook_nonce;
+pub mod widget_settings;
 pub mod workflow;
 
 #[cfg(test)]

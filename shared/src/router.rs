@@ -1022,6 +1022,19 @@ pub fn estimate_wait_s(position: i64, free: i64, slots: i64, handle_time_s: i64)
     Some((releases_needed * handle_time_s + slots - 1) / slots)
 }
 
+/// How many operators are available for a new conversation with no team yet (any team), for
+/// the widget's offline notice: zero means nobody would answer now.
+pub fn available_operators(db: &dyn Database, now: i64) -> Result<i64, DbError> {
+    let rows = db.execute(
+        POOL_CAPACITY,
+        &[
+            (now - PRESENCE_GRACE_MS).into(),
+            crate::store::SqlValue::Null,
+        ],
+    )?;
+    rows.first().map_or(Ok(0), |row| row.i64("available"))
+}
+
 pub fn queue_info(db: &dyn Database, conversation_id: i64, now: i64) -> Result<QueueInfo, DbError> {
     let Some(entry) = db
         .execute(QUEUE_ENTRY, &[conversation_id.into()])?

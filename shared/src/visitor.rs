@@ -27,6 +27,10 @@ pub struct StartRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// A phone number to answer by SMS later (the widget's offline form), E.164 like
+    /// `+14155550100`.
+    #[serde(default)]
+    pub phone: Option<String>,
     #[serde(default)]
     pub page_url: Option<String>,
     /// A topic from the widget's picker (`GET /api/widget/topics`), for routing.
@@ -81,6 +85,12 @@ pub fn start(
         .filter(|s| !s.trim().is_empty())
         .map(|s| EmailAddress::parse("email", s))
         .transpose()?;
+    let phone = request
+        .phone
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| contact::PhoneNumber::parse("phone", s))
+        .transpose()?;
     let page_url = request
         .page_url
         .as_deref()
@@ -119,6 +129,9 @@ pub fn start(
             }
             (None, None) => return Err(ChatError::Unauthenticated),
         };
+        if let Some(phone) = &phone {
+            contact::set_phone_if_unset(ctx.db, visitor_contact_id, phone)?;
+        }
         let contact_id = contact::survivor(ctx.db, visitor_contact_id)?;
         let id = conversation::insert(
             ctx.db,
@@ -461,5 +474,32 @@ mod tests {
             start(&ctx, Some(&stranger), &StartRequest::default()),
             Err(ChatError::Unauthenticated)
         ));
+    }
+
+    #[test]
+    fn a_phone_left_in_the_offline_form_goes_onto_the_visitors_contact() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let bad = StartRequest {
+            phone: Some("555-1234".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            start(&ctx, None, &bad),
+            Err(ChatError::Invalid(_))
+        ));
+        let request = StartRequest {
+            phone: Some("+47 412 34 567".into()),
+            email: Some("ola@example.no".into()),
+            ..Default::default()
+        };
+        let started = start(&ctx, None, &request).unwrap();
+        let token = Token::parse(&started.visitor_token.unwrap()).unwrap();
+        let contact_id = contact::by_visitor_token(ctx.db, &token.hash())
+            .unwrap()
+            .unwrap();
+        let contact = contact::by_id(ctx.db, contact_id).unwrap().unwrap();
+        assert_eq!(contact.phone.as_deref(), Some("+4741234567"));
+        assert_eq!(contact.email.as_deref(), Some("ola@example.no"));
     }
 }

@@ -3,7 +3,7 @@
 // routing of conversations without a team, topics (detection rules, team, priority, human-only),
 // tags, team canned responses and the visitor-facing transfer notices; the knowledge base, the
 // assistant's settings and business hours are in admin-assistant.js, outgoing webhooks in
-// admin-webhooks.js. Built when shown, removed on sign-out.
+// admin-webhooks.js, the website widget's look and forms in admin-widget.js. Built when shown, removed on sign-out.
 
 import {
   adminApi, button, el, emit, field, handleAuthError, hasRole, input, on, PRESENCE_LABELS, safeColor,
@@ -12,6 +12,7 @@ import {
 import { confirmDialog, errorLine, openDialog } from './dialog.js';
 import { renderAssistant, renderHours, renderKnowledge } from './admin-assistant.js';
 import { renderWebhooks } from './admin-webhooks.js';
+import { renderWidget } from './admin-widget.js';
 import { fullFormat } from '/shared/messages.js';
 
 const SECTIONS = [
@@ -25,6 +26,7 @@ const SECTIONS = [
   ['knowledge', 'Knowledge base'],
   ['assistant', 'Assistant'],
   ['webhooks', 'Webhooks'],
+  ['widget', 'Widget'],
   ['settings', 'Settings'],
 ];
 const ROLES = [['operator', 'Operator'], ['supervisor', 'Supervisor'], ['admin', 'Admin']];
@@ -89,6 +91,7 @@ async function loadSection(body) {
     knowledge: renderKnowledge,
     assistant: renderAssistant,
     webhooks: renderWebhooks,
+    widget: renderWidget,
     settings: renderSettings,
   }[section];
   try {

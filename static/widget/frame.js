@@ -21,6 +21,10 @@
 //   event, or `csat` in the conversation's snapshot after a reload) asks for a rating 1-5 with
 //   labelled native radios and an optional comment, in the visitor's language (en, es, fr, de);
 //   one answer per conversation, then a thank-you. Changes are announced in a polite live region.
+// - Every word comes from i18n.js (en, es, fr, de). The admins' look (theme.js), the pre-chat
+//   form (prechat.js) and the offline form (offline.js) come from GET /config; links (linkify.js),
+//   emoji (emoji.js) and files (attachments.js) have modules of their own. After ~100 s without
+//   events the long-poll rests between polls (idle backoff) until something happens.
 
 import { ApiError, jitter, requestJson, sleep } from '/shared/api.js';
 import { bindComposer } from '/shared/composer.js';
@@ -28,7 +32,16 @@ import {
   claimPending, el, insertInOrder, isNearBottom, scrollToBottom, setMeta, typingIndicator,
 } from '/shared/messages.js';
 import { newClientId, Outbox } from '/shared/outbox.js';
+import { attachmentList, fileProblem, localPreview } from '/widget/attachments.js';
+import { bindEmojiPicker } from '/widget/emoji.js';
+import {
+  locale as uiLocale, onLocaleChange, setLocale, setPageLocale, t, translate,
+} from '/widget/i18n.js';
 import { installBridge } from '/widget/bridge.js';
+import { offlineNotice, offlineReason, showOffline } from '/widget/offline.js';
+import { prechatWanted, showPrechat } from '/widget/prechat.js';
+import { applyTheme, initials } from '/widget/theme.js';
+import { linkifyInto } from '/widget/linkify.js';
 
 const API = '/api/widget';
 const STORAGE_KEY = 'livechat:v1:session';
@@ -39,6 +52,12 @@ const POLL_TIMEOUT_MS = (POLL_WAIT_S + 15) * 1000;
 const MAX_SEND_ATTEMPTS = 6;
 const MAX_BODY_CHARS = 4000;
 const QUEUE_POLL_MS = 15_000;
+// After this many long-polls in a row came back empty (about 100 s of silence), the widget rests
+// between polls, doubling from IDLE_PAUSE_MIN_MS up to IDLE_PAUSE_MAX_MS (jittered), until
+// something happens: an event, the visitor typing or sending, the chat being opened.
+const IDLE_AFTER_POLLS = 4;
+const IDLE_PAUSE_MIN_MS = 5_000;
+const IDLE_PAUSE_MAX_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Storage of the visitor session ({ token, conversationId }), in order of preference:
@@ -128,7 +147,7 @@ async function api(path, { method = 'GET', body, signal } = {}) {
     signal,
     credentials: 'omit',
     cache: 'no-store',
-  }, 'Could not reach the chat server. Check your connection.');
+  }, t('offline_net'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +172,8 @@ const state = {
   pollController: null,
   syncing: false,
   queue: { timer: null, seq: 0 }, // the queue status line's polling
+  config: null, // GET /config: the admins' look, pre-chat fields, availability
+  startDetails: {}, // what the pre-chat or offline form collected, for the start request
 };
 
 // Messages waiting to be delivered, in order.
@@ -202,6 +223,12 @@ const ui = {
   csatSubmit: $('csat-submit'),
   csatThanks: $('csat-thanks'),
   csatStatus: $('csat-status'),
+  gate: $('gate'),
+  hint: $('composer-hint'),
+  attach: $('attach-button'),
+  fileInput: $('file-input'),
+  emojiButton: $('emoji-button'),
+  emojiPanel: $('emoji-panel'),
 };
 
 const isVisible = () => document.visibilityState === 'visible';
@@ -242,6 +269,7 @@ window.addEventListener('message', (event) => {
       break;
     case 'page:context':
       if (msg.data && typeof msg.data.url === 'string') state.pageUrl = msg.data.url.slice(0, 2048);
+      if (msg.data && typeof msg.data.lang === 'string') setPageLocale(msg.data.lang);
       receiveParentSession(parseSession(msg.data && msg.data.session));
       break;
     default:
@@ -253,6 +281,7 @@ function setOpen(open) {
   const wasOpen = state.open;
   state.open = open;
   if (open) {
+    if (!wasOpen) wakeIdle();
     state.unread = 0;
     scrollToBottom(ui.log);
     markRead();
@@ -271,9 +300,36 @@ function requestClose() {
 function messageElement(author, body, authorLabel) {
   const root = el('div', `msg msg--${author}`);
   if (authorLabel) root.append(el('span', 'msg-author', authorLabel));
-  root.append(el('div', 'bubble', body));
+  const bubble = el('div', 'bubble');
+  linkifyInto(bubble, body);
+  root.append(bubble);
   root.append(el('div', 'msg-meta'));
   return root;
+}
+
+// Operators' initials beside their messages, when the admins want avatars.
+function addAvatar(node, name) {
+  if (!state.config || state.config.show_avatars === false) return;
+  const avatar = el('span', 'msg-avatar', initials(name));
+  avatar.setAttribute('aria-hidden', 'true');
+  node.classList.add('msg-with-avatar');
+  node.prepend(avatar);
+}
+
+// The files under a message, fetched with the visitor's token.
+function showAttachments(node, message) {
+  const files = Array.isArray(message.attachments) ? message.attachments : [];
+  node.querySelector('.msg-attachments')?.remove();
+  if (!files.length || !state.session) return;
+  const { token, conversationId } = state.session;
+  const fetchFile = async (attachment) => {
+    const response = await fetch(`${API}/conversations/${conversationId}/attachments/${attachment.id}`, {
+      headers: { Authorization: `Bearer ${token}` }, credentials: 'omit',
+    });
+    if (!response.ok) throw new Error(`attachment ${response.status}`);
+    return response.blob();
+  };
+  node.querySelector('.bubble').after(attachmentList(files, fetchFile));
 }
 
 function visitorStatus(message) {
@@ -300,10 +356,12 @@ function addMessage(message, { live = false } = {}) {
   let node = claimPending(state.pending, message);
   if (!node) {
     let label;
-    if (assistant) label = 'Assistant';
+    if (assistant) label = t('assistant');
     else if (message.author === 'operator') label = message.operator_name || state.businessName;
     node = messageElement(assistant ? 'assistant' : message.author, message.body, label);
+    if (message.author === 'operator') addAvatar(node, label);
   }
+  showAttachments(node, message);
   insertInOrder(ui.log, node, message.id);
   node.dataset.id = String(message.id);
   state.messages.set(message.id, { message, el: node });
@@ -342,7 +400,7 @@ function refreshReadTicks() {
 
 const operatorTyping = typingIndicator(ui.typing, TYPING_SHOW_MS);
 function showTyping(name) {
-  ui.typingText.textContent = `${name || state.businessName} is typing…`;
+  ui.typingText.textContent = t('typing', { name: name || state.businessName });
   operatorTyping.show();
 }
 
@@ -375,12 +433,12 @@ function awaitingReply() {
 // The words for GET /conversations/:id/queue; empty when there is nothing honest to say.
 function queueText(info) {
   if (!info || !info.waiting) return '';
-  if (info.available_operators === 0) return 'Nobody is available right now — we\'ll reply here as soon as we can.';
-  const place = Number.isInteger(info.position) && info.position > 0 ? `You're number ${info.position} in line` : "You're in line";
+  if (info.available_operators === 0) return t('queue_nobody');
+  const place = Number.isInteger(info.position) && info.position > 0 ? t('queue_place', { n: info.position }) : t('queue_in_line');
   const wait = info.estimated_wait_s;
   if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) return place;
-  if (wait === 0) return `${place} · any moment now`;
-  return `${place} · about ${Math.ceil(wait / 60)} min`;
+  if (wait === 0) return t('queue_now', { place });
+  return t('queue_min', { place, n: Math.ceil(wait / 60) });
 }
 
 // The line is a polite live region that stays in the page (empty when there is nothing to say),
@@ -438,12 +496,102 @@ function scheduleQueueStatus() {
 async function loadConfig() {
   try {
     const config = await api('/config');
-    if (config && typeof config.business_name === 'string' && config.business_name) {
-      state.businessName = config.business_name;
-      ui.name.textContent = config.business_name;
-      ui.avatar.textContent = [...config.business_name.trim()][0]?.toUpperCase() ?? '';
+    if (!config) return;
+    state.config = config;
+    if (typeof config.business_name === 'string' && config.business_name.trim()) {
+      state.businessName = config.business_name.trim();
     }
-  } catch { /* keep the default name */ }
+    applyTheme(config, { nameNode: ui.name, avatarNode: ui.avatar, welcomeNode: ui.welcome });
+    postToParent('widget:theme', {
+      accent: config.accent_color, position: config.position === 'left' ? 'left' : 'right',
+    });
+  } catch { /* keep the default look */ }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Before the first message: the pre-chat form or, when nobody can answer, the offline form take
+// the composer's place (prechat.js, offline.js).
+
+function setGate(open) {
+  ui.gate.hidden = !open;
+  ui.form.hidden = open;
+  ui.hint.hidden = open;
+  if (!open) ui.gate.replaceChildren();
+}
+
+async function topicsForPicker() {
+  if (!state.config || !['optional', 'required'].includes(state.config.prechat_topic)) return [];
+  try {
+    const result = await api('/topics');
+    return Array.isArray(result && result.topics) ? result.topics : [];
+  } catch {
+    return [];
+  }
+}
+
+async function showGate() {
+  if (state.session || !state.config) return;
+  const reason = offlineReason(state.config);
+  ui.avatar.classList.toggle('is-away', Boolean(reason)); // no "online" dot when nobody is there
+  showOfflineNote(reason && !state.config.offline_form ? offlineNotice(state.config, reason) : '');
+  if (reason && state.config.offline_form) {
+    showOffline(ui.gate, {
+      config: state.config,
+      reason,
+      leave: leaveMessage,
+      chatInstead: () => showPrechatOrChat(),
+    });
+    setGate(true);
+    return;
+  }
+  await showPrechatOrChat();
+}
+
+// A line in the chat saying nobody is there (and when they are back), while there is no
+// conversation yet; written again when the language changes.
+function showOfflineNote(text) {
+  let note = document.getElementById('offline-note');
+  if (!text) {
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    note = el('p', 'log-notice');
+    note.id = 'offline-note';
+    ui.welcome.after(note);
+  }
+  note.textContent = text;
+}
+
+async function showPrechatOrChat() {
+  const topics = await topicsForPicker();
+  if (state.session || !prechatWanted(state.config, topics)) {
+    setGate(false);
+    if (state.open) ui.input.focus({ preventScroll: true });
+    return;
+  }
+  showPrechat(ui.gate, {
+    config: state.config,
+    topics,
+    onDone: (details) => {
+      state.startDetails = details;
+      setGate(false);
+      ui.input.focus();
+    },
+  });
+  setGate(true);
+}
+
+// The offline form's message: a conversation that carries the visitor's email/phone, then the
+// message in it. Errors reach the form (ApiError messages name the field).
+async function leaveMessage(details, body) {
+  await booted;
+  state.startDetails = details;
+  if (!state.session) await startConversation();
+  setGate(false);
+  send(body);
+  ui.log.append(el('p', 'log-notice', t('message_left')));
+  ui.input.focus();
 }
 
 function forgetSession() {
@@ -493,7 +641,8 @@ function visitorLanguage() {
 
 // Creates a conversation (and, the first time, the visitor) for the first message.
 async function startConversation() {
-  const body = state.pageUrl ? { page_url: state.pageUrl } : {};
+  const body = { ...state.startDetails };
+  if (state.pageUrl) body.page_url = state.pageUrl;
   const language = visitorLanguage();
   if (language) body.language = language;
   const result = await api('/conversations', { method: 'POST', body });
@@ -504,6 +653,7 @@ async function startConversation() {
   hideSurvey();
   state.session = { token, conversationId: result.conversation.id };
   saveSession(state.session);
+  showOfflineNote('');
   state.cursor = 0;
   state.operatorReadUpTo = 0;
   state.visitorReadUpTo = 0;
@@ -540,6 +690,22 @@ async function pollOnce() {
     state.cursor = Math.max(state.cursor, Number(event.id) || 0);
   }
   state.cursor = Math.max(state.cursor, Number(result.cursor) || 0);
+  return (result.events || []).length;
+}
+
+// Idle backoff: a rest between polls that wakeIdle() (activity) cuts short.
+const idle = { polls: 0, timer: null, resolve: null };
+function idlePause(ms) {
+  return new Promise((resolve) => {
+    idle.resolve = resolve;
+    idle.timer = setTimeout(resolve, ms);
+  });
+}
+function wakeIdle() {
+  idle.polls = 0;
+  clearTimeout(idle.timer);
+  if (idle.resolve) idle.resolve();
+  idle.resolve = null;
 }
 
 function applyEvent(event) {
@@ -574,8 +740,16 @@ async function sync() {
   try {
     while (state.session && isVisible()) {
       try {
-        if (!state.loaded) await resume();
-        else await pollOnce();
+        if (!state.loaded) {
+          await resume();
+        } else {
+          const events = await pollOnce();
+          idle.polls = events > 0 ? 0 : idle.polls + 1;
+          if (idle.polls >= IDLE_AFTER_POLLS) {
+            const step = idle.polls - IDLE_AFTER_POLLS;
+            await idlePause(jitter(Math.min(IDLE_PAUSE_MIN_MS * 2 ** step, IDLE_PAUSE_MAX_MS)));
+          }
+        }
         delay = 1000;
       } catch (error) {
         if (error.name === 'AbortError') continue; // paused, timed out or switched conversation
@@ -594,6 +768,7 @@ async function sync() {
 
 document.addEventListener('visibilitychange', () => {
   if (isVisible()) {
+    wakeIdle();
     sync();
     markRead();
     if (state.loaded) refreshQueueStatus();
@@ -608,6 +783,7 @@ document.addEventListener('visibilitychange', () => {
 // Sending
 
 function send(text) {
+  wakeIdle();
   const item = { clientId: newClientId(), body: text, el: null, acked: false };
   item.el = messageElement('visitor', text);
   ui.log.append(item.el);
@@ -684,7 +860,7 @@ bindComposer({
   button: ui.send,
   maxChars: MAX_BODY_CHARS,
   onSend: send,
-  onTooLong: () => showError(`Messages can be at most ${MAX_BODY_CHARS} characters.`),
+  onTooLong: () => showError(t('too_long', { n: MAX_BODY_CHARS })),
   onTyping: sendTyping,
   resize: autoGrow,
 });
@@ -724,7 +900,7 @@ function showChat() {
   ui.help.hidden = true;
   ui.chatView.hidden = false;
   ui.helpButton.setAttribute('aria-expanded', 'false');
-  ui.helpBack.textContent = '← Back to chat';
+  ui.helpBack.textContent = t('back_to_chat');
   scrollToBottom(ui.log);
   markRead();
   ui.input.focus();
@@ -732,8 +908,8 @@ function showChat() {
 
 // A reply came while the visitor reads help: the way back says so (and is read out).
 function noteNewMessageInHelp() {
-  ui.helpBack.textContent = '← Back to chat (new message)';
-  setHelpStatus('A new message arrived in the chat.');
+  ui.helpBack.textContent = t('back_to_chat_new');
+  setHelpStatus(t('new_message_in_chat'));
 }
 
 function showHelpResults({ focus = true } = {}) {
@@ -763,20 +939,20 @@ async function searchHelp() {
   if (q.length < 2) {
     help.query = '';
     ui.helpResults.replaceChildren();
-    setHelpStatus('Type at least 2 characters.');
+    setHelpStatus(t('help_min'));
     return;
   }
   const params = new URLSearchParams({ q: q.slice(0, 200) });
   const language = visitorLanguage();
   if (language) params.set('language', language);
-  setHelpStatus('Searching…');
+  setHelpStatus(t('searching'));
   let result;
   try {
     result = await api(`/help?${params}`);
   } catch (error) {
     if (seq !== help.seq) return;
     help.query = '';
-    setHelpStatus(error.status === 400 ? error.message : 'Could not search the help articles. Try again.');
+    setHelpStatus(error.status === 400 ? error.message : t('help_failed'));
     return;
   }
   if (seq !== help.seq) return;
@@ -784,8 +960,8 @@ async function searchHelp() {
   const articles = Array.isArray(result && result.articles) ? result.articles : [];
   ui.helpResults.replaceChildren(...articles.map(helpResult));
   setHelpStatus(articles.length
-    ? `${articles.length} ${articles.length === 1 ? 'article' : 'articles'} found.`
-    : `No articles match “${q}”. You can write to us instead.`);
+    ? (articles.length === 1 ? t('articles_one') : t('articles_many', { n: articles.length }))
+    : t('no_articles', { q }));
 }
 
 function helpResult(article) {
@@ -803,13 +979,13 @@ async function openArticle(id, opener) {
   help.opener = opener;
   help.seq += 1;
   const seq = help.seq;
-  setHelpStatus('Opening the article…');
+  setHelpStatus(t('opening_article'));
   let result;
   try {
     result = await api(`/help/${encodeURIComponent(id)}`);
   } catch (error) {
     if (seq !== help.seq) return;
-    setHelpStatus(error.status === 404 ? 'This article is no longer available.' : 'Could not open the article. Try again.');
+    setHelpStatus(error.status === 404 ? t('article_gone') : t('article_failed'));
     return;
   }
   if (seq !== help.seq || !result || !result.article) return;
@@ -841,8 +1017,8 @@ ui.helpForm.addEventListener('submit', (event) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Satisfaction survey: POST /api/widget/conversations/:id/csat {rating, comment}. The words are
-// the widget's only translated ones; the rest of the widget is English.
+// Satisfaction survey: POST /api/widget/conversations/:id/csat {rating, comment}, in the
+// widget's language (i18n.js picks it; the survey keeps its own word list).
 
 const CSAT_TEXTS = {
   en: {
@@ -887,11 +1063,8 @@ const CSAT_TEXTS = {
   },
 };
 
-const csatLanguage = (() => {
-  const primary = (visitorLanguage() || 'en').split('-')[0].toLowerCase();
-  return Object.hasOwn(CSAT_TEXTS, primary) ? primary : 'en';
-})();
-const csatText = CSAT_TEXTS[csatLanguage];
+let csatLanguage = Object.hasOwn(CSAT_TEXTS, uiLocale()) ? uiLocale() : 'en';
+let csatText = CSAT_TEXTS[csatLanguage];
 const survey = { state: 'none', sending: false }; // none | pending | answered
 
 function buildSurvey() {
@@ -992,6 +1165,107 @@ async function sendSurvey(event) {
 buildSurvey();
 ui.csatForm.addEventListener('submit', sendSurvey);
 
+// A language set later (the page's <html lang>, the JS API) re-words what is on screen.
+onLocaleChange((next) => {
+  csatLanguage = Object.hasOwn(CSAT_TEXTS, next) ? next : 'en';
+  csatText = CSAT_TEXTS[csatLanguage];
+  buildSurvey();
+  if (!ui.help.hidden) setHelpStatus('');
+  for (const { message, el: node } of state.messages.values()) {
+    if (isAssistant(message)) node.querySelector('.msg-author').textContent = t('assistant');
+  }
+  if (!state.session) showGate();
+  refreshQueueStatus();
+});
+
+// The JS API's hook, for the loader's bridge: window.livechatSetLocale('de') in this frame is
+// the same as a `lcw:locale` event.
+window.livechatSetLocale = setLocale;
+
+// ---------------------------------------------------------------------------------------------
+// Emoji and files in the composer
+
+bindEmojiPicker({ button: ui.emojiButton, panel: ui.emojiPanel, input: ui.input });
+
+ui.attach.addEventListener('click', () => ui.fileInput.click());
+ui.fileInput.addEventListener('change', () => {
+  const files = [...ui.fileInput.files];
+  ui.fileInput.value = '';
+  for (const file of files) sendFile(file);
+});
+
+// Uploads one file as its own message: a bubble with its preview says "Uploading…" until the
+// server's copy (same client_id) replaces it. A refused file never leaves the browser.
+async function sendFile(file) {
+  const problem = fileProblem(file);
+  if (problem) {
+    showError(problem);
+    return;
+  }
+  wakeIdle();
+  const clientId = newClientId();
+  const node = messageElement('visitor', file.name);
+  node.classList.add('msg-uploading');
+  const preview = await localPreview(file).catch(() => null);
+  if (preview) node.querySelector('.bubble').after(preview);
+  ui.log.append(node);
+  setMeta(node, Date.now(), 'sending');
+  const item = { clientId, body: file.name, el: node, acked: false };
+  state.pending.set(clientId, item);
+  updateWelcome();
+  scrollToBottom(ui.log);
+  setQueueStatus(t('uploading', { name: file.name }));
+  try {
+    await booted;
+    if (!state.session) await startConversation();
+    const params = new URLSearchParams({ name: file.name.slice(0, 200), client_id: clientId });
+    const response = await fetch(`${API}/conversations/${state.session.conversationId}/attachments?${params}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${state.session.token}`, 'Content-Type': file.type, Accept: 'application/json' },
+      body: file,
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+    const json = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new ApiError(response.status, 'upload', (json && json.error && json.error.message) || t('upload_failed', { name: file.name }));
+    }
+    node.classList.remove('msg-uploading');
+    preview?.remove();
+    addMessage(json.message);
+    setQueueStatus('');
+    refreshQueueStatus();
+  } catch (error) {
+    state.pending.delete(clientId);
+    setQueueStatus('');
+    setMeta(node, Date.now(), 'failed');
+    showError(error.status ? error.message : t('upload_failed', { name: file.name }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other tabs: a conversation started (or replaced) in another tab of this site shows here too.
+
+window.addEventListener('storage', (event) => {
+  if (event.key !== STORAGE_KEY || event.storageArea !== window.localStorage) return;
+  let next = null;
+  try { next = parseSession(JSON.parse(event.newValue ?? 'null')); } catch { next = null; }
+  if (!next || (state.session && state.session.conversationId === next.conversationId)) return;
+  abortPoll();
+  stopQueueStatus();
+  for (const { el: node } of state.messages.values()) node.remove();
+  state.messages.clear();
+  state.session = next;
+  state.loaded = false;
+  state.cursor = 0;
+  state.operatorReadUpTo = 0;
+  state.visitorReadUpTo = 0;
+  setGate(false);
+  updateWelcome();
+  wakeIdle();
+  sync();
+});
+
 // ---------------------------------------------------------------------------------------------
 // Boot
 
@@ -1004,7 +1278,8 @@ installBridge({
 // Settles once we know whether a conversation exists already; the first send waits for it.
 const booted = (async () => {
   postToParent('frame:ready');
-  loadConfig();
+  translate();
+  const configured = loadConfig();
   if (!state.session && usesParentStore && state.parentOrigin) {
     const session = await Promise.race([parentSession, sleep(3000).then(() => null)]);
     if (session && !state.session) {
@@ -1013,4 +1288,5 @@ const booted = (async () => {
     }
   }
   sync();
+  if (!state.session) configured.then(showGate);
 })();

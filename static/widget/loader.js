@@ -100,13 +100,18 @@
     if (ready && iframe.contentWindow) iframe.contentWindow.postMessage({ type: type, data: data || {} }, ORIGIN);
   }
 
+  // The admins' look (console, Widget screen), told by the frame: which side, which colour.
+  var side = 'right', accent = '#4f46e5';
+
   function layout() {
     var transition = reduceMotion && reduceMotion.matches ? 'none' : 'opacity .18s ease, transform .18s ease';
     var full = narrow && narrow.matches;
     css(iframe, {
-      position: 'fixed', 'z-index': Z, border: '0', margin: '0', padding: '0',
+      position: 'fixed', 'z-index': Z, border: '0', margin: '0', padding: '0', display: 'block',
+      'clip-path': 'none', filter: 'none', 'min-width': '0', 'min-height': '0', 'max-height': '100%',
       background: 'transparent', 'color-scheme': 'normal',
-      right: full ? '0' : '20px', bottom: full ? '0' : '96px',
+      right: side === 'right' ? (full ? '0' : '20px') : 'auto',
+      left: side === 'left' ? (full ? '0' : '20px') : 'auto', bottom: full ? '0' : '96px',
       width: full ? '100%' : '380px', height: full ? '100%' : 'min(620px, calc(100% - 120px))',
       'max-width': '100%', 'border-radius': full ? '0' : '14px',
       'box-shadow': '0 12px 48px rgba(15, 23, 42, .28)',
@@ -117,6 +122,7 @@
       'pointer-events': open ? 'auto' : 'none'
     });
     css(launcher, { display: hidden || (full && open) ? 'none' : 'flex', transition: transition });
+    css(launcher, { right: side === 'right' ? '20px' : 'auto', left: side === 'left' ? '20px' : 'auto', background: accent });
   }
 
   // Handlers run outside our call stack: a throwing handler never breaks the widget.
@@ -208,7 +214,7 @@
     switch (msg.type) {
       case 'frame:ready':
         ready = true;
-        post('page:context', { url: location.href, session: readSession() });
+        post('page:context', { url: location.href, session: readSession(), lang: d.documentElement.lang || '' });
         post(open ? 'widget:open' : 'widget:close');
         if (locale) post('locale:set', { locale: locale });
         if (user) post('user:set', user);
@@ -226,6 +232,11 @@
         break;
       case 'widget:close':
         setOpen(false);
+        break;
+      case 'widget:theme':
+        if (data.position === 'left' || data.position === 'right') side = data.position;
+        if (typeof data.accent === 'string' && /^#[0-9a-fA-F]{6}$/.test(data.accent)) accent = data.accent;
+        layout();
         break;
       case 'session:save':
         writeSession(data.session || null);

@@ -87,7 +87,8 @@ async function openWidget(page) {
 // Sends a first message and returns the conversation's id.
 async function visitorStarts(page, widget, text) {
   const started = page.waitForResponse((r) => r.url() === `${APP}/api/widget/conversations` && r.request().method() === 'POST');
-  const input = widget.getByRole('textbox', { name: 'Message', exact: true });
+  // The composer by id: its label is in the visitor's language (Message, Nachricht...).
+  const input = widget.locator('#message-input');
   await input.fill(text);
   await input.press('Enter');
   await widget.locator('.msg--visitor').filter({ hasText: text }).getByText(/Sent|Read/).waitFor();

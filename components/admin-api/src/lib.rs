@@ -2,7 +2,7 @@
 //! capacity, skills, languages, teams, deactivation), teams and their routing, routing for
 //! conversations without a team, topics, the tag list, team-wide canned responses, business
 //! settings, business hours, outgoing webhooks (`shared::webhook`), knowledge-base articles, the assistant's and the satisfaction
-//! survey's settings. Changes that
+//! survey's settings, the website widget's look and forms (`shared::widget_settings`). Changes that
 //! may make waiting conversations assignable end with a routing pass.
 //!
 //! Thin like `inbox-api`: a [`Command`] per route, the operator's session from the same cookie
@@ -60,6 +60,9 @@ enum Command {
     UpdateCsat,
     Settings,
     UpdateSettings,
+    /// The website widget's look, pre-chat fields and offline form.
+    Widget,
+    UpdateWidget,
     Routing,
     UpdateRouting,
     /// Business hours: the default, and a team's own.
@@ -85,6 +88,9 @@ impl Command {
             (["settings"], Get) => Command::Settings,
             (["settings"], Patch) => Command::UpdateSettings,
             (["settings"], _) => Command::WrongMethod("GET, PATCH"),
+            (["widget"], Get) => Command::Widget,
+            (["widget"], Patch) => Command::UpdateWidget,
+            (["widget"], _) => Command::WrongMethod("GET, PATCH"),
             (["routing"], Get) => Command::Routing,
             (["routing"], Patch) => Command::UpdateRouting,
             (["routing"], _) => Command::WrongMethod("GET, PATCH"),
@@ -188,6 +194,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let access = match command {
         Command::List(_)
         | Command::Settings
+        | Command::Widget
         | Command::Routing
         | Command::Hours
         | Command::TeamHours(_)
@@ -373,6 +380,14 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             "settings",
             admin::update_settings(&ctx, &admin, &request.json()?)?,
         ),
+        Command::Widget => {
+            spin_host::json_field(200, "widget", admin::widget_settings(&ctx, &admin)?)
+        }
+        Command::UpdateWidget => spin_host::json_field(
+            200,
+            "widget",
+            admin::update_widget_settings(&ctx, &admin, &request.json()?)?,
+        ),
         Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
     };
     if command.may_change_routing() {
@@ -412,6 +427,7 @@ mod tests {
             Command::route(&Post, &["operators", "3", "invite"]),
             Command::Reinvite(3)
         );
+        assert_eq!(Command::route(&Patch, &["widget"]), Command::UpdateWidget);
         assert_eq!(
             Command::route(&Patch, &["settings"]),
             Command::UpdateSettings

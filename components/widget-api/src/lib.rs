@@ -100,11 +100,6 @@ impl Command {
 }
 
 #[derive(Serialize)]
-struct WidgetConfig {
-    business_name: String,
-}
-
-#[derive(Serialize)]
 struct Posted<'a> {
     message: &'a shared::message::Message,
 }
@@ -159,13 +154,8 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
     let host = match command {
         Command::Unknown => return Err(ApiError::not_found_route()),
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
-        Command::Config => {
-            let config = WidgetConfig {
-                business_name: spin_host::variable("business_name", "Support"),
-            };
-            return Ok((spin_host::json(200, &config), None));
-        }
         Command::Load(_)
+        | Command::Config
         | Command::Events(_)
         | Command::Topics
         | Command::HelpSearch
@@ -305,7 +295,16 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
             }
             spin_host::json(200, &info)
         }
-        Command::Config | Command::WrongMethod(_) | Command::Unknown => {
+        Command::Config => spin_host::json(
+            200,
+            &shared::widget_settings::config(
+                ctx.db,
+                &spin_host::variable("business_name", "Support"),
+                ctx.clock.now_ms(),
+            )
+            .map_err(ApiError::internal)?,
+        ),
+        Command::WrongMethod(_) | Command::Unknown => {
             return Err(ApiError::not_found_route());
         }
     };
