@@ -26,7 +26,19 @@ export function timeElement(ms, short = false) {
   return node;
 }
 
-const STATUS_LABELS = { sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent' };
+// The words under the reader's own messages and on their Retry button; the widget swaps in its
+// visitor's language with setStatusLabels.
+const STATUS_LABELS = { sending: 'Sending…', sent: 'Sent', read: 'Read', failed: 'Not sent', retry: 'Retry' };
+
+export function setStatusLabels(words) {
+  for (const key of Object.keys(STATUS_LABELS)) {
+    if (typeof words[key] === 'string' && words[key]) STATUS_LABELS[key] = words[key];
+  }
+}
+
+export function statusLabel(key) {
+  return STATUS_LABELS[key] || '';
+}
 
 // Replaces the line under a bubble: its time and, for the reader's own messages, a status
 // (sending, sent, read, failed) that the CSS turns into ticks.

@@ -8,7 +8,7 @@
 // attempt the bubble says "Not sent" and gets a Retry button that queues it again.
 
 import { jitter, sleep } from '/shared/api.js';
-import { el, setMeta } from '/shared/messages.js';
+import { el, setMeta, statusLabel } from '/shared/messages.js';
 
 // 128 random bits as hex. crypto.randomUUID needs a secure context; getRandomValues does not.
 export function newClientId() {
@@ -81,7 +81,7 @@ export class Outbox {
 
   markFailed(item, error) {
     setMeta(item.el, Date.now(), 'failed');
-    const retry = el('button', 'msg-retry', 'Retry');
+    const retry = el('button', 'msg-retry', statusLabel('retry'));
     retry.type = 'button';
     retry.addEventListener('click', () => {
       setMeta(item.el, Date.now(), 'sending');

@@ -29,7 +29,8 @@
 import { ApiError, jitter, requestJson, sleep } from '/shared/api.js';
 import { bindComposer } from '/shared/composer.js';
 import {
-  claimPending, el, insertInOrder, isNearBottom, scrollToBottom, setMeta, typingIndicator,
+  claimPending, el, insertInOrder, isNearBottom, scrollToBottom, setMeta, setStatusLabels,
+  statusLabel, typingIndicator,
 } from '/shared/messages.js';
 import { newClientId, Outbox } from '/shared/outbox.js';
 import { attachmentList, fileProblem, localPreview } from '/widget/attachments.js';
@@ -1165,8 +1166,23 @@ async function sendSurvey(event) {
 buildSurvey();
 ui.csatForm.addEventListener('submit', sendSurvey);
 
+// The delivery words under the visitor's messages (and their Retry buttons) in their language.
+function applyStatusWords() {
+  setStatusLabels({
+    sending: t('status_sending'),
+    sent: t('status_sent'),
+    read: t('status_read'),
+    failed: t('status_failed'),
+    retry: t('status_retry'),
+  });
+  for (const node of document.querySelectorAll('.msg-status')) node.textContent = statusLabel(node.dataset.status);
+  for (const node of document.querySelectorAll('.msg-retry')) node.textContent = statusLabel('retry');
+}
+applyStatusWords();
+
 // A language set later (the page's <html lang>, the JS API) re-words what is on screen.
 onLocaleChange((next) => {
+  applyStatusWords();
   csatLanguage = Object.hasOwn(CSAT_TEXTS, next) ? next : 'en';
   csatText = CSAT_TEXTS[csatLanguage];
   buildSurvey();

@@ -90,6 +90,11 @@ const STRINGS = {
     download: 'Download {name}',
     image_alt: 'Image: {name}',
     operator_avatar: '{name}',
+    status_sending: 'Sending…',
+    status_sent: 'Sent',
+    status_read: 'Read',
+    status_failed: 'Not sent',
+    status_retry: 'Retry',
   },
   es: {
     subtitle: 'Escríbanos: respondemos aquí mismo',
@@ -164,6 +169,11 @@ const STRINGS = {
     download: 'Descargar {name}',
     image_alt: 'Imagen: {name}',
     operator_avatar: '{name}',
+    status_sending: 'Enviando…',
+    status_sent: 'Enviado',
+    status_read: 'Leído',
+    status_failed: 'No enviado',
+    status_retry: 'Reintentar',
   },
   fr: {
     subtitle: 'Écrivez-nous : nous répondons ici',
@@ -238,6 +248,11 @@ const STRINGS = {
     download: 'Télécharger {name}',
     image_alt: 'Image : {name}',
     operator_avatar: '{name}',
+    status_sending: 'Envoi…',
+    status_sent: 'Envoyé',
+    status_read: 'Lu',
+    status_failed: 'Non envoyé',
+    status_retry: 'Réessayer',
   },
   de: {
     subtitle: 'Schreiben Sie uns: Wir antworten hier',
@@ -312,6 +327,11 @@ const STRINGS = {
     download: '{name} herunterladen',
     image_alt: 'Bild: {name}',
     operator_avatar: '{name}',
+    status_sending: 'Wird gesendet…',
+    status_sent: 'Gesendet',
+    status_read: 'Gelesen',
+    status_failed: 'Nicht gesendet',
+    status_retry: 'Erneut senden',
   },
 };
 

@@ -385,7 +385,12 @@ test('languages: the browser’s, else the page’s <html lang>; the API hook (e
   // A browser in German on an English page: German.
   const german = await newPage(await newContext({ locale: 'de-DE' }));
   const inGerman = await openWidget(german, '/');
-  await inGerman.getByRole('textbox', { name: 'Nachricht', exact: true }).waitFor();
+  const box = inGerman.getByRole('textbox', { name: 'Nachricht', exact: true });
+  await box.waitFor();
+  // The delivery words under the visitor's own message are German too.
+  await box.fill('Hallo!');
+  await box.press('Enter');
+  await inGerman.locator('.msg--visitor .msg-status[data-status="sent"]').filter({ hasText: 'Gesendet' }).waitFor();
   // A browser in a language we lack (Japanese) on a Spanish page: Spanish.
   const page = await newPage(await newContext({ locale: 'ja-JP' }));
   const widget = await openWidget(page, '/es');
