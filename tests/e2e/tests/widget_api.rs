@@ -95,7 +95,12 @@ async fn a_verified_user_sees_their_history_on_another_device_and_a_wrong_hash_i
         .await;
         assert_eq!(refused.status, 403, "{}", refused.text);
         assert_eq!(refused.error_code(), "forbidden");
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains("hash"));
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("hash")
+        );
     }
 
     // Unverified (no hash): details for this browser only, never another's history.
@@ -266,8 +271,16 @@ async fn continuing_by_email_threads_the_customers_reply_into_the_conversation()
     let email = sent[0].json();
     assert_eq!(sent[0].path, "/email");
     assert_eq!(email["To"], "ann@example.com");
-    assert!(email["TextBody"].as_str().unwrap().contains("continued by email"));
-    let reply_to = email["ReplyTo"].as_str().expect("a reply address").to_owned();
+    assert!(
+        email["TextBody"]
+            .as_str()
+            .unwrap()
+            .contains("continued by email")
+    );
+    let reply_to = email["ReplyTo"]
+        .as_str()
+        .expect("a reply address")
+        .to_owned();
 
     let admin = app.operator().await;
     let options = admin
@@ -314,7 +327,9 @@ async fn the_transcript_goes_by_email_as_plain_text_and_is_rate_limited() {
     let fake = FakeProvider::start().await;
     let app = app_with(Some(&fake)).await;
     let visitor = app.visitor().await;
-    visitor.say("<script>alert(1)</script> where is my bike?").await;
+    visitor
+        .say("<script>alert(1)</script> where is my bike?")
+        .await;
     let admin = app.operator().await;
     admin
         .reply(visitor.conversation_id, "On its way, Ann.")
@@ -336,7 +351,10 @@ async fn the_transcript_goes_by_email_as_plain_text_and_is_rate_limited() {
         email["Subject"],
         "Transcript of your conversation with Acme <Bikes>"
     );
-    assert!(email.get("HtmlBody").is_none_or(Value::is_null), "text only");
+    assert!(
+        email.get("HtmlBody").is_none_or(Value::is_null),
+        "text only"
+    );
     let text = email["TextBody"].as_str().unwrap();
     assert!(
         text.contains("You: <script>alert(1)</script> where is my bike?"),
