@@ -91,7 +91,8 @@ async function visitorStarts(page, widget, text) {
   const input = widget.locator('#message-input');
   await input.fill(text);
   await input.press('Enter');
-  await widget.locator('.msg--visitor').filter({ hasText: text }).getByText(/Sent|Read/).waitFor();
+  // Acknowledged: its status (the words are in the visitor's language, so by its state).
+  await widget.locator('.msg--visitor').filter({ hasText: text }).locator('.msg-status[data-status="sent"], .msg-status[data-status="read"]').first().waitFor();
   return (await (await started).json()).conversation.id;
 }
 
