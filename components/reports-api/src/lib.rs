@@ -279,11 +279,12 @@ mod tests {
     }
 
     #[test]
-    fn staffing_settings_come_from_the_query_with_field_errors() {
-        let settings = staffing_settings("concurrency=2&shrinkage=0.25").unwrap();
+    fn staffing_settings_come_from_the_query_with_field_errors() -> Result<(), ApiError> {
+        let settings = staffing_settings("concurrency=2&shrinkage=0.25")?;
         assert_eq!(settings.concurrency(), 2);
         assert!(staffing_settings("concurrency=2.5").is_err());
         assert!(staffing_settings("target_service_level=2").is_err());
         assert!(staffing_settings("shrinkage=abc").is_err());
+        Ok(())
     }
 }
