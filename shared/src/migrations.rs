@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_reports.sql"),
     include_str!("migrations/0010_webhooks.sql"),
     include_str!("migrations/0011_widget_identity.sql"),
+    include_str!("migrations/0012_audit_and_counters.sql"),
 ];
 
 /// The schema version this build expects.
