@@ -45,8 +45,9 @@ pub fn migrate(db: &dyn Database) -> Result<(), DbError> {
         return Ok(());
     }
     // WAL persists in the file; it is set here, outside the transaction (the journal mode
-    // cannot change inside one), before the first table exists.
-    db.execute(crate::store::JOURNAL_MODE, &[])?;
+    // cannot change inside one), before the first table exists. A libSQL server refuses it (it
+    // keeps its own WAL), which `apply_setting` tolerates.
+    crate::store::apply_setting(db, crate::store::JOURNAL_MODE);
     // Rebuilding a table (the only way SQLite changes a constraint) drops the old one, which
     // with foreign keys enforced would delete-check every row referring to it. SQLite's
     // procedure: enforcement off for the migration (it cannot change inside a transaction),
@@ -302,5 +303,35 @@ mod tests {
             handle.join().unwrap().unwrap();
         }
         assert_eq!(user_version(&TestDb::open(&path)).unwrap(), LATEST_VERSION);
+    }
+    /// A libSQL server (Turso/sqld) refuses PRAGMAs that set the journal mode, `synchronous` or
+    /// the busy timeout ("unsupported statement"); `user_version` and `foreign_keys` it allows.
+    struct LibSqlLike(TestDb);
+
+    impl Database for LibSqlLike {
+        fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<crate::store::Rows, DbError> {
+            let setting = sql.to_ascii_lowercase();
+            let refused = ["journal_mode", "synchronous", "busy_timeout"]
+                .iter()
+                .any(|name| {
+                    setting.starts_with(&format!("pragma {name}")) && setting.contains('=')
+                });
+            if refused {
+                return Err(DbError::Host(
+                    "SQL_PARSE_ERROR: unsupported statement".into(),
+                ));
+            }
+            self.0.execute(sql, params)
+        }
+    }
+
+    #[test]
+    fn a_libsql_server_that_refuses_connection_pragmas_still_migrates_and_serves() {
+        let db = LibSqlLike(TestDb::open_in_memory_unmigrated());
+        crate::store::configure_connection(&db, crate::store::Access::Write).unwrap();
+        migrate(&db).unwrap();
+        assert_eq!(user_version(&db).unwrap(), LATEST_VERSION);
+        // The refusal is real: the same statement fails when run directly.
+        assert!(db.execute(crate::store::JOURNAL_MODE, &[]).is_err());
     }
 }

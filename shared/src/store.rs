@@ -199,13 +199,24 @@ pub const JOURNAL_MODE: &str = "PRAGMA journal_mode = WAL";
 
 /// Applies the settings `access` needs; call once right after opening.
 pub fn configure_connection(db: &dyn Database, access: Access) -> Result<(), DbError> {
-    db.execute(BUSY_TIMEOUT, &[])?;
+    apply_setting(db, BUSY_TIMEOUT);
     if access == Access::Write {
         for pragma in WRITER_PRAGMAS {
-            db.execute(pragma, &[])?;
+            apply_setting(db, pragma);
         }
     }
     Ok(())
+}
+
+/// Runs one connection setting (a `PRAGMA name = value`), tolerating a database that refuses it.
+///
+/// A libSQL server (Turso, sqld: Spin's `type = "libsql"` database) answers "unsupported
+/// statement" to PRAGMAs that set the journal mode, `synchronous` or the busy timeout, because it
+/// owns all three: it runs its own WAL and serializes writes itself. The embedded SQLite accepts
+/// every one of them, so ignoring a refusal loses nothing there and keeps the app running on
+/// libSQL. (A broken connection still fails loudly on the first real statement.)
+pub fn apply_setting(db: &dyn Database, pragma: &str) {
+    let _ = db.execute(pragma, &[]);
 }
 
 /// Runs `work` inside `BEGIN IMMEDIATE` ... `COMMIT`, rolling back if it fails.
