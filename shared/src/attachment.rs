@@ -261,9 +261,13 @@ const INSERT_PENDING: &str = "INSERT INTO attachments
 const FOR_VISITOR: &str = "SELECT a.name, a.content_type, a.data FROM attachments a
      JOIN conversations c ON c.id = a.conversation_id
      WHERE a.id = ?1 AND a.conversation_id = ?2 AND a.message_id IS NOT NULL
-       AND c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?3)";
+       AND c.visitor_contact_id = (SELECT contact_id FROM visitor_tokens WHERE token_hash = ?3)
+       AND a.sha256 != 'removed-by-retention'";
+/// Files whose bytes retention removed (`retention`) keep their row as a marker and are not
+/// found.
 const FOR_OPERATOR: &str = "SELECT name, content_type, data FROM attachments
-     WHERE id = ?1 AND conversation_id = ?2 AND message_id IS NOT NULL";
+     WHERE id = ?1 AND conversation_id = ?2 AND message_id IS NOT NULL
+       AND sha256 != 'removed-by-retention'";
 
 /// Stores files for the message about to be inserted into `conversation_id`, in the same
 /// transaction: the message's insert claims them (the `messages_publish` trigger).

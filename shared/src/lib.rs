@@ -52,6 +52,10 @@
 //!   shrinkage).
 //! - [`webhook`]: outgoing webhooks for integrations: endpoints, the signed deliveries the
 //!   event log fills (a durable outbox with leases and retries), the SSRF rule for their URLs.
+//! - Privacy and the operator's record: [`audit`] (the audit log of sign-ins and admin
+//!   changes: closed list of actions, never values), [`privacy`] (finding a customer,
+//!   exporting everything about them, erasing them on request), [`retention`] (how long
+//!   resolved conversations and attachments are kept, and the bounded purge).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -64,6 +68,7 @@ pub mod api;
 pub mod assist;
 pub mod assistant;
 pub mod attachment;
+pub mod audit;
 pub mod canned;
 pub mod channel;
 pub mod chat;
@@ -89,8 +94,10 @@ pub mod migrations;
 pub mod note;
 pub mod operator;
 pub mod outbox;
+pub mod privacy;
 pub mod report_facts;
 pub mod reports;
+pub mod retention;
 pub mod router;
 pub mod routing;
 pub mod secret;

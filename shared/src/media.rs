@@ -231,6 +231,8 @@ struct AttachmentLost<'a> {
 const DONE: &str =
     "UPDATE media_fetches SET done_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
 const AGAIN: &str = "UPDATE media_fetches SET next_attempt_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
+const STILL_WANTED: &str =
+    "SELECT 1 AS wanted FROM media_fetches WHERE id = ?1 AND done_at IS NULL";
 const STORE: &str = "INSERT INTO attachments
      (conversation_id, message_id, name, content_type, size, sha256, data, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
@@ -243,6 +245,11 @@ pub fn record(
     schedule: &RetrySchedule,
     now: i64,
 ) -> Result<Vec<(i64, i64)>, DbError> {
+    // Erasing a customer (`privacy`) deletes their pending fetches, possibly while one runs:
+    // a file fetched in flight must not bring their data back.
+    if db.execute(STILL_WANTED, &[job.id.into()])?.is_empty() {
+        return Ok(Vec::new());
+    }
     let error: String = match fetched {
         Fetched::File { content_type, data } => {
             let declared = job.content_type.as_deref().unwrap_or(&content_type);
