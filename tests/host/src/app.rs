@@ -56,7 +56,8 @@ pub struct AppInner {
     components: HashMap<String, Arc<LoadedComponent>>,
     pub(crate) variables: AppVariables,
     pub(crate) key_value: KeyValueBackend,
-    data_dir: PathBuf,
+    /// The default SQLite database's file (in the data directory unless a runtime config moved it).
+    sqlite_path: PathBuf,
     request_timeout: Duration,
     self_origin: OnceLock<SocketAddr>,
     /// Keeps the staged `files` alive (deleted when the app is dropped).
@@ -87,7 +88,21 @@ impl AppInner {
             )
         })?;
         let data_dir = std::path::absolute(&options.data_dir)?;
-        let key_value = KeyValueBackend::open(&data_dir.join("kv.db"))?;
+        let key_value_path = match &options.stores.key_value {
+            Some(path) => std::path::absolute(path)?,
+            None => data_dir.join("kv.db"),
+        };
+        let sqlite_path = match &options.stores.sqlite {
+            Some(path) => std::path::absolute(path)?,
+            None => data_dir.join("sqlite_db.db"),
+        };
+        for file in [&key_value_path, &sqlite_path] {
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+        }
+        let key_value = KeyValueBackend::open(&key_value_path)?;
 
         let engine = engine::engine()?;
         let linker = engine::linker(&engine)?;
@@ -139,7 +154,7 @@ impl AppInner {
             components,
             variables,
             key_value,
-            data_dir,
+            sqlite_path,
             request_timeout: options.request_timeout,
             self_origin: OnceLock::new(),
             _files: files_root,
@@ -153,7 +168,7 @@ impl AppInner {
 
     /// The file behind the SQLite database `label`, if it exists.
     pub fn sqlite_path(&self, label: &str) -> Option<PathBuf> {
-        (label == DEFAULT_LABEL).then(|| self.data_dir.join("sqlite_db.db"))
+        (label == DEFAULT_LABEL).then(|| self.sqlite_path.clone())
     }
 
     /// The address the app first listened on (the origin of "self" requests).

@@ -48,6 +48,7 @@ mod instance;
 mod interfaces;
 mod manifest;
 mod routes;
+mod runtime_config;
 mod server;
 mod stdio;
 mod variables;
@@ -60,6 +61,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+pub use runtime_config::StorePaths;
 pub use server::ServerHandle;
 
 /// The default wall-clock limit on one request (instantiation, handling and body streaming).
@@ -80,6 +82,8 @@ pub struct HostOptions {
     pub variables: HashMap<String, String>,
     /// Wall-clock limit on one request; a guest still running after it is stopped.
     pub request_timeout: Duration,
+    /// Store files a runtime config (`--runtime-config-file`) places outside `data_dir`.
+    pub stores: StorePaths,
 }
 
 impl HostOptions {
@@ -90,6 +94,7 @@ impl HostOptions {
             data_dir: data_dir.into(),
             variables: HashMap::new(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            stores: StorePaths::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use spin_test_host::{App, HostOptions};
+use spin_test_host::{App, HostOptions, StorePaths};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,6 +19,9 @@ Options:
   --manifest <PATH>      the application manifest [default: spin.toml]
   --listen <ADDR>        the address to listen on [default: 127.0.0.1:3000]
   --data-dir <DIR>       where kv.db and sqlite_db.db live [default: .data]
+  --runtime-config-file <PATH>
+                         Spin runtime config; this host honours only local (type = \"spin\")
+                         default stores with a path, and refuses Redis/libSQL by name
   --var <NAME=VALUE>     set an application variable (repeatable)
   --timeout <SECONDS>    wall-clock limit per request [default: 60]
   -h, --help             print this help
@@ -37,6 +40,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<A
         Some(other) => bail!("unknown command {other:?} (expected `up`)"),
     }
     let mut manifest = PathBuf::from("spin.toml");
+    let mut stores = StorePaths::default();
     let mut data_dir = PathBuf::from(".data");
     let mut listen: SocketAddr = ([127, 0, 0, 1], 3000).into();
     let mut variables = Vec::new();
@@ -66,6 +70,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<A
                 })?;
             }
             "--data-dir" | "--state-dir" => data_dir = value()?.into(),
+            "--runtime-config-file" => stores = StorePaths::from_file(&PathBuf::from(value()?))?,
             "--var" | "--variable" => {
                 let text = value()?;
                 let (key, val) = text
@@ -87,6 +92,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<A
         }
     }
     let mut options = HostOptions::new(manifest, data_dir);
+    options.stores = stores;
     options.variables.extend(variables);
     if let Some(timeout) = timeout {
         options.request_timeout = timeout;

@@ -210,6 +210,35 @@ async fn key_value_round_trips_and_is_shared_by_apps_on_one_data_dir() -> anyhow
 }
 
 #[tokio::test]
+async fn a_runtime_config_moves_both_stores_out_of_the_data_dir() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let elsewhere = tempfile::tempdir()?;
+    let config = elsewhere.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"state/kv.sqlite\"\n\
+         [sqlite_database.default]\ntype = \"spin\"\npath = \"state/app.sqlite\"\n",
+    )?;
+    let mut options = options(data.path())?;
+    options.stores = spin_test_host::StorePaths::from_file(&config)?;
+    let app = App::load(options).await?;
+    let server = app.serve(([127, 0, 0, 1], 0).into()).await?;
+
+    let put = request(server.addr, "PUT", "/echo/kv/greeting", None, "hej").await?;
+    assert_eq!(put.status, 200);
+    assert_eq!(
+        request(server.addr, "GET", "/echo/sql", None, "")
+            .await?
+            .body,
+        "journal_mode=wal id=1 count=1"
+    );
+    let state = elsewhere.path().join("state");
+    assert!(state.join("kv.sqlite").exists() && state.join("app.sqlite").exists());
+    assert!(!data.path().join("kv.db").exists() && !data.path().join("sqlite_db.db").exists());
+    Ok(())
+}
+
+#[tokio::test]
 async fn key_value_stores_are_limited_to_the_manifest() -> anyhow::Result<()> {
     let app = spawn(|_| {}).await?;
     assert_eq!(get(&app, "/echo/store/default").await?.body, "opened");
