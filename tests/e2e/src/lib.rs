@@ -47,7 +47,10 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     _runtime: Runtime,
-    _data: tempfile::TempDir,
+    /// Shared with the other nodes started by [`TestApp::second_node`]; deleted with the last.
+    _data: std::sync::Arc<tempfile::TempDir>,
+    /// The variables this node was started with, so that another node runs the same config.
+    variables: HashMap<String, String>,
 }
 
 impl TestApp {
@@ -114,12 +117,20 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     variables.extend(settings.variables);
+    start_node(std::sync::Arc::new(data), variables).await
+}
 
+/// Starts one app instance over `data` (which other instances may share).
+async fn start_node(
+    data: std::sync::Arc<tempfile::TempDir>,
+    variables: HashMap<String, String>,
+) -> TestApp {
+    let root = workspace_root();
     let use_spin = std::env::var("LIVECHAT_TEST_RUNTIME").is_ok_and(|v| v == "spin");
     let (base, runtime) = if use_spin {
         start_spin(&root, data.path(), &variables).await
     } else {
-        start_test_host(&root, data.path(), variables).await
+        start_test_host(&root, data.path(), variables.clone()).await
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -131,6 +142,38 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         http,
         _runtime: runtime,
         _data: data,
+        variables,
+    }
+}
+
+impl TestApp {
+    /// Another node of the same app: a second host (its own router, instances, listener,
+    /// key-value connection and SQLite connections) over this node's data directory, with the
+    /// same variables, as two servers share one store in production. Under the test host the
+    /// two share only the process's compiled code; every piece of state goes through the files,
+    /// so their locking is SQLite's own.
+    pub async fn second_node(&self) -> TestApp {
+        start_node(self._data.clone(), self.variables.clone()).await
+    }
+}
+
+impl Visitor {
+    /// The same visitor talking to another node of the app.
+    pub fn on(&self, node: &TestApp) -> Visitor {
+        Visitor {
+            app_base: node.base.clone(),
+            ..self.clone()
+        }
+    }
+}
+
+impl Operator {
+    /// The same signed-in operator talking to another node of the app.
+    pub fn on(&self, node: &TestApp) -> Operator {
+        Operator {
+            app_base: node.base.clone(),
+            ..self.clone()
+        }
     }
 }
 
