@@ -203,6 +203,12 @@ pub fn field_names(body: &Value) -> Value {
     Value::from(names)
 }
 
+/// A request body as JSON for [`admin_entry`] (`Null` when it is empty or not JSON: the write
+/// already succeeded, so its body parsed; a DELETE has none).
+pub fn body_value(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
 /// How an admin write changes the system, as the `admin-api` dispatch describes it: which
 /// area, what happened to it, and the item's id if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{query_param, query_text};
+use crate::audit::{self, Action, Entry};
 use crate::canned::{self, Canned, CannedFields, CannedRequest, Placeholders};
 use crate::chat::{
     self, ChatError, EventsPage, EventsQuery, PostMessageRequest, ReadRequest, Speaker,
@@ -178,10 +179,14 @@ pub fn setup(
         password: Password::parse(&request.password)?,
     };
     let hash = new.password.hash(ctx.entropy)?;
-    operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?.ok_or(ChatError::Conflict(
-        "already_set_up",
-        "an operator already exists; sign in instead".into(),
-    ))
+    let admin = operator::insert_first(ctx.db, &new, &hash, ctx.clock.now_ms())?.ok_or(
+        ChatError::Conflict(
+            "already_set_up",
+            "an operator already exists; sign in instead".into(),
+        ),
+    )?;
+    audit::record_or_log(ctx, &Entry::new(Some(&admin), Action::Setup).from(client));
+    Ok(admin)
 }
 
 /// Signs an operator in and opens a session lasting `session_ttl_ms`.
@@ -196,6 +201,7 @@ pub fn login(
     session_ttl_ms: i64,
     client: &str,
 ) -> Result<SignedIn, ChatError> {
+    let address = client;
     let (account, client) = (account_key(&request.email), client_key(client));
     let blocked = throttle::blocked_for(ctx, &account, throttle::PER_ACCOUNT)
         .max(throttle::blocked_for(ctx, &client, throttle::PER_CLIENT));
@@ -216,6 +222,13 @@ pub fn login(
     let Some((operator, _)) = found.filter(|_| password_ok) else {
         throttle::record_failure(ctx, &account, throttle::PER_ACCOUNT);
         throttle::record_failure(ctx, &client, throttle::PER_CLIENT);
+        // The email tried, never the password.
+        audit::record_or_log(
+            ctx,
+            &Entry::new(None, Action::LoginFailed)
+                .detail(audit::tried_email(&request.email))
+                .from(address),
+        );
         return Err(ChatError::BadCredentials);
     };
     throttle::reset(ctx, &account);
@@ -223,6 +236,10 @@ pub fn login(
     let now = ctx.clock.now_ms();
     let expires_at = now + session_ttl_ms;
     operator::insert_session(ctx.db, &token.hash(), operator.id, now, expires_at)?;
+    audit::record_or_log(
+        ctx,
+        &Entry::new(Some(&operator), Action::Login).from(address),
+    );
     Ok(SignedIn {
         operator,
         token: token.as_str().to_owned(),
@@ -261,9 +278,14 @@ pub fn authenticate(ctx: &Ctx<'_>, token: Option<&str>) -> Result<Operator, Chat
         .ok_or(ChatError::Unauthenticated)
 }
 
-pub fn logout(ctx: &Ctx<'_>, token: Option<&str>) -> Result<(), ChatError> {
+/// Ends the session `token` (if any); a live one leaves an audit line from `client`.
+pub fn logout(ctx: &Ctx<'_>, token: Option<&str>, client: &str) -> Result<(), ChatError> {
     if let Some(token) = token.and_then(Token::parse) {
+        let who = operator::by_session(ctx.db, &token.hash(), ctx.clock.now_ms())?;
         operator::delete_session(ctx.db, &token.hash())?;
+        if let Some(who) = who {
+            audit::record_or_log(ctx, &Entry::new(Some(&who), Action::Logout).from(client));
+        }
     }
     Ok(())
 }
@@ -432,6 +454,7 @@ pub fn accept_invite(
     session_ttl_ms: i64,
     client: &str,
 ) -> Result<SignedIn, ChatError> {
+    let address = client;
     let client = client_key(client);
     if let Some(seconds) = throttle::blocked_for(ctx, &client, throttle::PER_CLIENT) {
         return Err(ChatError::RateLimited(seconds));
@@ -457,6 +480,11 @@ pub fn accept_invite(
         // A new password (an invitation doubles as a reset) ends every older session.
         operator::delete_sessions_of(ctx.db, operator.id)?;
         operator::insert_session(ctx.db, &session.hash(), operator.id, now, expires_at)?;
+        audit::record(
+            ctx.db,
+            now,
+            &Entry::new(Some(&operator), Action::InviteAccepted).from(address),
+        )?;
         Ok(operator)
     })
     .inspect_err(|e| {
@@ -839,8 +867,57 @@ mod tests {
             "10.0.0.1",
         )
         .unwrap();
-        logout(&ctx, Some(&signed_in.token)).unwrap();
+        logout(&ctx, Some(&signed_in.token), "127.0.0.1").unwrap();
         assert!(authenticate(&ctx, Some(&signed_in.token)).is_err());
+    }
+
+    #[test]
+    fn sign_ins_and_outs_are_audited_without_the_password() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let wrong = LoginRequest {
+            email: "admin@example.com".into(),
+            password: "not the passphrase".into(),
+        };
+        assert!(login(&ctx, &config(), &wrong, 1000, "10.0.0.7").is_err());
+        let signed_in = login(
+            &ctx,
+            &config(),
+            &login_request("a long passphrase"),
+            60_000,
+            "10.0.0.8",
+        )
+        .unwrap();
+        logout(&ctx, Some(&signed_in.token), "10.0.0.8").unwrap();
+        // A dead token signs nobody out: no line.
+        logout(&ctx, Some(&signed_in.token), "10.0.0.8").unwrap();
+        let lines = ctx
+            .db
+            .execute(
+                "SELECT action, actor_email, detail, client_addr FROM audit_log ORDER BY id",
+                &[],
+            )
+            .unwrap();
+        let got: Vec<(String, Option<String>, String, String)> = lines
+            .iter()
+            .map(|r| {
+                (
+                    r.str("action").unwrap().to_owned(),
+                    r.opt_str("actor_email").unwrap().map(str::to_owned),
+                    r.str("detail").unwrap().to_owned(),
+                    r.str("client_addr").unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].0, "login.failed");
+        assert_eq!(got[0].1, None);
+        assert!(got[0].2.contains("admin@example.com"));
+        assert!(!got[0].2.contains("passphrase"));
+        assert_eq!(got[0].3, "10.0.0.7");
+        assert_eq!(got[1].0, "login");
+        assert_eq!(got[1].1.as_deref(), Some("admin@example.com"));
+        assert_eq!(got[2].0, "logout");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 // routing of conversations without a team, topics (detection rules, team, priority, human-only),
 // tags, team canned responses and the visitor-facing transfer notices; the knowledge base, the
 // assistant's settings and business hours are in admin-assistant.js, outgoing webhooks in
-// admin-webhooks.js, the website widget's look and forms in admin-widget.js. Built when shown, removed on sign-out.
+// admin-webhooks.js, the website widget's look and forms in admin-widget.js, the audit log,
+// customers' data (export, erasure) and retention in admin-privacy.js. Built when shown, removed on sign-out.
 
 import {
   adminApi, button, el, emit, field, handleAuthError, hasRole, input, on, PRESENCE_LABELS, safeColor,
@@ -13,6 +14,7 @@ import { confirmDialog, errorLine, openDialog } from './dialog.js';
 import { renderAssistant, renderHours, renderKnowledge } from './admin-assistant.js';
 import { renderWebhooks } from './admin-webhooks.js';
 import { renderWidget } from './admin-widget.js';
+import { renderAudit, renderCustomers, renderRetention } from './admin-privacy.js';
 import { fullFormat } from '/shared/messages.js';
 
 const SECTIONS = [
@@ -28,6 +30,9 @@ const SECTIONS = [
   ['webhooks', 'Webhooks'],
   ['widget', 'Widget'],
   ['settings', 'Settings'],
+  ['customers', 'Customer data'],
+  ['retention', 'Retention'],
+  ['audit', 'Audit log'],
 ];
 const ROLES = [['operator', 'Operator'], ['supervisor', 'Supervisor'], ['admin', 'Admin']];
 
@@ -93,6 +98,9 @@ async function loadSection(body) {
     webhooks: renderWebhooks,
     widget: renderWidget,
     settings: renderSettings,
+    customers: renderCustomers,
+    retention: renderRetention,
+    audit: renderAudit,
   }[section];
   try {
     const nodes = await render(() => mine === seq);

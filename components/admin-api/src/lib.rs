@@ -11,8 +11,11 @@
 
 use shared::admin;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
+use shared::audit::{self, AdminChange, Change};
+use shared::chat::ChatError;
 use shared::router::Sweep;
 use shared::webhook::{self, address::Origin};
+use shared::{privacy, retention};
 use spin_host::{Access, ApiRequest, SpinHost, id};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
@@ -41,6 +44,18 @@ impl Collection {
             "topics" => Some(Collection::Topics),
             "articles" => Some(Collection::Articles),
             _ => None,
+        }
+    }
+
+    /// The area an audit line names (`settings.changed`, `area`).
+    fn area(self) -> &'static str {
+        match self {
+            Collection::Operators => "operators",
+            Collection::Teams => "teams",
+            Collection::Tags => "tags",
+            Collection::Canned => "canned",
+            Collection::Topics => "topics",
+            Collection::Articles => "articles",
         }
     }
 }
@@ -77,6 +92,16 @@ enum Command {
     DeleteWebhook(i64),
     TestWebhook(i64),
     WebhookDeliveries(i64),
+    /// The audit log (`format=csv` for a download).
+    Audit,
+    /// Customers' data on request: search, export, erasure.
+    Contacts,
+    ExportContact(i64),
+    EraseContact(i64),
+    /// Retention settings, and one purge batch now.
+    Retention,
+    UpdateRetention,
+    PurgeRetention,
     WrongMethod(&'static str),
     Unknown,
 }
@@ -129,6 +154,25 @@ impl Command {
                 (Some(w), Get) => Command::WebhookDeliveries(w),
                 (Some(_), _) => Command::WrongMethod("GET"),
             },
+            (["audit"], Get) => Command::Audit,
+            (["audit"], _) => Command::WrongMethod("GET"),
+            (["contacts"], Get) => Command::Contacts,
+            (["contacts"], _) => Command::WrongMethod("GET"),
+            (["contacts", c], m) => match (id(c), m) {
+                (None, _) => Command::Unknown,
+                (Some(c), Delete) => Command::EraseContact(c),
+                (Some(_), _) => Command::WrongMethod("DELETE"),
+            },
+            (["contacts", c, "export"], m) => match (id(c), m) {
+                (None, _) => Command::Unknown,
+                (Some(c), Get) => Command::ExportContact(c),
+                (Some(_), _) => Command::WrongMethod("GET"),
+            },
+            (["retention"], Get) => Command::Retention,
+            (["retention"], Patch) => Command::UpdateRetention,
+            (["retention"], _) => Command::WrongMethod("GET, PATCH"),
+            (["retention", "purge"], Post) => Command::PurgeRetention,
+            (["retention", "purge"], _) => Command::WrongMethod("POST"),
             (["operators", o, "invite"], m) => match (id(o), m) {
                 (None, _) => Command::Unknown,
                 (Some(o), Post) => Command::Reinvite(o),
@@ -165,6 +209,53 @@ impl Command {
                 | Command::UpdateRouting
         )
     }
+
+    /// What an admin write changes, for its audit line; `None` for reads, and for exports and
+    /// erasures, which `shared::privacy` audits itself (in the erasure's own transaction).
+    /// Every write command must be listed here: the match has no catch-all for writes.
+    fn audited_change(&self) -> Option<AdminChange> {
+        use Change::{Created, Deleted, Ran, Tested, Updated};
+        let change = |area: &'static str, change: Change, item: Option<i64>| {
+            Some(AdminChange { area, change, item })
+        };
+        match *self {
+            Command::Create(c) => change(c.area(), Created, None),
+            Command::Update(c, id) => change(c.area(), Updated, Some(id)),
+            Command::Delete(c, id) => change(c.area(), Deleted, Some(id)),
+            Command::Reinvite(id) => change("operators", Tested, Some(id)),
+            Command::UpdateAssistant => change("assistant", Updated, None),
+            Command::UpdateCsat => change("csat", Updated, None),
+            Command::UpdateSettings => change("settings", Updated, None),
+            Command::UpdateWidget => change("widget", Updated, None),
+            Command::UpdateRouting => change("routing", Updated, None),
+            Command::UpdateHours => change("hours", Updated, None),
+            Command::UpdateTeamHours(id) => change("team_hours", Updated, Some(id)),
+            Command::CreateWebhook => change("webhooks", Created, None),
+            Command::UpdateWebhook(id) => change("webhooks", Updated, Some(id)),
+            Command::DeleteWebhook(id) => change("webhooks", Deleted, Some(id)),
+            Command::TestWebhook(id) => change("webhooks", Tested, Some(id)),
+            Command::UpdateRetention => change("retention", Updated, None),
+            Command::PurgeRetention => change("retention", Ran, None),
+            Command::List(_)
+            | Command::Article(_)
+            | Command::Assistant
+            | Command::Csat
+            | Command::Settings
+            | Command::Widget
+            | Command::Routing
+            | Command::Hours
+            | Command::TeamHours(_)
+            | Command::Webhooks
+            | Command::WebhookDeliveries(_)
+            | Command::Audit
+            | Command::Contacts
+            | Command::ExportContact(_)
+            | Command::EraseContact(_)
+            | Command::Retention
+            | Command::WrongMethod(_)
+            | Command::Unknown => None,
+        }
+    }
 }
 
 /// The `webhook_trusted_origin` setting (README, "Webhooks"); a malformed one is the server's
@@ -172,6 +263,21 @@ impl Command {
 fn trusted_origin() -> Result<Option<Origin>, ApiError> {
     Origin::parse_setting(&spin_host::variable("webhook_trusted_origin", ""))
         .map_err(|e| ApiError::internal(format!("webhook_trusted_origin: {e}")))
+}
+
+/// A body the browser saves as a file (an export, a CSV) rather than shows.
+fn download(content_type: &str, file_name: &str, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(200)
+        .header("content-type", content_type)
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(body)
+        .build()
 }
 
 #[http_component]
@@ -202,13 +308,24 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         | Command::Webhooks
         | Command::WebhookDeliveries(_)
         | Command::Assistant
-        | Command::Csat => Access::Read,
+        | Command::Csat
+        | Command::Audit
+        | Command::Contacts
+        | Command::Retention => Access::Read,
         _ => Access::Write,
     };
     let host = SpinHost::open(access)?;
     let ctx = host.ctx();
     let admin = spin_host::operator(&ctx, &request)?;
     let origin = request.origin();
+    let client = request.client_address().to_owned();
+    // The target's role before a change, so a role change's audit line names both ends.
+    let role_before = match command {
+        Command::Update(Collection::Operators, id) => shared::operator::by_id(ctx.db, id)
+            .map_err(ApiError::internal)?
+            .map(|o| o.role),
+        _ => None,
+    };
     use Collection as C;
     let response = match command {
         Command::List(C::Operators) => {
@@ -388,8 +505,63 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             "widget",
             admin::update_widget_settings(&ctx, &admin, &request.json()?)?,
         ),
+        Command::Audit => {
+            let query = audit::Query::parse(&request.query).map_err(ChatError::from)?;
+            if shared::api::query_param(&request.query, "format") == Some("csv") {
+                download(
+                    "text/csv; charset=utf-8",
+                    "audit-log.csv",
+                    audit::csv(&ctx, &admin, &query)?.into_bytes(),
+                )
+            } else {
+                spin_host::json(200, &audit::list(&ctx, &admin, &query)?)
+            }
+        }
+        Command::Contacts => spin_host::json_field(
+            200,
+            "contacts",
+            privacy::search(&ctx, &admin, &request.query)?,
+        ),
+        Command::ExportContact(id) => {
+            let export = privacy::export(&ctx, &admin, id, &client)?;
+            download(
+                "application/json",
+                &format!("contact-{id}-export.json"),
+                shared::api::to_json(&export),
+            )
+        }
+        Command::EraseContact(id) => {
+            // The confirmation may come in the body or the query (`?confirm=erase`).
+            let confirm = match shared::api::query_text(&request.query, "confirm") {
+                Some(confirm) => privacy::EraseRequest { confirm },
+                None => request.json()?,
+            };
+            spin_host::json_field(
+                200,
+                "erased",
+                privacy::erase(&ctx, &admin, id, &confirm, &client)?,
+            )
+        }
+        Command::Retention => {
+            spin_host::json_field(200, "retention", retention::settings(&ctx, &admin)?)
+        }
+        Command::UpdateRetention => spin_host::json_field(
+            200,
+            "retention",
+            retention::update(&ctx, &admin, &request.json()?)?,
+        ),
+        Command::PurgeRetention => {
+            spin_host::json_field(200, "purged", retention::purge_now(&ctx, &admin)?)
+        }
         Command::WrongMethod(_) | Command::Unknown => return Err(ApiError::not_found_route()),
     };
+    // One place for every admin write's audit line: a route added above is audited as soon as
+    // `audited_change` names it. Only successes reach here (failures returned early).
+    if let Some(change) = command.audited_change() {
+        let body = audit::body_value(&request.body);
+        let entry = audit::admin_entry(&admin, &change, &body, role_before).from(&client);
+        audit::record_or_log(&ctx, &entry);
+    }
     if command.may_change_routing() {
         spin_host::route_if_needed(COMPONENT, &ctx, Sweep::Skip).await;
     }
@@ -465,6 +637,32 @@ mod tests {
         assert_eq!(
             Command::route(&Put, &["webhooks", "3"]),
             Command::WrongMethod("PATCH, DELETE")
+        );
+        assert_eq!(Command::route(&Get, &["audit"]), Command::Audit);
+        assert_eq!(
+            Command::route(&Delete, &["audit"]),
+            Command::WrongMethod("GET")
+        );
+        assert_eq!(Command::route(&Get, &["contacts"]), Command::Contacts);
+        assert_eq!(
+            Command::route(&Get, &["contacts", "5", "export"]),
+            Command::ExportContact(5)
+        );
+        assert_eq!(
+            Command::route(&Delete, &["contacts", "5"]),
+            Command::EraseContact(5)
+        );
+        assert_eq!(
+            Command::route(&Get, &["contacts", "5"]),
+            Command::WrongMethod("DELETE")
+        );
+        assert_eq!(
+            Command::route(&Patch, &["retention"]),
+            Command::UpdateRetention
+        );
+        assert_eq!(
+            Command::route(&Post, &["retention", "purge"]),
+            Command::PurgeRetention
         );
         assert_eq!(Command::route(&Get, &["nothing"]), Command::Unknown);
         assert_eq!(Command::route(&Get, &["tags", "x"]), Command::Unknown);

@@ -363,7 +363,7 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
             ));
         }
         Command::Logout => {
-            inbox::logout(&ctx, request.session_token())?;
+            inbox::logout(&ctx, request.session_token(), request.client_address())?;
             return Ok((
                 spin_host::no_content_with_headers(&[(
                     "set-cookie",

@@ -7,6 +7,8 @@
 //!   topic detection, assignments); answers what it did. Callers: `widget-api` (a conversation
 //!   starts waiting; visitors polling their queue place), `inbox-api` (status changes,
 //!   transfers, assignments, presence, heartbeats), `admin-api` (capacity, teams, policies).
+//!   A sweeping pass (`due`/`now`) also runs the retention purge when it is due
+//!   (`shared::retention`).
 //! - `GET /queue/:conversation_id`: the queue position and wait estimate (for the assistant).
 
 use shared::api::{ApiError, query_param};
@@ -56,7 +58,13 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 })?,
             };
             let host = SpinHost::open(Access::Write)?;
-            Ok(spin_host::json(200, &router::run(&host.ctx(), sweep)?))
+            let outcome = router::run(&host.ctx(), sweep)?;
+            // Retention rides on the periodic sweep (operators' heartbeats ask for it); it
+            // runs a bounded batch at most every `retention::INTERVAL_MS` on any node.
+            if sweep != Sweep::Skip {
+                shared::retention::purge_if_due(&host.ctx());
+            }
+            Ok(spin_host::json(200, &outcome))
         }
         Command::Queue(conversation_id) => {
             let host = SpinHost::open(Access::Read)?;

@@ -355,6 +355,26 @@ fn routes(f: &Fixtures) -> Vec<Route> {
             Some(json!({ "transfer_notice_team": "Moved to {team}." })),
             Admin,
         ),
+        // Privacy: the audit log, customers' data, retention. Erasure is tried on an unknown
+        // contact (404 past the role check) so the fixtures stay.
+        route("GET", "/admin/audit", None, Admin),
+        route("GET", "/admin/audit?format=csv", None, Admin),
+        route("GET", "/admin/contacts?q=a", None, Admin),
+        route(
+            "GET",
+            format!("/admin/contacts/{}/export", f.contact),
+            None,
+            Admin,
+        ),
+        route(
+            "DELETE",
+            "/admin/contacts/999999",
+            Some(json!({ "confirm": "erase" })),
+            Admin,
+        ),
+        route("GET", "/admin/retention", None, Admin),
+        route("PATCH", "/admin/retention", Some(json!({})), Admin),
+        route("POST", "/admin/retention/purge", Some(json!({})), Admin),
         // Deletions last: they remove fixtures.
         route(
             "DELETE",
