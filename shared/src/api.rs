@@ -77,6 +77,19 @@ impl ApiError {
         )
     }
 
+    /// 429 `rate_limited`: a request-rate limit (see `rate_limit`); `Retry-After` says when the
+    /// next window opens.
+    pub fn rate_limited(retry_after_s: i64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limited",
+                format!("too many requests; try again in {retry_after_s} s"),
+            )
+        }
+    }
+
     pub fn unsupported_media_type() -> ApiError {
         ApiError::new(
             415,

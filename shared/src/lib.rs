@@ -56,6 +56,10 @@
 //!   changes: closed list of actions, never values), [`privacy`] (finding a customer,
 //!   exporting everything about them, erasing them on request), [`retention`] (how long
 //!   resolved conversations and attachments are kept, and the bounded purge).
+//! - Abuse and observability: [`rate_limit`] (requests per minute per client address, visitor
+//!   and operator session, in the key-value store), [`ops_counter`] (hourly counters of refused
+//!   webhooks and rate-limit refusals), [`system_report`] (what a supervisor reads of them),
+//!   [`health`] (the stores' health check behind `GET /health`).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable
 //!   secrets; [`webhook_nonce`]: signed webhooks' one-time tokens, accepted once; [`input`]:
 //!   field parse errors;
@@ -79,6 +83,7 @@ pub mod csat;
 pub mod delivery;
 pub mod escalation;
 pub mod event;
+pub mod health;
 pub mod help;
 pub mod host;
 pub mod hours;
@@ -93,8 +98,10 @@ pub mod message;
 pub mod migrations;
 pub mod note;
 pub mod operator;
+pub mod ops_counter;
 pub mod outbox;
 pub mod privacy;
+pub mod rate_limit;
 pub mod report_facts;
 pub mod reports;
 pub mod retention;
@@ -104,6 +111,7 @@ pub mod secret;
 pub mod settings;
 pub mod staffing;
 pub mod store;
+pub mod system_report;
 pub mod tag;
 pub mod team;
 pub mod throttle;

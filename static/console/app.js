@@ -117,6 +117,13 @@ function showLogin(message) {
   document.title = 'Sign in · Live chat';
 }
 
+// The wait the server asks for after too many attempts (Retry-After), in words.
+function tooManyAttempts(seconds) {
+  if (!seconds) return 'Too many attempts. Wait a few minutes and try again.';
+  const wait = seconds < 60 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}`;
+  return `Too many attempts. Try again in ${wait}.`;
+}
+
 function showLoginError(message) {
   ui.loginError.textContent = message;
   ui.loginError.hidden = false;
@@ -270,7 +277,7 @@ ui.loginForm.addEventListener('submit', async (event) => {
     ui.loginPassword.value = '';
     await startApp(result.operator, { view: viewFromHash() });
   } catch (error) {
-    showLoginError(error.status === 429 ? 'Too many attempts. Wait a few minutes and try again.' : error.message || 'Sign in failed.');
+    showLoginError(error.status === 429 ? tooManyAttempts(error.retryAfter) : error.message || 'Sign in failed.');
     ui.loginPassword.focus();
   } finally {
     ui.loginSubmit.disabled = false;

@@ -42,6 +42,8 @@ async function request(url, { method = 'GET', body, signal } = {}) {
       envelope.message || `Request failed (${response.status}).`,
     );
     error.details = envelope;
+    // 429s say when to try again (seconds); the login form shows it.
+    error.retryAfter = Number(response.headers.get('retry-after')) || null;
     throw error;
   }
   return json;

@@ -314,7 +314,32 @@ export const DEFINITIONS = {
   available_operators: 'Operators who are online and set to Available, of those online.',
   today_first_response: 'Median first response time of today’s conversations (since midnight in the report’s time zone).',
   today_csat: 'Average rating of today’s survey answers, with the share of 4 and 5.',
+  replies_failed: 'Replies through SMS, email or social channels that could not be delivered in the last 24 hours (the provider refused them or every retry failed), and those now waiting for a retry.',
+  webhooks_failing: 'Outgoing webhook deliveries that failed for good in the last 24 hours, and those now waiting for a retry.',
+  webhooks_refused: 'Calls to the channel webhooks (Twilio, Meta, email) refused in the last 24 hours for a missing or wrong signature or credentials: a misconfigured provider, or someone probing.',
+  rate_limited: 'Times a client went over a request-rate limit in the last 24 hours, counted once per client and minute: by address, by visitor, by operator session.',
 };
+
+// The tiles of the System card (GET /api/reports/system): [{key, label, value, detail, definition}].
+export function systemTiles(system) {
+  const s = system || {};
+  const replies = s.replies || {};
+  const webhooks = s.webhooks || {};
+  const refused = s.inbound_rejected_24h || {};
+  const limited = s.rate_limited_24h || {};
+  const sum = (o) => Object.values(o).reduce((a, n) => a + (Number(n) || 0), 0);
+  const tile = (key, label, value, detail) => ({ key, label, value, detail, definition: DEFINITIONS[key] });
+  const byName = (o) => {
+    const named = Object.entries(o).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${formatCount(n)}`);
+    return named.length ? named.join(', ') : 'None';
+  };
+  return [
+    tile('replies_failed', 'Replies not delivered (24 h)', formatCount(replies.failed_24h ?? 0), `${formatCount(replies.retrying ?? 0)} retrying`),
+    tile('webhooks_failing', 'Webhooks failed (24 h)', formatCount(webhooks.failed_24h ?? 0), `${formatCount(webhooks.retrying ?? 0)} retrying`),
+    tile('webhooks_refused', 'Channel webhooks refused (24 h)', formatCount(sum(refused)), byName(refused)),
+    tile('rate_limited', 'Rate-limited (24 h)', formatCount(sum(limited)), byName(limited)),
+  ];
+}
 
 function durationDetail(stats) {
   if (!stats || !stats.count) return 'None yet';

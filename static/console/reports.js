@@ -18,7 +18,7 @@ import {
 } from './core.js';
 import {
   CHANNELS, clockIn, csvHref, customRangeError, dailyTable, DEFAULT_FILTERS, filtersFromParams, filtersToParams,
-  formatCount, formatSeconds, kpiTiles, liveTiles, longestWaitNow, normalizeFilters, operatorsTable, periodLabel,
+  formatCount, formatSeconds, kpiTiles, liveTiles, systemTiles, longestWaitNow, normalizeFilters, operatorsTable, periodLabel,
   PERIODS, readStaffingForm, reportQuery, STAFFING_DEFAULTS, staffingDay, staffingParams, staffingTable, tagsTable,
   trafficTable, WEEKDAYS,
 } from './reports-logic.js';
@@ -172,6 +172,10 @@ function build() {
   ui.liveUpdated = el('span', 'muted small report-updated');
   live.tools.append(ui.liveUpdated);
 
+  // Delivery failures, refused webhooks and rate limits, refreshed with the live panel.
+  const system = section('system', 'System');
+  ui.systemBody = system.body;
+
   const summary = section('summary', 'Summary');
   ui.summaryBody = summary.body;
   ui.period = el('p', 'muted report-period');
@@ -197,7 +201,7 @@ function build() {
   ui.staffingBody = el('div', 'report-staffing');
   staffing.body.append(ui.staffingForm, ui.staffingBody);
 
-  ui.content.append(ui.filterBar, ui.error, ui.banner, live.node, summary.node, daily.node, traffic.node, operators.node, tags.node, staffing.node);
+  ui.content.append(ui.filterBar, ui.error, ui.banner, live.node, system.node, summary.node, daily.node, traffic.node, operators.node, tags.node, staffing.node);
   updateCsvLinks();
 }
 
@@ -390,6 +394,9 @@ async function loadLive() {
     view.live = live;
     view.liveAt = Date.now();
     renderLive();
+    const system = await reportsApi('/system');
+    if (generation !== state.generation || mine !== view.liveSeq || !view.shown || !ui.systemBody) return;
+    ui.systemBody.replaceChildren(tiles(systemTiles(system), 'System'));
   } catch (error) {
     if (handleAuthError(error)) return;
     if (ui.liveUpdated) ui.liveUpdated.textContent = `Could not refresh: ${error.message}`;

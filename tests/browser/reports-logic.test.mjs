@@ -22,7 +22,7 @@ const logic = await load('reports-logic.js');
 const charts = await load('reports-charts.js');
 const {
   addDays, clockIn, csvHref, customRangeError, dailyTable, DEFINITIONS, filtersFromParams, filtersToParams, formatCsat,
-  formatPercent, formatSeconds, formatShare, hourRange, isIsoDate, kpiTiles, liveTiles, longestWaitNow, normalizeFilters,
+  formatPercent, formatSeconds, formatShare, hourRange, isIsoDate, kpiTiles, liveTiles, longestWaitNow, systemTiles, normalizeFilters,
   operatorsTable, periodLabel, periodRange, readStaffingForm, reportQuery, staffingDay, staffingFromApi, staffingParams,
   staffingTable, tagsTable, trafficTable,
 } = logic;
@@ -179,6 +179,24 @@ test('the live panel’s longest wait ticks from the server’s figure, whatever
   assert.equal(tiles.today_first_response.value, '30 s');
   assert.equal(tiles.today_csat.value, '–');
   assert.equal(Object.fromEntries(liveTiles({ waiting: 0 }, 0, 0).map((t) => [t.key, t])).longest_wait.value, '–');
+});
+
+test('the System card sums refusals and names where they came from', () => {
+  const tiles = Object.fromEntries(systemTiles({
+    replies: { failed_24h: 2, retrying: 1 },
+    webhooks: { failed_24h: 0, retrying: 3 },
+    inbound_rejected_24h: { twilio: 4, meta: 0, postmark: 1, mailgun: 0, sendgrid: 0 },
+    rate_limited_24h: { ip: 0, visitor: 0, operator: 0 },
+  }).map((t) => [t.key, t]));
+  assert.equal(tiles.replies_failed.value, '2');
+  assert.equal(tiles.replies_failed.detail, '1 retrying');
+  assert.equal(tiles.webhooks_failing.detail, '3 retrying');
+  assert.equal(tiles.webhooks_refused.value, '5');
+  assert.equal(tiles.webhooks_refused.detail, 'twilio 4, postmark 1');
+  assert.equal(tiles.rate_limited.value, '0');
+  assert.equal(tiles.rate_limited.detail, 'None');
+  assert.match(tiles.rate_limited.definition, /once per client and minute/);
+  for (const tile of systemTiles({})) assert.doesNotMatch(`${tile.value} ${tile.detail}`, /NaN|undefined/);
 });
 
 test('tables: names stay as they are (they become text), numbers are formatted', () => {

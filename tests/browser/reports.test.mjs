@@ -367,8 +367,15 @@ test('the live panel moves when a visitor writes, without a reload', { timeout: 
   const first = await longest.textContent();
   await eventually(() => longest.textContent(), (v) => v !== first, 'the longest wait ticks');
 
+  // A provider webhook without a signature is refused and counted; the System card shows it
+  // with the live panel's next refresh.
+  assert.equal(await tileValue(page, 'System', 'Channel webhooks refused (24 h)').textContent(), '0');
+  const forged = await fetch(`${APP}/hooks/twilio/sms`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Body=hi' });
+  assert.equal(forged.status, 401);
   await visitorWrites('Is the shop open on Sunday?');
   await eventually(() => tileValue(page, 'Right now', 'Waiting now').textContent(), (v) => v === '2', 'two waiting, live');
+  await eventually(() => tileValue(page, 'System', 'Channel webhooks refused (24 h)').textContent(), (v) => v === '1', 'the refused webhook, counted');
+  assert.match(await page.getByRole('group', { name: 'Channel webhooks refused (24 h)', exact: true }).locator('.kpi-detail').textContent(), /^twilio 1$/);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
   // The period's figures come again on demand.
   assert.equal(await tileValue(page, 'Summary', 'Conversations').textContent(), '3');
@@ -387,4 +394,22 @@ test('the live panel moves when a visitor writes, without a reload', { timeout: 
   assert.deepEqual(dark.errors, []);
   await dark.context().close();
   assert.deepEqual(page.errors, []);
+}));
+
+test('after too many failed sign-ins the console says how long to wait', { timeout: TEST_TIMEOUT_MS }, step('throttle', async () => {
+  // An account of its own: ten failures lock it (and count 10 of the address's 30).
+  const locked = { email: `locked${RUN}@example.com`, password: 'not the password' };
+  for (let n = 0; n < 10; n += 1) {
+    const response = await fetch(`${APP}/api/inbox/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(locked) });
+    assert.equal(response.status, 401);
+  }
+  const page = await newPage();
+  await page.goto(`${APP}/console/`);
+  await page.getByLabel('Email').fill(locked.email);
+  await page.getByLabel('Password').fill(locked.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const alert = page.locator('#login-error');
+  await eventually(() => alert.textContent(), (v) => /^Too many attempts\. Try again in (15 minutes|\d+ seconds|\d+ minutes?)\.$/.test(v), 'the wait, from Retry-After');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
 }));

@@ -282,10 +282,11 @@ fn download(content_type: &str, file_name: &str, body: Vec<u8>) -> Response {
 
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
+    spin_host::begin(COMPONENT, &request);
+    spin_host::finish(match serve(request).await {
         Ok(response) => response,
         Err(e) => spin_host::error(COMPONENT, e),
-    }
+    })
 }
 
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
@@ -296,7 +297,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
         _ => {}
     }
-    request.require_json_if_changing()?;
+    request.guard_state_change()?;
     let access = match command {
         Command::List(_)
         | Command::Settings

@@ -58,10 +58,11 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
+    spin_host::begin(COMPONENT, &request);
+    spin_host::finish(match serve(request).await {
         Ok(response) => response,
         Err(e) => spin_host::error(COMPONENT, e),
-    }
+    })
 }
 
 async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {

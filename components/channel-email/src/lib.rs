@@ -34,6 +34,7 @@ use shared::channel::{Channel, twilio};
 use shared::host::{Clock, Ctx};
 use shared::inbound::{self, EmailContext, InboundMessage, Sender};
 use shared::message::MessageBody;
+use shared::ops_counter::Counter;
 use shared::router::{self, Sweep};
 use shared::webhook_nonce;
 use spin_host::{Access, Afterwards, ApiRequest, SpinHost, SystemClock};
@@ -70,16 +71,28 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    spin_host::begin(COMPONENT, &request);
+    let counter = rejects_counter(&request.path_with_query().unwrap_or_default());
     let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (
-            spin_host::webhook_error(COMPONENT, e),
+            spin_host::webhook_refused(COMPONENT, counter, e),
             Afterwards::default(),
         ),
     };
     // The provider gets its answer at once; the assistant's turn follows.
     spin_host::respond(out, response).await;
     afterwards.run(COMPONENT).await;
+}
+
+/// The provider a refused request is counted under, from its path's last segment.
+fn rejects_counter(path: &str) -> Counter {
+    let path = path.split('?').next().unwrap_or_default();
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some("mailgun") => Counter::WebhookRejectedMailgun,
+        Some("sendgrid") => Counter::WebhookRejectedSendgrid,
+        _ => Counter::WebhookRejectedPostmark,
+    }
 }
 
 /// The response, and what follows it.

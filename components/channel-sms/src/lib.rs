@@ -18,6 +18,7 @@ use shared::contact::PhoneNumber;
 use shared::delivery;
 use shared::inbound::{self, InboundMessage, Sender};
 use shared::media::RemoteMedia;
+use shared::ops_counter::Counter;
 use shared::router::{self, Sweep};
 use spin_host::{Access, Afterwards, ApiRequest, SpinHost};
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
@@ -50,10 +51,11 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    spin_host::begin(COMPONENT, &request);
     let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (
-            spin_host::webhook_error(COMPONENT, e),
+            spin_host::webhook_refused(COMPONENT, Counter::WebhookRejectedTwilio, e),
             Afterwards::default(),
         ),
     };

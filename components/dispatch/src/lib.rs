@@ -59,10 +59,11 @@ struct Pass {
 
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
+    spin_host::begin(COMPONENT, &request);
+    spin_host::finish(match serve(request).await {
         Ok(response) => response,
         Err(e) => spin_host::error(COMPONENT, e),
-    }
+    })
 }
 
 /// The providers' settings, from Spin variables (see spin.toml and the README).

@@ -13,6 +13,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES, query_param};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::inbox::{self, FirstAdmin, LoginRequest, SetupRequest};
+use shared::rate_limit::Kind;
 use shared::router::Sweep;
 use shared::{operator::OperatorProfile, workflow};
 use spin_host::{Access, ApiRequest, SpinHost, id};
@@ -277,6 +278,7 @@ struct After {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    spin_host::begin(COMPONENT, &request);
     let (response, after) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (spin_host::error(COMPONENT, e), After::default()),
@@ -315,7 +317,7 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
         Command::WrongMethod(allowed) => return Err(ApiError::method_not_allowed(allowed)),
         _ => {}
     }
-    request.require_json_if_changing()?;
+    request.guard_state_change()?;
     let access = if command.reads_only() {
         Access::Read
     } else {
@@ -323,6 +325,13 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
     };
     let host = SpinHost::open(access)?;
     let ctx = host.ctx();
+    // Every request counts against its address; a session's changes also against the session.
+    spin_host::rate_limit(&ctx, COMPONENT, Kind::Ip, request.client_address())?;
+    if !command.reads_only()
+        && let Some(token) = request.session_token()
+    {
+        spin_host::rate_limit(&ctx, COMPONENT, Kind::Operator, token)?;
+    }
 
     // Commands that need no session.
     match command {

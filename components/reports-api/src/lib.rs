@@ -40,6 +40,8 @@ enum Command {
     Traffic,
     Staffing,
     Live,
+    /// Health figures for supervisors: queue, delivery failures, refused webhooks, rate limits.
+    System,
     WrongMethod,
     Unknown,
 }
@@ -54,6 +56,7 @@ impl Command {
             ["traffic"] => Command::Traffic,
             ["staffing"] => Command::Staffing,
             ["live"] => Command::Live,
+            ["system"] => Command::System,
             _ => return Command::Unknown,
         };
         if *method == Method::Get {
@@ -66,10 +69,11 @@ impl Command {
 
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
+    spin_host::begin(COMPONENT, &request);
+    spin_host::finish(match serve(request).await {
         Ok(response) => response,
         Err(e) => spin_host::error(COMPONENT, e),
-    }
+    })
 }
 
 /// A report's JSON: the period, whether every event is in the figures (`caught_up`), and
@@ -121,6 +125,10 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let operator = spin_host::operator(&ctx, &request)?;
     operator.require(Role::Supervisor)?;
     let now = ctx.clock.now_ms();
+    if command == Command::System {
+        let system = shared::system_report::report(ctx.db, now).map_err(ApiError::internal)?;
+        return Ok(spin_host::json(200, &system));
+    }
     let progress = if report_facts::behind(ctx.db).map_err(ApiError::internal)? {
         report_facts::catch_up_for(ctx.db, ctx.clock, FOLD_BUDGET_MS).map_err(ApiError::internal)?
     } else {
@@ -215,7 +223,7 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
                 report(&filter, progress, &[("staffing", value(plan)?)])
             }
         }
-        Command::Live | Command::WrongMethod | Command::Unknown => {
+        Command::Live | Command::System | Command::WrongMethod | Command::Unknown => {
             return Err(ApiError::not_found_route());
         }
     };

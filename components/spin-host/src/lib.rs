@@ -16,11 +16,20 @@
 //!   outbox holds; [`respond`]: answer first, then do such work.
 //! - [`webhooks`], [`webhooks_due`]: ask the private `webhooks` component to send the outgoing
 //!   webhooks that are due.
+//! - [`begin`], [`finish`]: every request's id, security headers and its one structured log
+//!   line ([`observe`]); service-chaining calls carry the id along.
+//! - [`rate_limit`]: the request-rate limits of `shared::rate_limit`, as 429 `rate_limited`.
+//! - [`csrf`]: the origin check for cookie-authenticated changes
+//!   ([`ApiRequest::guard_state_change`]).
+
+pub mod csrf;
+pub mod observe;
 
 use futures::StreamExt;
 use serde::Serialize;
 use shared::api::{self, ApiError};
 use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
+use shared::rate_limit::{Decision, Kind, PerMinute};
 pub use shared::store::Access;
 use shared::store::{Database, DbError, Rows, SqlValue};
 use spin_sdk::http::{IncomingRequest, Method, OutgoingResponse, Response, ResponseOutparam};
@@ -28,6 +37,18 @@ use spin_sdk::{key_value, sqlite, variables};
 
 /// Spin's default SQLite database.
 pub struct SpinDb(sqlite::Connection);
+
+impl SpinDb {
+    /// Opens the default database with the settings `access` needs, without migrating it (the
+    /// health check must not change the schema; [`SpinHost::open`] migrates).
+    pub fn open(access: Access) -> Result<SpinDb, String> {
+        let connection =
+            sqlite::Connection::open_default().map_err(|e| format!("sqlite open: {e:?}"))?;
+        let db = SpinDb(connection);
+        shared::store::configure_connection(&db, access).map_err(|e| e.to_string())?;
+        Ok(db)
+    }
+}
 
 impl Database for SpinDb {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
@@ -71,6 +92,15 @@ impl Database for SpinDb {
 
 /// Spin's default key-value store.
 pub struct SpinKv(key_value::Store);
+
+impl SpinKv {
+    /// Opens the default key-value store.
+    pub fn open() -> Result<SpinKv, String> {
+        key_value::Store::open_default()
+            .map(SpinKv)
+            .map_err(|e| format!("key-value open: {e:?}"))
+    }
+}
 
 impl KeyValue for SpinKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
@@ -155,6 +185,8 @@ pub struct ApiRequest {
     pub query: String,
     headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// See [`ApiRequest::client_address`].
+    client_addr: String,
 }
 
 impl ApiRequest {
@@ -196,12 +228,14 @@ impl ApiRequest {
             }
             body.extend_from_slice(&chunk);
         }
+        let client_addr = client_address_of(&headers, &variable("client_ip_header", ""));
         Ok(ApiRequest {
             method,
             path,
             query,
             headers,
             body,
+            client_addr,
         })
     }
 
@@ -236,16 +270,24 @@ impl ApiRequest {
             .or_else(|| self.cookie(shared::inbox::SESSION_COOKIE))
     }
 
-    /// The caller's IP address, without the port (Spin's `spin-client-addr` is `ip:port`).
+    /// The caller's IP address, without the port: Spin's `spin-client-addr` (`ip:port`), or,
+    /// behind a proxy, the header the `client_ip_header` variable names (see
+    /// [`client_address_of`]).
     pub fn client_address(&self) -> &str {
-        without_port(self.header("spin-client-addr").unwrap_or("unknown"))
+        &self.client_addr
+    }
+
+    /// The last value of header `name`: Spin appends its `spin-*` headers after any a client
+    /// sent under the same name, so the last one is Spin's.
+    fn last_header(&self, name: &str) -> Option<&str> {
+        last_header(&self.headers, name)
     }
 
     /// `scheme://host[:port]` as the browser addressed us (from Spin's `spin-full-url`), for
     /// links we hand out such as invitations. Behind a TLS proxy Spin sees plain http; the
     /// `x-forwarded-proto` the proxy sets tells the truth.
     pub fn origin(&self) -> String {
-        let url = self.header("spin-full-url").unwrap_or_default();
+        let url = self.last_header("spin-full-url").unwrap_or_default();
         let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
         let host = rest.split(['/', '?']).next().unwrap_or_default();
         let scheme = match self.header("x-forwarded-proto") {
@@ -258,7 +300,7 @@ impl ApiRequest {
     /// Whether the browser talks to this machine itself (`localhost`, `127.0.0.1`, `[::1]`).
     fn loopback_host(&self) -> bool {
         // WASI HTTP hands the component no `host` header; Spin's `spin-full-url` is built from it.
-        let url = self.header("spin-full-url").unwrap_or_default();
+        let url = self.last_header("spin-full-url").unwrap_or_default();
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let host = without_port(after_scheme.split(['/', '?']).next().unwrap_or_default());
         matches!(host, "localhost" | "127.0.0.1" | "[::1]")
@@ -275,12 +317,34 @@ impl ApiRequest {
         )
     }
 
-    /// Requests that change things must send JSON (415 otherwise): a cross-site form cannot,
-    /// which with the SameSite cookie closes CSRF.
-    pub fn require_json_if_changing(&self) -> Result<(), ApiError> {
+    /// The checks for requests that change things, against cross-site request forgery:
+    /// - a body must be JSON (415 otherwise): a cross-site form cannot send it, which with the
+    ///   SameSite=Strict cookie is the first defence;
+    /// - a request riding on the session cookie must come from our own origin (403 `csrf`, see
+    ///   [`csrf`]): the browser's `Origin` must be the address it used (or `public_base_url`).
+    pub fn guard_state_change(&self) -> Result<(), ApiError> {
         let changing = matches!(self.method, Method::Post | Method::Patch | Method::Put);
         if changing && !api::is_json_content_type(self.header("content-type")) {
             return Err(ApiError::unsupported_media_type());
+        }
+        let own = self.origin();
+        let public = variable("public_base_url", "");
+        let check = csrf::Request {
+            changes_state: changing || self.method == Method::Delete,
+            has_bearer: self
+                .header("authorization")
+                .and_then(shared::secret::bearer)
+                .is_some(),
+            has_session_cookie: self.cookie(shared::inbox::SESSION_COOKIE).is_some(),
+            origin: self.header("origin"),
+            sec_fetch_site: self.header("sec-fetch-site"),
+        };
+        if csrf::is_cross_site(&check, &[own.as_str(), public.as_str()]) {
+            return Err(ApiError::new(
+                403,
+                "csrf",
+                "this change must come from the console's own origin",
+            ));
         }
         Ok(())
     }
@@ -292,6 +356,40 @@ impl ApiRequest {
         }
         api::parse_json(&self.body)
     }
+}
+
+/// The last value of header `name` in `headers` (see [`ApiRequest::last_header`]).
+fn last_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+/// The client's address. Without a proxy it is Spin's `spin-client-addr` (its last value: a
+/// client cannot spoof it by sending its own). Behind a proxy every request comes from the
+/// proxy, so the operator names the header the proxy sets in `client_ip_header` (e.g.
+/// `x-real-ip`, or `x-forwarded-for`, whose last entry is the one the proxy appended; earlier
+/// entries come from the client and are ignored). Without that variable no forwarded header is
+/// trusted: anyone can send one. A value that is not an IP address falls back to Spin's.
+pub fn client_address_of(headers: &[(String, Vec<u8>)], client_ip_header: &str) -> String {
+    let plausible = |ip: &str| {
+        !ip.is_empty()
+            && ip.len() <= 45
+            && ip
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'[' | b']'))
+    };
+    let header = client_ip_header.trim();
+    if !header.is_empty()
+        && let Some(value) = last_header(headers, header)
+        && let Some(last) = value.rsplit(',').next().map(str::trim)
+        && plausible(without_port(last))
+    {
+        return without_port(last).to_owned();
+    }
+    without_port(last_header(headers, "spin-client-addr").unwrap_or("unknown")).to_owned()
 }
 
 /// `host:port` or `ip:port` (IPv6 in brackets) without the port.
@@ -313,6 +411,99 @@ pub fn operator(
 /// A positive integer path segment (an id), or `None`.
 pub fn id(segment: &str) -> Option<i64> {
     segment.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// Counts this request against `kind`'s per-minute limit (the Spin variable
+/// [`Kind::variable`]) for `subject`: the client address, or the visitor's or operator's
+/// token. Over it: 429 `rate_limited` with `Retry-After`, and the first refusal of a subject in
+/// a window is counted in `ops_counters`. A key-value failure is logged and lets the request
+/// through (see `shared::rate_limit`).
+pub fn rate_limit(
+    ctx: &Ctx<'_>,
+    component: &str,
+    kind: Kind,
+    subject: &str,
+) -> Result<(), ApiError> {
+    let limit = PerMinute::from_setting(kind, &variable(kind.variable(), ""));
+    let now = ctx.clock.now_ms();
+    match shared::rate_limit::check(ctx.kv, now, kind, subject, limit) {
+        Ok(Decision::Allowed) => Ok(()),
+        Ok(Decision::Refused {
+            retry_after_s,
+            first,
+        }) => {
+            if first && let Err(e) = shared::ops_counter::bump(ctx.db, kind.counter(), now) {
+                observe::log("warn", component, &format!("rate-limit counter: {e}"));
+            }
+            Err(ApiError::rate_limited(retry_after_s))
+        }
+        Err(e) => {
+            observe::log("warn", component, &format!("rate limit skipped: {e}"));
+            Ok(())
+        }
+    }
+}
+
+/// Starts serving `request` for `component`: its request id and log context ([`observe`]).
+/// Handlers call it first; [`finish`] (or [`respond`], which calls it) ends the request.
+pub fn begin(component: &'static str, request: &IncomingRequest) {
+    let headers = request.headers();
+    let id = headers
+        .get(&"x-request-id".to_owned())
+        .into_iter()
+        .next()
+        .and_then(|v| String::from_utf8(v).ok());
+    let method = method_name(&request.method());
+    let path = request.path_with_query().unwrap_or_default();
+    observe::begin(component, method, &path, id.as_deref());
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Options => "OPTIONS",
+        Method::Connect => "CONNECT",
+        Method::Trace => "TRACE",
+        Method::Other(_) => "OTHER",
+    }
+}
+
+/// Ends the request: adds the headers every response carries ([`security_headers`] and the
+/// request id) and logs the request's line.
+pub fn finish(mut response: Response) -> Response {
+    let hsts_max_age = variable("hsts_max_age", "");
+    for (name, value) in security_headers(&hsts_max_age) {
+        if response.header(name).is_none() {
+            response.set_header(name, value);
+        }
+    }
+    if let Some(id) = observe::request_id() {
+        response.set_header("x-request-id", id);
+    }
+    observe::log_request(*response.status());
+    response
+}
+
+/// What every response of the app's components carries besides its own headers: no MIME
+/// sniffing, no referrer leaking conversation URLs, and, when `hsts_max_age` is a positive
+/// number of seconds, `Strict-Transport-Security` (README, "Security headers": set it only when
+/// every request reaches us over HTTPS).
+pub fn security_headers(hsts_max_age: &str) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("x-content-type-options", "nosniff".to_owned()),
+        ("referrer-policy", "no-referrer".to_owned()),
+    ];
+    if let Ok(seconds) = hsts_max_age.trim().parse::<u64>()
+        && seconds > 0
+    {
+        headers.push(("strict-transport-security", format!("max-age={seconds}")));
+    }
+    headers
 }
 
 /// Headers every API response carries: JSON, never cached, never sniffed.
@@ -416,31 +607,42 @@ pub async fn ask_private<Q: Serialize, A: serde::de::DeserializeOwned>(
     let body = serde_json::to_vec(question).ok()?;
     let answer = post_private(component, what, uri, body).await?;
     serde_json::from_slice(&answer)
-        .inspect_err(|e| eprintln!("{component}: {what} answered unexpectedly: {e}"))
+        .inspect_err(|e| {
+            observe::log(
+                "error",
+                component,
+                &format!("{what} answered unexpectedly: {e}"),
+            )
+        })
         .ok()
 }
 
 /// POSTs `body` to a private component: the answer's body when it is a 2xx, else `None`
 /// (logged).
 async fn post_private(component: &str, what: &str, uri: &str, body: Vec<u8>) -> Option<Vec<u8>> {
-    let request = spin_sdk::http::Request::builder()
+    let mut builder = spin_sdk::http::Request::builder();
+    builder
         .method(Method::Post)
         .uri(uri)
-        .header("content-type", "application/json")
-        .body(body)
-        .build();
+        .header("content-type", "application/json");
+    // The called component logs under the same id, so one action reads as one story.
+    if let Some(id) = observe::request_id() {
+        builder.header("x-request-id", id);
+    }
+    let request = builder.body(body).build();
     match spin_sdk::http::send::<_, Response>(request).await {
         Ok(response) if (200..300).contains(response.status()) => Some(response.into_body()),
         Ok(response) => {
-            eprintln!(
-                "{component}: {what} answered {}: {}",
+            let message = format!(
+                "{what} answered {}: {}",
                 response.status(),
                 String::from_utf8_lossy(response.body())
             );
+            observe::log("error", component, &message);
             None
         }
         Err(e) => {
-            eprintln!("{component}: {what} failed: {e}");
+            observe::log("error", component, &format!("{what} failed: {e}"));
             None
         }
     }
@@ -450,15 +652,24 @@ async fn post_private(component: &str, what: &str, uri: &str, body: Vec<u8>) -> 
 /// lives until the handler returns), which is how work the caller need not wait for, such as
 /// sending a reply through a provider, runs without delaying the answer. Handlers that use it
 /// take Spin's `ResponseOutparam` instead of returning a `Response`.
-pub async fn respond(out: ResponseOutparam, mut response: Response) {
+pub async fn respond(out: ResponseOutparam, response: Response) {
+    let mut response = finish(response);
     let body = std::mem::take(response.body_mut());
     match OutgoingResponse::try_from(response) {
         Ok(outgoing) => {
             if let Err(e) = out.set_with_body(outgoing, body).await {
-                eprintln!("could not send the response: {e:?}");
+                observe::log(
+                    "error",
+                    "spin-host",
+                    &format!("could not send the response: {e:?}"),
+                );
             }
         }
-        Err(e) => eprintln!("could not build the response: {e}"),
+        Err(e) => observe::log(
+            "error",
+            "spin-host",
+            &format!("could not build the response: {e}"),
+        ),
     }
 }
 
@@ -483,7 +694,7 @@ pub fn dispatch_due(ctx: &Ctx<'_>) -> bool {
     let due = shared::outbox::is_due(ctx.db, now)
         .and_then(|replies| Ok(replies || shared::media::is_due(ctx.db, now)?));
     due.unwrap_or_else(|e| {
-        eprintln!("outbox check failed: {e}");
+        observe::log("error", "spin-host", &format!("outbox check failed: {e}"));
         false
     })
 }
@@ -504,7 +715,7 @@ pub async fn dispatch(component: &str) {
 /// hop to `webhooks` when none is: most apps have no endpoints at all.
 pub fn webhooks_due(ctx: &Ctx<'_>) -> bool {
     shared::webhook::is_due(ctx.db, ctx.clock.now_ms()).unwrap_or_else(|e| {
-        eprintln!("webhook check failed: {e}");
+        observe::log("error", "spin-host", &format!("webhook check failed: {e}"));
         false
     })
 }
@@ -586,7 +797,7 @@ impl Afterwards {
             // Opened only now: the assistant's turns above may have queued more.
             match SpinHost::open(Access::Read) {
                 Ok(host) => webhooks_if_due(component, &host.ctx()).await,
-                Err(e) => eprintln!("{component}: webhook check: {}", e.code()),
+                Err(e) => observe::log("error", component, &format!("webhook check: {}", e.code())),
             }
         }
     }
@@ -596,15 +807,37 @@ impl Afterwards {
 /// answer to anyone, so the log is where a wrong webhook URL or credential shows up.
 pub fn webhook_error(component: &str, e: ApiError) -> Response {
     if e.status() < 500 {
-        eprintln!("{component}: refused with {} {}", e.status(), e.code());
+        let message = format!("refused with {} {}", e.status(), e.code());
+        observe::log("warn", component, &message);
     }
     error(component, e)
+}
+
+/// [`webhook_error`] that also counts a refused signature or credentials (401/403) under
+/// `counter` in `ops_counters`, which supervisors read in `GET /api/reports/system`.
+pub fn webhook_refused(
+    component: &str,
+    counter: shared::ops_counter::Counter,
+    e: ApiError,
+) -> Response {
+    if matches!(e.status(), 401 | 403) {
+        let counted = SpinHost::open(Access::Write).and_then(|host| {
+            let ctx = host.ctx();
+            shared::ops_counter::bump(ctx.db, counter, ctx.clock.now_ms())
+                .map_err(ApiError::internal)
+        });
+        if let Err(e) = counted {
+            observe::log("error", component, &format!("reject counter: {}", e.code()));
+        }
+    }
+    webhook_error(component, e)
 }
 
 /// The error envelope; 5xx causes are logged to stderr (Spin's component log), never sent.
 pub fn error(component: &str, e: ApiError) -> Response {
     if let Some(cause) = e.cause() {
-        eprintln!("{component}: {} {}: {cause}", e.status(), e.code());
+        let message = format!("{} {}: {cause}", e.status(), e.code());
+        observe::log("error", component, &message);
     }
     let mut builder = api_response(e.status(), e.body());
     if let Some(allow) = e.allow() {
@@ -701,4 +934,57 @@ pub fn post_with_timeout(
     }
     drop(IncomingBody::finish(incoming));
     Ok((status, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn the_client_address_is_spins_unless_a_proxy_header_is_configured() {
+        // A client's own `spin-client-addr` comes first; Spin's is appended after it.
+        let h = headers(&[
+            ("spin-client-addr", "6.6.6.6:1"),
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.9"),
+            ("x-real-ip", "203.0.113.7"),
+            ("spin-client-addr", "10.0.0.2:51000"),
+        ]);
+        assert_eq!(
+            client_address_of(&h, ""),
+            "10.0.0.2",
+            "no forwarded header is trusted"
+        );
+        assert_eq!(
+            client_address_of(&h, "x-forwarded-for"),
+            "203.0.113.9",
+            "the entry the proxy appended, not the client's"
+        );
+        assert_eq!(client_address_of(&h, "X-Real-IP"), "203.0.113.7");
+        let bad = headers(&[
+            ("x-real-ip", "<script>"),
+            ("spin-client-addr", "[::1]:8080"),
+        ]);
+        assert_eq!(client_address_of(&bad, "x-real-ip"), "[::1]");
+        assert_eq!(client_address_of(&[], "x-real-ip"), "unknown");
+    }
+
+    #[test]
+    fn hsts_only_with_a_positive_max_age() {
+        let names =
+            |v: &str| -> Vec<&str> { security_headers(v).iter().map(|(n, _)| *n).collect() };
+        assert_eq!(names(""), ["x-content-type-options", "referrer-policy"]);
+        assert_eq!(names("0").len(), 2);
+        assert_eq!(names("soon").len(), 2);
+        assert_eq!(
+            security_headers("31536000").last(),
+            Some(&("strict-transport-security", "max-age=31536000".to_owned()))
+        );
+    }
 }

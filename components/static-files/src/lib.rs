@@ -12,6 +12,17 @@ use spin_sdk::http_component;
 
 #[http_component]
 fn handle(request: Request) -> Response {
+    let mut response = serve(&request);
+    // HSTS only when the operator says every request arrives over HTTPS (README, "Security
+    // headers"); usually the TLS proxy sets it instead.
+    let max_age = spin_sdk::variables::get("hsts_max_age").unwrap_or_default();
+    if let Some(header) = policy::hsts(&max_age) {
+        response.set_header("strict-transport-security", header);
+    }
+    response
+}
+
+fn serve(request: &Request) -> Response {
     let head = match request.method() {
         Method::Get => false,
         Method::Head => true,

@@ -69,6 +69,13 @@ const WIDGET_FRAME_CSP: &str = "default-src 'self'; script-src 'self'; style-src
 const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; object-src 'none'";
 
+/// `Strict-Transport-Security` for the `hsts_max_age` variable: a positive number of seconds,
+/// else none.
+pub fn hsts(max_age: &str) -> Option<String> {
+    let seconds = max_age.trim().parse::<u64>().ok().filter(|s| *s > 0)?;
+    Some(format!("max-age={seconds}"))
+}
+
 /// The status and headers for serving `file` whose content is `bytes`.
 pub struct ServePlan {
     pub status: u16,
@@ -163,6 +170,14 @@ mod tests {
         assert_eq!(content_type("/a.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("/a.CSS"), "text/css; charset=utf-8");
         assert_eq!(content_type("/a"), "application/octet-stream");
+    }
+
+    #[test]
+    fn hsts_needs_a_positive_number_of_seconds() {
+        assert_eq!(hsts("31536000").as_deref(), Some("max-age=31536000"));
+        assert_eq!(hsts(""), None);
+        assert_eq!(hsts("0"), None);
+        assert_eq!(hsts("a year"), None);
     }
 
     fn header<'a>(plan: &'a ServePlan, name: &str) -> Option<&'a str> {

@@ -59,10 +59,11 @@ struct Pass {
 
 #[http_component]
 async fn handle(request: IncomingRequest) -> Response {
-    match serve(request).await {
+    spin_host::begin(COMPONENT, &request);
+    spin_host::finish(match serve(request).await {
         Ok(response) => response,
         Err(e) => spin_host::error(COMPONENT, e),
-    }
+    })
 }
 
 /// POSTs the delivery; the receiver's answer, or why there was none.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::attachment::NewAttachment;
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
+use shared::rate_limit::Kind;
 use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
 use shared::{continuation, identity};
@@ -106,6 +107,7 @@ struct Posted<'a> {
 
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    spin_host::begin(COMPONENT, &request);
     let changes = !matches!(
         request.method(),
         Method::Get | Method::Head | Method::Options
@@ -166,6 +168,13 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
     };
     let ctx = host.ctx();
     let authorization = request.header("authorization");
+    // Every request counts against its address; a visitor's writes also against their token.
+    spin_host::rate_limit(&ctx, COMPONENT, Kind::Ip, request.client_address())?;
+    if request.method == Method::Post
+        && let Some(token) = authorization.and_then(shared::secret::bearer)
+    {
+        spin_host::rate_limit(&ctx, COMPONENT, Kind::Visitor, token)?;
+    }
     let mut assistant_turn = None;
     let response = match command {
         Command::Start => {

@@ -24,7 +24,15 @@ function freePort() {
   });
 }
 
-export async function startApp({ name, variables }) {
+export async function startApp({ name, variables: own }) {
+  // Every browser test talks from 127.0.0.1: the request-rate limits stay out of the way
+  // (tests/e2e/tests/limits.rs tests them).
+  const variables = {
+    rate_limit_ip_per_minute: '1000000',
+    rate_limit_visitor_per_minute: '1000000',
+    rate_limit_operator_per_minute: '1000000',
+    ...own,
+  };
   const data = await mkdtemp(join(tmpdir(), `livechat-${name}-`));
   let child;
   let base = null;

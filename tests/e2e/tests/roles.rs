@@ -287,6 +287,7 @@ fn routes(f: &Fixtures) -> Vec<Route> {
         route("GET", "/reports/traffic", None, Supervisor),
         route("GET", "/reports/staffing", None, Supervisor),
         route("GET", "/reports/live", None, Supervisor),
+        route("GET", "/reports/system", None, Supervisor),
         route("GET", "/admin/articles", None, Admin),
         route(
             "POST",
