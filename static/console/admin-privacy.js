@@ -71,7 +71,7 @@ export async function renderAudit(stillCurrent) {
   apply.type = 'submit';
   const csv = el('a', 'report-csv', 'Download CSV');
   csv.setAttribute('download', '');
-  csv.setAttribute('aria-label', 'Download the audit log as CSV with these filters');
+  csv.setAttribute('aria-label', 'Download CSV of the audit log with these filters');
   form.append(field('Action', action), field('Who', actor), field('From', from), field('To', to), apply, csv);
 
   const error = errorLine();
@@ -165,7 +165,7 @@ export async function renderCustomers(stillCurrent) {
     const exportLink = el('a', 'export-link', 'Export JSON');
     exportLink.href = `/api/admin/contacts/${encodeURIComponent(contact.id)}/export`;
     exportLink.setAttribute('download', `contact-${contact.id}-export.json`);
-    exportLink.setAttribute('aria-label', `Export everything about ${name} as JSON`);
+    exportLink.setAttribute('aria-label', `Export JSON of everything about ${name}`);
     const erase = button('Erase…', 'danger');
     erase.setAttribute('aria-label', `Erase ${name}`);
     erase.addEventListener('click', async () => {

@@ -110,11 +110,11 @@ test('the audit log shows a hostile sign-in attempt as text, filters it and offe
   assert.equal(await page.evaluate(() => window.__pwned), undefined, 'markup in the log never runs');
   assert.equal(await grid.locator('img').count(), 0);
 
-  await page.getByLabel('Action').selectOption('login.failed');
+  await page.getByLabel('Action', { exact: true }).selectOption('login.failed');
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.getByRole('status').filter({ hasText: '1 entry shown.' }).waitFor();
   assert.equal(await grid.locator('tbody tr').count(), 1);
-  const href = await page.getByRole('link', { name: /Download the audit log as CSV/ }).getAttribute('href');
+  const href = await page.getByRole('link', { name: /Download CSV of the audit log/ }).getAttribute('href');
   assert.match(href, /action=login.failed/);
   assert.match(href, /format=csv/);
   const csv = await page.evaluate(async (url) => (await fetch(url)).text(), href);
@@ -137,7 +137,7 @@ test('an admin finds a customer, exports them and erases them after confirming',
   await row.getByRole('cell', { name: CUSTOMER.name, exact: true }).waitFor();
   await axe('customers', '#admin-body');
 
-  const exportLink = row.getByRole('link', { name: /Export everything about/ });
+  const exportLink = row.getByRole('link', { name: /Export JSON of everything about/ });
   const href = await exportLink.getAttribute('href');
   const exported = await page.evaluate(async (url) => {
     const response = await fetch(url);
@@ -178,7 +178,7 @@ test('retention saves its days and refuses a bad value', { timeout: TEST_TIMEOUT
   await conversations.fill('30');
   await page.getByLabel('Keep files (days)').fill('90');
   await page.getByRole('button', { name: 'Save retention' }).click();
-  await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  await page.getByRole('status').filter({ hasText: /^Saved$/ }).waitFor();
   await page.getByRole('button', { name: 'Purge now' }).click();
   await page.getByRole('status').filter({ hasText: 'Purged 0 conversations and 0 files.' }).waitFor();
   // Shown again from the server.
