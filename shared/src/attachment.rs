@@ -77,6 +77,10 @@ pub struct AttachmentRef {
     pub name: String,
     pub content_type: String,
     pub size: i64,
+    /// Retention removed the bytes (`retention`); the name and size stay so the timeline can
+    /// say so. Absent (false) for every file that can be downloaded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// A stored file, ready to serve.

@@ -261,6 +261,7 @@ pub fn record(
                         name: file.name().to_owned(),
                         content_type: file.content_type().to_owned(),
                         size: file.size() as i64,
+                        removed: false,
                     };
                     let sha256 = file.sha256();
                     added.id = db
@@ -403,6 +404,37 @@ mod tests {
             Some("message.attachment/public")
         );
         assert!(!is_due(db, host.clock.now_ms() + LEASE_MS).unwrap());
+    }
+
+    #[test]
+    fn a_file_fetched_while_its_customer_is_erased_is_not_stored() {
+        let host = TestHost::new();
+        let message_id = mms(&host, &["https://api.twilio.com/ME9"]);
+        let db = host.ctx().db;
+        let job = claim(db, host.clock.now_ms()).unwrap().remove(0);
+        // The erasure commits while the download runs.
+        let conversation = crate::message::get(db, message_id)
+            .unwrap()
+            .unwrap()
+            .conversation_id;
+        crate::privacy::erase_conversations(db, &[conversation], host.clock.now_ms()).unwrap();
+        let file = Fetched::File {
+            content_type: "image/png".into(),
+            data: b"\x89PNG\r\n\x1a\nxx".to_vec(),
+        };
+        let events = record(
+            db,
+            &job,
+            file,
+            &RetrySchedule::default(),
+            host.clock.now_ms(),
+        )
+        .unwrap();
+        assert!(events.is_empty());
+        assert_eq!(
+            column(&host, "SELECT COUNT(*) || '' AS v FROM attachments").as_deref(),
+            Some("0")
+        );
     }
 
     #[test]

@@ -157,7 +157,9 @@ const SELECT: &str =
     "SELECT m.id, m.conversation_id, m.author, o.name AS operator_name, m.channel, m.body,
             m.created_at, m.client_id, m.sender, m.delivery, m.delivery_error,
             (SELECT json_group_array(json_object('id', a.id, 'name', a.name,
-                    'content_type', a.content_type, 'size', a.size))
+                    'content_type', a.content_type, 'size', a.size,
+                    'removed', json(CASE WHEN a.sha256 = 'removed-by-retention'
+                                         THEN 'true' ELSE 'false' END)))
                FROM attachments a WHERE a.message_id = m.id HAVING COUNT(*) > 0) AS attachments
      FROM messages m LEFT JOIN operators o ON o.id = m.operator_id";
 

@@ -399,19 +399,30 @@ mod tests {
             ),
             1
         );
-        // The marked file is not served.
+        // The marked file is not served, and the message lists it as removed.
         let id = one(
             ctx.db,
             "SELECT id AS n FROM attachments WHERE conversation_id = 1",
         );
+        let message = one(
+            ctx.db,
+            "SELECT id AS n FROM messages WHERE conversation_id = 1",
+        );
         ctx.db
-            .execute("UPDATE attachments SET message_id = 1", &[])
+            .execute(
+                "UPDATE attachments SET message_id = ?1 WHERE id = ?2",
+                &[message.into(), id.into()],
+            )
             .unwrap();
         assert!(
             crate::attachment::for_operator(ctx.db, 1, id)
                 .unwrap()
                 .is_none()
         );
+        let listed = crate::message::get(ctx.db, message).unwrap().unwrap();
+        assert_eq!(listed.attachments.len(), 1);
+        assert!(listed.attachments[0].removed);
+        assert_eq!(listed.attachments[0].name, "a.png");
         // The message text of an open conversation is untouched.
         assert_eq!(
             one(

@@ -738,6 +738,13 @@ function attachmentList(conversationId, attachments) {
     const url = attachmentUrl(conversationId, file.id);
     const name = String(file.name || 'file');
     const size = humanSize(file.size);
+    if (file.removed) {
+      // Retention removed the bytes (Admin > Retention): say so instead of a dead link.
+      item.classList.add('is-removed');
+      item.append(el('span', 'attachment-name', name), ' ', el('span', 'attachment-size', size), el('span', 'muted small', ' — removed by the retention policy'));
+      list.append(item);
+      continue;
+    }
     const link = el('a', 'attachment-link');
     link.href = url;
     if (isInlineImage(file.content_type)) {
