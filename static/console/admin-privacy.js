@@ -248,7 +248,7 @@ export async function renderRetention(stillCurrent) {
   actions.append(save, purge, status);
   form.append(
     field('Keep resolved conversations (days)', conversations, '0 keeps them forever. After this many days without activity, a resolved conversation’s messages, files and notes are erased; report figures stay.'),
-    field('Keep files (days)', files, '0 keeps them forever. Older files lose their content; the conversation still lists them, and opening one answers “not found”.'),
+    field('Keep files (days)', files, '0 keeps them forever. Older files lose their content; the conversation still lists them, marked as removed by the retention policy.'),
     error.node, actions,
   );
   const days = (control, label) => {
