@@ -396,3 +396,53 @@ async fn the_system_report_shows_the_queue_and_is_for_supervisors() {
     let anonymous = app.get("/api/reports/system").await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.text);
 }
+
+#[tokio::test]
+async fn a_body_over_any_routes_limit_is_a_413_envelope_not_a_500() {
+    let app = app_with(&[
+        ("twilio_auth_token", "test-twilio-auth-token"),
+        ("meta_app_secret", "test-meta-secret"),
+    ])
+    .await;
+    let admin = app.operator().await;
+    let kib = |n: usize| vec![b'a'; n * 1024];
+    for (method, path, content_type, body) in [
+        (
+            "POST",
+            "/api/widget/conversations",
+            "application/json",
+            kib(65),
+        ),
+        ("POST", "/api/inbox/login", "application/json", kib(65)),
+        ("PATCH", "/api/admin/settings", "application/json", kib(65)),
+        ("GET", "/api/reports/summary", "application/json", kib(2)),
+        (
+            "POST",
+            "/hooks/twilio/sms",
+            "application/x-www-form-urlencoded",
+            kib(65),
+        ),
+        ("POST", "/hooks/meta", "application/json", kib(1025)),
+        (
+            "POST",
+            "/hooks/email/postmark",
+            "application/json",
+            kib(32 * 1024 + 1),
+        ),
+    ] {
+        let method: reqwest::Method = method.parse().expect("a method");
+        let reply = Reply::from(
+            app.http
+                .request(method.clone(), app.url(path))
+                .bearer_auth(&admin.token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("the app answers"),
+        )
+        .await;
+        assert_eq!(reply.status, 413, "{method} {path}: {}", reply.text);
+        assert_eq!(reply.error_code(), "payload_too_large", "{method} {path}");
+    }
+}
