@@ -210,13 +210,18 @@ fn whatsapp_change(change: &Value, out: &mut Vec<Event>) -> Result<(), InvalidIn
         .get("contacts")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
-    let name_of = |wa_id: &str| {
-        contacts
-            .iter()
-            .find(|c| c.get("wa_id").and_then(Value::as_str) == Some(wa_id))
-            .and_then(|c| c.get("profile"))
-            .and_then(|p| text(p, "name"))
-    };
+    // Indexed once: looking each message's sender up in the list was quadratic, and a 1 MiB
+    // batch of messages and contacts took seconds.
+    let mut names: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for contact in contacts {
+        let wa_id = contact.get("wa_id").and_then(Value::as_str);
+        let name = contact.get("profile").and_then(|p| text(p, "name"));
+        if let (Some(wa_id), Some(name)) = (wa_id, name) {
+            // Listed twice: the first name wins.
+            names.entry(wa_id).or_insert(name);
+        }
+    }
+    let name_of = |wa_id: &str| names.get(wa_id).cloned();
     for message in value
         .get("messages")
         .and_then(Value::as_array)
@@ -244,7 +249,10 @@ fn whatsapp_change(change: &Value, out: &mut Vec<Event>) -> Result<(), InvalidIn
             sender: from,
             recipient: recipient.clone(),
             id: text(message, "id").ok_or_else(|| bad("has a message without id"))?,
-            timestamp_ms: number(message, "timestamp").unwrap_or_default() * 1000,
+            // Seconds; one too large for milliseconds is no time at all (and must not wrap).
+            timestamp_ms: number(message, "timestamp")
+                .and_then(|s| s.checked_mul(1000))
+                .unwrap_or_default(),
             text: body,
             attachments,
         });

@@ -61,7 +61,9 @@ pub fn verify(
         .trim()
         .parse::<i64>()
         .map_err(|_| VerifyError::BadTimestamp)?;
-    if (now_s - timestamp).abs() > tolerance_s {
+    // Checked: the timestamp is the sender's text, and `now - i64::MIN` overflows.
+    let skew = now_s.checked_sub(timestamp).and_then(i64::checked_abs);
+    if skew.is_none_or(|skew| skew > tolerance_s) {
         return Err(VerifyError::Stale(tolerance_s));
     }
     let expected = hex(&mac(secret, timestamp, body));
