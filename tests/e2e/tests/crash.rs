@@ -55,6 +55,11 @@ struct Server {
 
 impl Server {
     async fn start(data: &Path, log: &Path, port: u16) -> Server {
+        Server::start_with(data, log, port, None).await
+    }
+
+    /// `sql_trace`: a file where the host writes every statement the app runs, per connection.
+    async fn start_with(data: &Path, log: &Path, port: u16, sql_trace: Option<&Path>) -> Server {
         let binary = host_binary();
         assert!(
             binary.exists(),
@@ -89,6 +94,9 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(stderr)
             .kill_on_drop(true);
+        if let Some(trace) = sql_trace {
+            command.env("SPIN_TEST_HOST_SQL_TRACE", trace);
+        }
         let mut child = command.spawn().expect("the test host starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -531,4 +539,174 @@ async fn every_acknowledged_message_survives_kill_9_and_clients_resume_from_thei
     );
     assert!(missing.is_empty(), "lost after the crash: {missing:#?}");
     drop(server);
+}
+
+/// Statements that change the database (or take its write lock).
+fn writes(statement: &str) -> bool {
+    let head = statement.trim_start().to_ascii_uppercase();
+    [
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "REPLACE",
+        "BEGIN IMMEDIATE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+    ]
+    .iter()
+    .any(|verb| head.starts_with(verb))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_connection_waits_on_locks_writers_sync_safely_and_the_file_stays_in_wal_mode() {
+    let data = tempfile::tempdir().expect("a data directory");
+    let logs = tempfile::tempdir().expect("a log directory");
+    let trace = logs.path().join("sql.trace");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let server = Server::start_with(
+        data.path(),
+        &logs.path().join("host.log"),
+        port,
+        Some(&trace),
+    )
+    .await;
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+
+    // A little of everything: the visitor's and the operator's reads and writes, the router
+    // behind them, reports, admin.
+    let (status, started) = post_json(
+        &http,
+        &format!("{base}/api/widget/conversations"),
+        None,
+        json!({}),
+    )
+    .await
+    .expect("start");
+    assert_eq!(status, 201, "{started}");
+    let visitor = VisitorClient {
+        conversation_id: started["conversation"]["id"].as_i64().expect("an id"),
+        token: started["visitor_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned(),
+    };
+    let conversation = format!(
+        "{base}/api/widget/conversations/{}",
+        visitor.conversation_id
+    );
+    for n in 0..3 {
+        let (status, body) = post_json(
+            &http,
+            &format!("{conversation}/messages"),
+            Some(&visitor.token),
+            json!({ "body": format!("hello {n}") }),
+        )
+        .await
+        .expect("post");
+        assert_eq!(status, 201, "{body}");
+    }
+    let token = login(&http, &base).await;
+    let (status, body) = post_json(
+        &http,
+        &format!(
+            "{base}/api/inbox/conversations/{}/messages",
+            visitor.conversation_id
+        ),
+        Some(&token),
+        json!({ "body": "hi, how can I help?" }),
+    )
+    .await
+    .expect("reply");
+    assert_eq!(status, 201, "{body}");
+    for url in [
+        format!("{conversation}/events?after=0&wait=0"),
+        format!("{conversation}/queue"),
+    ] {
+        let (status, body) = get_json(&http, &url, &visitor.token)
+            .await
+            .expect("visitor read");
+        assert_eq!(status, 200, "{url}: {body}");
+    }
+    for path in [
+        "/api/inbox/events?after=0&wait=0",
+        "/api/inbox/conversations",
+        "/api/reports/summary",
+        "/api/admin/operators",
+    ] {
+        let (status, body) = get_json(&http, &format!("{base}{path}"), &token)
+            .await
+            .expect("operator read");
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    // Work the app does after answering (routing, dispatch) gets a moment to finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill_9().await;
+
+    let text = std::fs::read_to_string(&trace).expect("the host wrote the SQL trace");
+    let mut connections: std::collections::BTreeMap<u64, Vec<(bool, String)>> =
+        std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(serial), Some(outcome), Some(statement)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            panic!("malformed trace line {line:?}");
+        };
+        connections
+            .entry(serial.parse().expect("a connection serial"))
+            .or_default()
+            .push((outcome == "ok", statement.to_owned()));
+    }
+    let mut problems = Vec::new();
+    let mut writers = 0;
+    for (serial, statements) in &connections {
+        let first = &statements[0];
+        if first != &(true, "PRAGMA busy_timeout = 5000".to_owned()) {
+            problems.push(format!(
+                "connection {serial} starts with {first:?}, not a busy timeout"
+            ));
+        }
+        if let Some(at) = statements.iter().position(|(_, s)| writes(s)) {
+            writers += 1;
+            let synced = statements[..at]
+                .iter()
+                .any(|(ok, s)| *ok && s == "PRAGMA synchronous = NORMAL");
+            if !synced {
+                problems.push(format!(
+                    "connection {serial} writes ({:?}) without synchronous=NORMAL first",
+                    statements[at].1
+                ));
+            }
+        }
+        for (ok, statement) in statements {
+            let upper = statement.to_ascii_uppercase();
+            let unsafe_setting = upper.contains("SYNCHRONOUS = OFF")
+                || upper.contains("SYNCHRONOUS=OFF")
+                || (upper.starts_with("PRAGMA JOURNAL_MODE")
+                    && upper.contains('=')
+                    && !upper.contains("WAL"));
+            if unsafe_setting || (!ok && upper.starts_with("PRAGMA")) {
+                problems.push(format!("connection {serial}: {statement:?} (ok: {ok})"));
+            }
+        }
+    }
+    let mode: String = rusqlite::Connection::open(data.path().join("sqlite_db.db"))
+        .and_then(|db| db.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
+        .expect("the database file opens after the kill");
+    println!(
+        "SQL trace: {} connections, {writers} of them writing; journal mode of the file after the run: {mode}",
+        connections.len()
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(
+        connections.len() >= 10 && writers >= 3,
+        "too little traffic to prove anything: {} connections, {writers} writers",
+        connections.len()
+    );
+    assert_eq!(mode, "wal", "the journal mode persists in the file");
 }

@@ -16,9 +16,16 @@
 //!
 //! Not modelled: Spin's 128 MiB limit on buffered results and its cap of 256 open
 //! connections per instance.
+//!
+//! For tests of what the app does on its connections (which PRAGMAs, before which writes):
+//! with `SPIN_TEST_HOST_SQL_TRACE=<file>` in the host's environment, every statement is
+//! appended to that file as `<connection serial>\t<ok|err>\t<statement on one line>`. Off
+//! unless set; meant for a child process started by a test, not for load runs.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
@@ -31,13 +38,50 @@ use crate::instance::InstanceState;
 pub struct ConnectionHandle {
     path: PathBuf,
     connection: Arc<Mutex<Option<rusqlite::Connection>>>,
+    /// Numbers connections in the statement trace.
+    serial: u64,
+}
+
+/// The statement trace file, when `SPIN_TEST_HOST_SQL_TRACE` names one.
+fn trace_file() -> Option<&'static Mutex<std::fs::File>> {
+    static TRACE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+    TRACE
+        .get_or_init(|| {
+            let path = std::env::var_os("SPIN_TEST_HOST_SQL_TRACE")?;
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+            {
+                Ok(file) => Some(Mutex::new(file)),
+                Err(error) => {
+                    eprintln!("spin-test-host: cannot open the SQL trace {path:?}: {error}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn trace(serial: u64, ok: bool, statement: &str) {
+    let Some(file) = trace_file() else {
+        return;
+    };
+    let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    let outcome = if ok { "ok" } else { "err" };
+    if let Ok(mut file) = file.lock() {
+        // A trace line lost to a full disk fails the test that reads it; nothing else depends on it.
+        let _ = writeln!(file, "{serial}\t{outcome}\t{statement}");
+    }
 }
 
 impl ConnectionHandle {
     fn new(path: PathBuf) -> Self {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
         Self {
             path,
             connection: Arc::new(Mutex::new(None)),
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -48,6 +92,7 @@ impl ConnectionHandle {
     ) -> Result<QueryResult, Error> {
         let connection = self.connection.clone();
         let path = self.path.clone();
+        let serial = self.serial;
         let result = tokio::task::spawn_blocking(move || {
             let mut guard = connection
                 .lock()
@@ -56,7 +101,9 @@ impl ConnectionHandle {
                 Some(connection) => connection,
                 empty => empty.insert(open(&path)?),
             };
-            execute(connection, &statement, parameters)
+            let result = execute(connection, &statement, parameters);
+            trace(serial, result.is_ok(), &statement);
+            result
         })
         .await;
         match result {
