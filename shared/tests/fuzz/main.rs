@@ -66,10 +66,11 @@
 //! matches). `webhook_nonce::remember` is covered by its unit tests and the e2e replay test (it
 //! is SQL, not parsing: the nonce is a bound parameter).
 //!
-//! Not in this crate: `components/spin-host` reads cookies and headers with plain splitting
-//! (no indexing, nothing to panic) and every component's route table turns path segments into
-//! a `Command` with `str::parse` and an explicit unknown case; both run against arbitrary
-//! paths in the e2e suite's bad-input tests.
+//! Not covered here (not in this crate): `components/spin-host` reads cookies and headers by
+//! plain splitting (no indexing, nothing that can panic), and every component's route table
+//! turns path segments into a `Command` by slice patterns and `str::parse`, with an explicit
+//! unknown case; their unit tests and the e2e `bad_input` tests cover them with fixed inputs,
+//! not generated ones.
 
 // A test states its expectations by panicking (`expect` on a value that must be there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
