@@ -248,10 +248,10 @@ fn envelope_ok(e: &ApiError) -> Result<(), TestCaseError> {
 
 /// A rusqlite database with the app's schema, as `shared`'s own unit tests use (its
 /// `testing` module is test-only, so not visible here).
-struct Db(rusqlite::Connection);
+pub struct Db(rusqlite::Connection);
 
 impl Db {
-    fn new() -> Db {
+    pub fn new() -> Db {
         let db = Db(rusqlite::Connection::open_in_memory().expect("an in-memory database"));
         shared::migrations::migrate(&db).expect("the migrations apply");
         db
