@@ -433,7 +433,7 @@ async fn every_route_enforces_its_least_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 90 * 3);
+    assert_eq!(checked, 91 * 3);
 }
 
 #[tokio::test]
