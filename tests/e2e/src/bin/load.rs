@@ -135,14 +135,21 @@ impl Stats {
         self.acknowledged.fetch_add(1, Ordering::Relaxed);
         // The answer may already have been delivered (the other side's poll can win the race
         // with this POST's response); then there is nothing left to wait for.
-        if self.sent_at.lock().await.contains_key(client_id) {
+        // Both under the `sent_at` lock (always taken first), so a delivery cannot slip in
+        // between the check and the insert.
+        let sent_at = self.sent_at.lock().await;
+        if sent_at.contains_key(client_id) {
             self.undelivered.lock().await.insert(client_id.to_owned());
         }
     }
 
     async fn delivered(&self, client_id: &str, to_operator: bool) {
-        self.undelivered.lock().await.remove(client_id);
-        if let Some(sent) = self.sent_at.lock().await.remove(client_id) {
+        let sent = {
+            let mut sent_at = self.sent_at.lock().await;
+            self.undelivered.lock().await.remove(client_id);
+            sent_at.remove(client_id)
+        };
+        if let Some(sent) = sent {
             let ms = sent.elapsed().as_secs_f64() * 1000.0;
             let samples = if to_operator {
                 &self.to_operator_ms
@@ -420,13 +427,13 @@ async fn run_visitor(
         anyhow::Ok(started)
     }
     .await;
+    if opened.is_ok() {
+        stats.conversations.fetch_add(1, Ordering::Relaxed);
+    }
     // Every visitor has a conversation (or has failed to get one) before anyone writes.
     started.wait().await;
     let started = match opened {
-        Ok(started) => {
-            stats.conversations.fetch_add(1, Ordering::Relaxed);
-            started
-        }
+        Ok(started) => started,
         Err(error) => {
             stats.error(format!("{error:#}")).await;
             return Ok(());
@@ -486,13 +493,19 @@ async fn run_visitor(
                 }
             };
             cursor = page["cursor"].as_i64().unwrap_or(cursor);
+            // Every operator message the poll returns is delivered (a late answer can arrive
+            // together with the current one).
+            let mut answered = false;
             for message in message_events(&page) {
                 if message["author"] == "operator" {
                     if let Some(id) = message["client_id"].as_str() {
                         stats.delivered(id, false).await;
                     }
-                    break 'answer;
+                    answered = true;
                 }
+            }
+            if answered {
+                break 'answer;
             }
         }
         if !think.is_zero() {
