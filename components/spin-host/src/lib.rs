@@ -449,7 +449,7 @@ pub fn rate_limit(
 pub fn begin(component: &'static str, request: &IncomingRequest) {
     let headers = request.headers();
     let id = headers
-        .get(&"x-request-id".to_owned())
+        .get("x-request-id")
         .into_iter()
         .next()
         .and_then(|v| String::from_utf8(v).ok());
