@@ -397,18 +397,24 @@ proptest! {
     fn settings_patches_are_saved_or_refused_as_4xx(value in json(REQUEST_KEYS), text in hostile_text(80)) {
         DB.with(|db| {
         let body = serde_json::to_vec(&value).unwrap_or_default();
-        if let Ok(patch) = api::parse_json::<shared::settings::SettingsPatch>(&body) {
-            if let Err(e) = shared::settings::save(db, &patch) { caller_error(e)?; }
+        if let Ok(patch) = api::parse_json::<shared::settings::SettingsPatch>(&body)
+            && let Err(e) = shared::settings::save(db, &patch)
+        {
+            caller_error(e)?;
         }
-        if let Ok(patch) = api::parse_json::<shared::widget_settings::WidgetSettingsPatch>(&body) {
-            if let Err(e) = shared::widget_settings::save(db, &patch) { caller_error(e)?; }
+        if let Ok(patch) = api::parse_json::<shared::widget_settings::WidgetSettingsPatch>(&body)
+            && let Err(e) = shared::widget_settings::save(db, &patch)
+        {
+            caller_error(e)?;
         }
         if let Err(e) = shared::csat::save_settings(db, &value) { caller_error(e)?; }
         if let Err(e) = shared::assistant::save_settings(db, &value) { caller_error(e)?; }
         let with_text = json!({"greeting": text, "business_name": text, "accent_color": text,
             "transfer_notice_team": text});
-        if let Ok(patch) = serde_json::from_value::<shared::widget_settings::WidgetSettingsPatch>(with_text.clone()) {
-            if let Err(e) = shared::widget_settings::save(db, &patch) { caller_error(e)?; }
+        if let Ok(patch) = serde_json::from_value::<shared::widget_settings::WidgetSettingsPatch>(with_text)
+            && let Err(e) = shared::widget_settings::save(db, &patch)
+        {
+            caller_error(e)?;
         }
         // What was saved reads back and serves the widget.
         prop_assert!(shared::widget_settings::config(db, "Support", 0).is_ok());
