@@ -671,3 +671,32 @@ fn bodies_over_the_limit_are_413_before_parsing() {
         assert_eq!(parse(&big).expect_err(name).status(), 413, "{name}");
     }
 }
+
+/// Free text the assistant and the survey read (a message, an email's text) is read in linear
+/// time, whatever its shape.
+#[test]
+fn long_free_text_is_read_in_linear_time() {
+    use crate::{LIMIT_MS, within_ms};
+    let n = 256 * 1024;
+    for text in [
+        "refund ".repeat(n / 7),
+        "a".repeat(n),
+        "5 ".repeat(n / 2),
+        "> quoted\n".repeat(n / 9),
+        "\u{2605}".repeat(n / 3),
+        "the ".repeat(n / 4),
+    ] {
+        within_ms(LIMIT_MS, "kb::Question::parse", || {
+            shared::kb::Question::parse(&text, None)
+        });
+        within_ms(LIMIT_MS, "csat::parse_reply", || {
+            shared::csat::parse_reply(&text)
+        });
+        let _ = within_ms(LIMIT_MS, "MessageBody::parse", || {
+            shared::message::MessageBody::parse(&text)
+        });
+        within_ms(LIMIT_MS, "query_text", || {
+            api::query_text(&format!("q={text}"), "q")
+        });
+    }
+}
