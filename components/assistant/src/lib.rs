@@ -93,8 +93,12 @@ async fn turn(provider: &Provider, conversation_id: i64) -> Result<Response, Api
         let phrased = ask_model(provider, &prompt).and_then(|text| {
             let grounded = llm::grounded(&text, &passages);
             if grounded.is_none() {
-                eprintln!(
-                    "{COMPONENT}: the model's answer was not grounded in the article; using the passage"
+                spin_host::observe::log(
+                    "warn",
+                    COMPONENT,
+                    &format!(
+                        "the model's answer was not grounded in the article; using the passage"
+                    ),
                 );
             }
             grounded
@@ -117,8 +121,10 @@ async fn turn(provider: &Provider, conversation_id: i64) -> Result<Response, Api
         && let Some(text) = ask_model(provider, &request.prompt)
         && !assistant::record_summary(&ctx, &request, &text, model_name(provider))?
     {
-        eprintln!(
-            "{COMPONENT}: the model's handoff summary was not grounded; keeping the assistant's"
+        spin_host::observe::log(
+            "warn",
+            COMPONENT,
+            &format!("the model's handoff summary was not grounded; keeping the assistant's"),
         );
     }
     // The customer's message that asked for this turn, and what the turn wrote, may have
@@ -177,8 +183,10 @@ fn ask_model(provider: &Provider, prompt: &Prompt) -> Option<String> {
             ) {
                 Ok((status, body)) => llm::openai_text(status, &body),
                 Err(why) => {
-                    eprintln!(
-                        "{COMPONENT}: language model unavailable, going on without it: {why}"
+                    spin_host::observe::log(
+                        "warn",
+                        COMPONENT,
+                        &format!("language model unavailable, going on without it: {why}"),
                     );
                     None
                 }
@@ -197,8 +205,10 @@ fn ask_model(provider: &Provider, prompt: &Prompt) -> Option<String> {
             ) {
                 Ok(result) => Some(result.text),
                 Err(why) => {
-                    eprintln!(
-                        "{COMPONENT}: language model unavailable, going on without it: {why:?}"
+                    spin_host::observe::log(
+                        "warn",
+                        COMPONENT,
+                        &format!("language model unavailable, going on without it: {why:?}"),
                     );
                     None
                 }

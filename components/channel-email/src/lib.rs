@@ -234,7 +234,11 @@ async fn mailgun(request: &ApiRequest) -> Result<Served, ApiError> {
         // Our failure, not the request's: Mailgun's retry of this very request must not look
         // like a replay. A refused request keeps its token spent.
         if let Err(e) = webhook_nonce::forget(ctx.db, MAILGUN, token) {
-            eprintln!("{COMPONENT}: could not forget a Mailgun token: {e}");
+            spin_host::observe::log(
+                "warn",
+                COMPONENT,
+                &format!("could not forget a Mailgun token: {e}"),
+            );
         }
     }
     result

@@ -261,11 +261,15 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         match &answer {
             Answer::Accepted { .. } => pass.sent += 1,
             Answer::Retry(why) | Answer::Refused(why) => {
-                eprintln!(
-                    "{COMPONENT}: message {} by {} attempt {}: {why}",
-                    job.message_id,
-                    job.channel.as_str(),
-                    job.attempts
+                spin_host::observe::log(
+                    "warn",
+                    COMPONENT,
+                    &format!(
+                        "message {} by {} attempt {}: {why}",
+                        job.message_id,
+                        job.channel.as_str(),
+                        job.attempts
+                    ),
                 );
                 if matches!(answer, Answer::Retry(_)) && job.attempts < schedule.attempts() {
                     pass.retrying += 1;
@@ -285,9 +289,13 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
         let fetched = fetch(&providers, &job).await;
         match &fetched {
             Fetched::File { .. } => pass.media_fetched += 1,
-            Fetched::Retry(why) | Fetched::Failed(why) => eprintln!(
-                "{COMPONENT}: media of message {} attempt {}: {why}",
-                job.message_id, job.attempts
+            Fetched::Retry(why) | Fetched::Failed(why) => spin_host::observe::log(
+                "warn",
+                COMPONENT,
+                &format!(
+                    "media of message {} attempt {}: {why}",
+                    job.message_id, job.attempts
+                ),
             ),
         }
         let now = ctx.clock.now_ms();

@@ -121,9 +121,13 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
             (Some(body), Ok(url)) => attempt(&job, &url, body, ctx.clock.now_ms(), timeout_ms),
         };
         if !matches!(outcome, Outcome::Delivered(_)) {
-            eprintln!(
-                "{COMPONENT}: delivery {} ({}) to endpoint {} attempt {}: {outcome:?}",
-                job.delivery_id, job.kind, job.endpoint_id, job.attempts
+            spin_host::observe::log(
+                "warn",
+                COMPONENT,
+                &format!(
+                    "delivery {} ({}) to endpoint {} attempt {}: {outcome:?}",
+                    job.delivery_id, job.kind, job.endpoint_id, job.attempts
+                ),
             );
         }
         let now = ctx.clock.now_ms();

@@ -131,7 +131,9 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
                 }
                 spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await
             }
-            Err(e) => eprintln!("{COMPONENT}: webhook check: {}", e.code()),
+            Err(e) => {
+                spin_host::observe::log("warn", COMPONENT, &format!("webhook check: {}", e.code()))
+            }
         }
     }
 }
