@@ -96,9 +96,7 @@ async fn turn(provider: &Provider, conversation_id: i64) -> Result<Response, Api
                 spin_host::observe::log(
                     "warn",
                     COMPONENT,
-                    &format!(
-                        "the model's answer was not grounded in the article; using the passage"
-                    ),
+                    "the model's answer was not grounded in the article; using the passage",
                 );
             }
             grounded
@@ -124,7 +122,7 @@ async fn turn(provider: &Provider, conversation_id: i64) -> Result<Response, Api
         spin_host::observe::log(
             "warn",
             COMPONENT,
-            &format!("the model's handoff summary was not grounded; keeping the assistant's"),
+            "the model's handoff summary was not grounded; keeping the assistant's",
         );
     }
     // The customer's message that asked for this turn, and what the turn wrote, may have
