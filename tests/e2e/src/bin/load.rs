@@ -11,8 +11,9 @@
 //! (`--operators`, raised to at least visitors / 50 so that every conversation has a seat;
 //! capacity `ceil(visitors / M)`, at most 50), signs them in, makes them available and keeps
 //! them online with heartbeats. Every visitor starts a conversation, so N conversations are
-//! open at once (they arrive spread over `--ramp-s` seconds; the measured run starts when the
-//! last has arrived), and the router assigns each to an operator. Each visitor then, in a closed
+//! open at once: they arrive spread over `--ramp-s` seconds, each saying hello and getting its
+//! first answer (the router assigns it to an operator then), and the measured run starts when
+//! the last has arrived (its errors still count). Each visitor then, in a closed
 //! loop, posts a message and waits on its own long-poll for its operator's answer before
 //! posting the next, pausing `--think-ms` (±50 %, so visitors do not march in step) in between.
 //! Each operator long-polls the inbox event stream and answers the visitor messages of the
@@ -409,7 +410,7 @@ async fn run_visitor(
     stats: Arc<Stats>,
     phase: Arc<Phase>,
     think: Duration,
-    started: Arc<tokio::sync::Barrier>,
+    arrived: Arc<AtomicU64>,
     arrive_after: Duration,
 ) -> Result<()> {
     tokio::time::sleep(arrive_after).await;
@@ -427,15 +428,14 @@ async fn run_visitor(
         anyhow::Ok(started)
     }
     .await;
-    if opened.is_ok() {
-        stats.conversations.fetch_add(1, Ordering::Relaxed);
-    }
-    // Every visitor has a conversation (or has failed to get one) before anyone writes.
-    started.wait().await;
     let started = match opened {
-        Ok(started) => started,
+        Ok(started) => {
+            stats.conversations.fetch_add(1, Ordering::Relaxed);
+            started
+        }
         Err(error) => {
             stats.error(format!("{error:#}")).await;
+            arrived.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
     };
@@ -454,8 +454,6 @@ async fn run_visitor(
             return Ok(());
         }
     };
-    // Spread the first messages over one think time.
-    tokio::time::sleep(jitter(think, index, 0)).await;
     let mut sequence = 0u64;
     while !phase.no_new_messages.load(Ordering::Relaxed) {
         sequence += 1;
@@ -472,6 +470,9 @@ async fn run_visitor(
             Ok(_) => stats.acknowledged(&client_id).await,
             Err(error) => {
                 stats.error(format!("visitor message: {error:#}")).await;
+                if sequence == 1 {
+                    arrived.fetch_add(1, Ordering::Relaxed);
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -507,6 +508,11 @@ async fn run_visitor(
             if answered {
                 break 'answer;
             }
+        }
+        if sequence == 1 {
+            // Arrived: said hello and got an answer (or failed to); the measured run starts
+            // when every visitor has.
+            arrived.fetch_add(1, Ordering::Relaxed);
         }
         if !think.is_zero() {
             tokio::time::sleep(jitter(think, index, sequence)).await;
@@ -603,7 +609,7 @@ async fn main() -> Result<()> {
     ));
     // Let the operators' first long-polls settle before visitors start writing.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(options.visitors + 1));
+    let arrived = Arc::new(AtomicU64::new(0));
     let mut visitors = Vec::new();
     for index in 0..options.visitors {
         visitors.push(tokio::spawn(run_visitor(
@@ -613,12 +619,25 @@ async fn main() -> Result<()> {
             stats.clone(),
             phase.clone(),
             options.think,
-            barrier.clone(),
+            arrived.clone(),
             options.ramp.mul_f64(index as f64 / options.visitors as f64),
         )));
     }
-    barrier.wait().await;
+    // The measured run starts once every visitor has arrived (started a conversation, said
+    // hello and been answered), or a minute after the last was due, whichever comes first.
+    let arrival_deadline = Instant::now() + options.ramp + Duration::from_secs(60);
+    while arrived.load(Ordering::Relaxed) < options.visitors as u64
+        && Instant::now() < arrival_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = Instant::now();
+    let before_run = (
+        stats.acknowledged.load(Ordering::Relaxed),
+        stats.to_operator_ms.lock().await.len(),
+        stats.to_visitor_ms.lock().await.len(),
+        stats.errors.load(Ordering::Relaxed),
+    );
     // The host's memory every 30 s of the run: a plateau and a leak look different.
     let memory_samples = Arc::new(Mutex::new(Vec::new()));
     if let Some(pid) = options.host_pid {
@@ -639,7 +658,7 @@ async fn main() -> Result<()> {
     tokio::time::sleep(options.duration).await;
     phase.no_new_messages.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
-    let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
+    let acknowledged = stats.acknowledged.load(Ordering::Relaxed) - before_run.0;
     // Answers still due get `--grace` to arrive.
     let grace_until = Instant::now() + options.grace;
     while Instant::now() < grace_until && !stats.undelivered.lock().await.is_empty() {
@@ -665,8 +684,9 @@ async fn main() -> Result<()> {
 
     let lost = stats.undelivered.lock().await.len() as u64;
     let errors = stats.errors.load(Ordering::Relaxed);
-    let mut to_operator = stats.to_operator_ms.lock().await.clone();
-    let mut to_visitor = stats.to_visitor_ms.lock().await.clone();
+    // Latency of the measured run only (the arrivals' exchanges come before).
+    let mut to_operator = stats.to_operator_ms.lock().await[before_run.1..].to_vec();
+    let mut to_visitor = stats.to_visitor_ms.lock().await[before_run.2..].to_vec();
     let mut all: Vec<f64> = to_operator
         .iter()
         .chain(to_visitor.iter())
@@ -699,8 +719,10 @@ async fn main() -> Result<()> {
         acknowledged as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "errors: {}  (failed requests {errors}, acknowledged but never delivered {lost})",
-        errors + lost
+        "errors: {}  (failed requests {errors}: {} while visitors arrived, {} during the run; acknowledged but never delivered {lost})",
+        errors + lost,
+        before_run.3,
+        errors - before_run.3
     );
     for error in stats.first_errors.lock().await.iter() {
         println!("  e.g. {error}");
