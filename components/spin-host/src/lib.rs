@@ -23,6 +23,8 @@
 //!   ([`ApiRequest::guard_state_change`]).
 
 pub mod csrf;
+#[cfg(test)]
+mod fuzz;
 pub mod observe;
 
 use futures::StreamExt;

@@ -217,4 +217,31 @@ mod tests {
         assert_eq!(header(&frame, "x-frame-options"), None);
         assert_eq!(header(&frame, "x-content-type-options"), Some("nosniff"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Whatever the path, a resolved file stays inside the mount: no `..` or hidden
+        /// segment, no backslash or NUL, always absolute; a redirect only adds a slash.
+        #[test]
+        fn no_path_resolves_outside_the_mount(
+            path in "(/|\\.|\\.\\.|%2e|[a-z]{1,4}|\\\\|\\x00|\\?|#){0,12}",
+            raw in ".{0,60}",
+        ) {
+            for candidate in [path, raw] {
+                match resolve(&candidate) {
+                    Resolution::File(file) => {
+                        proptest::prop_assert!(file.starts_with('/'));
+                        proptest::prop_assert!(!file.contains(['\\', '\0']));
+                        proptest::prop_assert!(file.split('/').all(|s| !s.starts_with('.')));
+                    }
+                    Resolution::Redirect(to) => {
+                        proptest::prop_assert!(to.starts_with('/') && to.ends_with('/'));
+                        proptest::prop_assert!(to.split('/').all(|s| !s.starts_with('.')));
+                    }
+                    Resolution::NotFound => {}
+                }
+            }
+        }
+    }
 }

@@ -66,11 +66,11 @@
 //! matches). `webhook_nonce::remember` is covered by its unit tests and the e2e replay test (it
 //! is SQL, not parsing: the nonce is a bound parameter).
 //!
-//! Not covered here (not in this crate): `components/spin-host` reads cookies and headers by
-//! plain splitting (no indexing, nothing that can panic), and every component's route table
-//! turns path segments into a `Command` by slice patterns and `str::parse`, with an explicit
-//! unknown case; their unit tests and the e2e `bad_input` tests cover them with fixed inputs,
-//! not generated ones.
+//! Outside this crate, with the same properties: `components/spin-host/src/fuzz.rs` (cookies,
+//! the session token, the client address and forwarded headers, `x-request-id`, the CSRF
+//! origin check, path segments), every component's route table (`any_method_and_path_routes_
+//! without_panicking` in each `lib.rs`) and static-files' path resolution (no path resolves
+//! outside the mount).
 
 // A test states its expectations by panicking (`expect` on a value that must be there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -58,7 +58,10 @@ fn the_many_node_runtime_config_points_both_stores_at_shared_services() {
     let kv = store(&config, "key_value_store");
     assert_eq!(text(kv, "type"), "redis");
     let url = text(kv, "url");
-    assert!(url.starts_with("redis://") || url.starts_with("rediss://"), "{url}");
+    assert!(
+        url.starts_with("redis://") || url.starts_with("rediss://"),
+        "{url}"
+    );
 
     let db = store(&config, "sqlite_database");
     assert_eq!(text(db, "type"), "libsql");
@@ -117,10 +120,16 @@ async fn the_spinapp_manifest_binds_declared_variables_and_probes_a_route_the_ap
     let (path, text) = deploy_file("spinapp.yaml");
     let app: serde_yaml::Value = serde_yaml::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is valid YAML: {e}", path.display()));
-    assert_eq!(app["apiVersion"].as_str(), Some("core.spinkube.dev/v1alpha1"));
+    assert_eq!(
+        app["apiVersion"].as_str(),
+        Some("core.spinkube.dev/v1alpha1")
+    );
     assert_eq!(app["kind"].as_str(), Some("SpinApp"));
     let spec = &app["spec"];
-    assert!(spec["replicas"].as_u64().is_some_and(|n| n >= 2), "more than one node");
+    assert!(
+        spec["replicas"].as_u64().is_some_and(|n| n >= 2),
+        "more than one node"
+    );
 
     let declared = declared_variables();
     let bound = spec["variables"].as_sequence().expect("spec.variables");
