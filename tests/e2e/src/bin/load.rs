@@ -326,7 +326,10 @@ async fn run_operator(
                             to_answer.push((conversation, client_id));
                         }
                     } else {
+                        // Someone else's (or nobody's) now: a message seen earlier is theirs
+                        // to answer, not this operator's, even if it comes back here later.
                         mine.remove(&conversation);
+                        waiting.remove(&conversation);
                     }
                 }
                 Some("message.created") => {
@@ -403,17 +406,23 @@ fn jitter(think: Duration, index: usize, sequence: u64) -> Duration {
     think.mul_f64(0.5 + spread as f64 / 100.0)
 }
 
+/// When a visitor arrives and how long it thinks between messages.
+struct Pace {
+    think: Duration,
+    arrive_after: Duration,
+}
+
 async fn run_visitor(
     index: usize,
     base: String,
     http: reqwest::Client,
     stats: Arc<Stats>,
     phase: Arc<Phase>,
-    think: Duration,
+    pace: Pace,
     arrived: Arc<AtomicU64>,
-    arrive_after: Duration,
 ) -> Result<()> {
-    tokio::time::sleep(arrive_after).await;
+    let think = pace.think;
+    tokio::time::sleep(pace.arrive_after).await;
     let opened = async {
         let response = http
             .post(format!("{base}/api/widget/conversations"))
@@ -618,9 +627,11 @@ async fn main() -> Result<()> {
             http.clone(),
             stats.clone(),
             phase.clone(),
-            options.think,
+            Pace {
+                think: options.think,
+                arrive_after: options.ramp.mul_f64(index as f64 / options.visitors as f64),
+            },
             arrived.clone(),
-            options.ramp.mul_f64(index as f64 / options.visitors as f64),
         )));
     }
     // The measured run starts once every visitor has arrived (started a conversation, said
@@ -727,6 +738,12 @@ async fn main() -> Result<()> {
     for error in stats.first_errors.lock().await.iter() {
         println!("  e.g. {error}");
     }
+    let undelivered = stats.undelivered.lock().await;
+    if !undelivered.is_empty() {
+        let some: Vec<&String> = undelivered.iter().take(10).collect();
+        println!("  undelivered (client ids; v = visitor message, o = operator reply): {some:?}");
+    }
+    drop(undelivered);
     println!("post-to-delivery latency:");
     summary("visitor -> operator", &mut to_operator);
     summary("operator -> visitor", &mut to_visitor);
