@@ -185,10 +185,16 @@ pub fn record_or_log(ctx: &Ctx<'_>, entry: &Entry<'_>) {
 }
 
 /// The detail of a failed sign-in: the email tried, trimmed and cut, so the line says which
-/// account was being guessed without storing arbitrary input.
+/// account was being guessed. Only something shaped like an email address is kept: people paste
+/// their password into the wrong box, and every admin can read this log.
 pub fn tried_email(email: &str) -> Value {
-    let tried: String = email.trim().chars().take(MAX_TRIED_EMAIL_CHARS).collect();
-    serde_json::json!({ "email": tried })
+    match crate::contact::EmailAddress::parse("email", email) {
+        Ok(address) => {
+            let tried: String = address.as_str().chars().take(MAX_TRIED_EMAIL_CHARS).collect();
+            serde_json::json!({ "email": tried })
+        }
+        Err(_) => serde_json::json!({ "email": null, "malformed": true }),
+    }
 }
 
 /// The top-level field names of a JSON body, sorted and bounded: what a change touched,
@@ -767,10 +773,20 @@ mod tests {
 
     #[test]
     fn a_tried_email_is_cut() {
-        let long = "a".repeat(500);
+        let long = format!("{}@{}.example.com", "a".repeat(60), "b".repeat(150));
         assert_eq!(
             tried_email(&long)["email"].as_str().unwrap().len(),
             MAX_TRIED_EMAIL_CHARS
         );
+    }
+
+    #[test]
+    fn a_password_typed_into_the_email_box_is_not_kept() {
+        for typed in ["correct horse battery staple", "hunter2!", "", "a@b"] {
+            let detail = tried_email(typed);
+            assert_eq!(detail["email"], Value::Null, "{typed}");
+            assert_eq!(detail["malformed"], true);
+        }
+        assert_eq!(tried_email(" ops@example.com ")["email"], "ops@example.com");
     }
 }
