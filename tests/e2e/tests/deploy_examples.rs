@@ -103,11 +103,15 @@ fn the_systemd_unit_and_proxies_point_at_what_exists() {
         .expect("the unit runs from /opt/livechat (its WorkingDirectory)");
     assert!(workspace_root().join(in_repo).exists(), "{in_repo} exists");
     assert!(exec.contains("--listen 127.0.0.1:3000"));
+    // Behind the proxy every request comes from 127.0.0.1 unless the app reads the header the
+    // proxies below set.
+    assert!(unit.contains("SPIN_VARIABLE_CLIENT_IP_HEADER=x-forwarded-for"));
 
     // Both proxies forward to the address the unit listens on, wait longer than a long-poll
     // (25 s) and set HSTS.
     let (_, caddy) = deploy_file("Caddyfile");
     let (_, nginx) = deploy_file("nginx.conf");
+    assert!(nginx.contains("proxy_set_header X-Forwarded-For $remote_addr"));
     for proxy in [&caddy, &nginx] {
         assert!(proxy.contains("127.0.0.1:3000"));
         assert!(proxy.contains("Strict-Transport-Security"));
@@ -137,6 +141,10 @@ async fn the_spinapp_manifest_binds_declared_variables_and_probes_a_route_the_ap
         let name = variable["name"].as_str().expect("each variable has a name");
         assert!(declared.contains(name), "spin.toml declares `{name}`");
     }
+    assert!(
+        bound.iter().any(|v| v["name"].as_str() == Some("client_ip_header")),
+        "behind an Ingress the client address comes from a forwarded header"
+    );
 
     // The stores match the many-node runtime config.
     let config = toml_file("runtime-config.toml");
