@@ -541,17 +541,21 @@ pub fn email_headers(
     })
 }
 
-const DONE: &str =
-    "UPDATE outbox SET done_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
-const AGAIN: &str =
-    "UPDATE outbox SET next_attempt_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1";
+/// `RETURNING id`: no row back means the job is gone (a customer erasure deleted it while the
+/// attempt was in flight), and then nothing about the attempt may be written.
+const DONE: &str = "UPDATE outbox SET done_at = ?2, lease_until = NULL, last_error = ?3
+     WHERE id = ?1 RETURNING id";
+const AGAIN: &str = "UPDATE outbox SET next_attempt_at = ?2, lease_until = NULL, last_error = ?3
+     WHERE id = ?1 RETURNING id";
 /// `OR IGNORE`: a provider id that is already taken (only a misbehaving provider would send
 /// one) must not undo recording that the message was sent.
 const PROVIDER_ID: &str =
     "UPDATE OR IGNORE messages SET external_id = ?2 WHERE id = ?1 AND external_id IS NULL";
 
 /// Records the provider's answer to one attempt; call inside a write transaction. Returns the
-/// events written, for [`crate::event::announce_each`] after the commit.
+/// events written, for [`crate::event::announce_each`] after the commit. When the outbox row
+/// no longer exists (the customer was erased mid-send) it writes nothing and returns no events:
+/// the provider's answer may quote their address.
 pub fn record(
     db: &dyn Database,
     job: &Job,
@@ -561,7 +565,12 @@ pub fn record(
 ) -> Result<Vec<(i64, i64)>, DbError> {
     match answer {
         Answer::Accepted { provider_id } => {
-            db.execute(DONE, &[job.id.into(), now.into(), None::<&str>.into()])?;
+            if db
+                .execute(DONE, &[job.id.into(), now.into(), None::<&str>.into()])?
+                .is_empty()
+            {
+                return Ok(Vec::new());
+            }
             // Email keeps our own Message-ID (set before sending); others take the provider's.
             if let Some(id) = provider_id
                 && job.channel != Channel::Email
@@ -572,10 +581,15 @@ pub fn record(
         }
         Answer::Retry(error) if job.attempts < schedule.attempts() => {
             let wait = schedule.0[(job.attempts - 1) as usize];
-            db.execute(
-                AGAIN,
-                &[job.id.into(), (now + wait).into(), error.as_str().into()],
-            )?;
+            if db
+                .execute(
+                    AGAIN,
+                    &[job.id.into(), (now + wait).into(), error.as_str().into()],
+                )?
+                .is_empty()
+            {
+                return Ok(Vec::new());
+            }
             let note = format!(
                 "attempt {} of {} failed ({error}); retrying in {} s",
                 job.attempts,
@@ -585,7 +599,12 @@ pub fn record(
             delivery::note_retry(db, job.message_id, job.conversation_id, &note, now)
         }
         Answer::Retry(error) | Answer::Refused(error) => {
-            db.execute(DONE, &[job.id.into(), now.into(), error.as_str().into()])?;
+            if db
+                .execute(DONE, &[job.id.into(), now.into(), error.as_str().into()])?
+                .is_empty()
+            {
+                return Ok(Vec::new());
+            }
             let error = if matches!(answer, Answer::Retry(_)) {
                 format!("gave up after {} attempts: {error}", job.attempts)
             } else {

@@ -265,3 +265,50 @@ fn email_replies_thread_and_keep_their_message_id_across_retries() {
         id
     );
 }
+
+#[test]
+fn an_answer_arriving_after_the_customer_was_erased_writes_nothing() {
+    let host = TestHost::new();
+    let id = sms(&host, "SM1");
+    let message = reply(&host, id, "Hi", None).unwrap();
+    let db = host.ctx().db;
+    let job = claim(db, host.clock.now_ms()).unwrap().remove(0);
+    let erased = crate::privacy::erase_conversations(db, &[id], host.clock.now_ms()).unwrap();
+    assert_eq!(erased.outbox, 1);
+    let events_before = db
+        .execute("SELECT COUNT(*) AS n FROM events", &[])
+        .unwrap()
+        .first()
+        .unwrap()
+        .i64("n")
+        .unwrap();
+    let schedule = RetrySchedule::default();
+    for answer in [
+        Answer::Retry("HTTP 503 for +14155550100".into()),
+        Answer::Refused("21211 invalid number +14155550100".into()),
+        Answer::Accepted {
+            provider_id: Some("SMabc".into()),
+        },
+    ] {
+        let events = record(db, &job, &answer, &schedule, host.clock.now_ms()).unwrap();
+        assert!(events.is_empty(), "{answer:?} announced events");
+    }
+    let rows = db
+        .execute(
+            "SELECT delivery, delivery_error, external_id FROM messages WHERE id = ?1",
+            &[message.id.into()],
+        )
+        .unwrap();
+    let row = rows.first().unwrap();
+    assert_eq!(row.str("delivery").unwrap(), "queued");
+    assert_eq!(row.opt_str("delivery_error").unwrap(), None);
+    assert_eq!(row.opt_str("external_id").unwrap(), None);
+    let events_after = db
+        .execute("SELECT COUNT(*) AS n FROM events", &[])
+        .unwrap()
+        .first()
+        .unwrap()
+        .i64("n")
+        .unwrap();
+    assert_eq!(events_after, events_before);
+}
