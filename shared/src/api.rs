@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use crate::chat::ChatError;
 use crate::input::InvalidInput;
 
+/// SQLite's text for `SQLITE_BUSY` (the busy timeout ran out), as Spin's hosts report it.
+const SQLITE_BUSY_MESSAGE: &str = "database is locked";
+
 /// The largest request body any JSON endpoint accepts. A 4000-character message in the worst
 /// UTF-8 and JSON escaping fits with room to spare.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -103,12 +106,25 @@ impl ApiError {
     }
 
     /// A failure that is ours, not the caller's. `cause` goes to the log.
+    ///
+    /// One of ours is worth telling apart: SQLite's busy timeout running out ("database is
+    /// locked") under a burst of writers. Nothing is wrong with the request and nothing was
+    /// written, so it answers 503 `busy` with `Retry-After: 1`, which clients retry (the
+    /// widget's and console's outboxes resend with the same client id).
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        let cause = cause.to_string();
+        if cause.contains(SQLITE_BUSY_MESSAGE) {
+            return ApiError {
+                retry_after: Some(1),
+                cause: Some(cause),
+                ..ApiError::new(503, "busy", "the service is busy; please retry in a moment")
+            };
+        }
         ApiError {
             status: 500,
             code: "internal",
             message: "something went wrong on our side; please retry".into(),
-            cause: Some(cause.to_string()),
+            cause: Some(cause),
             allow: None,
             retry_after: None,
             conversation: None,
@@ -284,6 +300,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
         assert_eq!(v["error"]["code"], "invalid_input");
         assert_eq!(v["error"]["message"], "body: must not be empty");
+    }
+
+    #[test]
+    fn an_exhausted_busy_timeout_asks_the_client_to_retry() {
+        let e = ApiError::internal(
+            "database error: Error::Io(\"database is locked\") in `INSERT INTO messages`",
+        );
+        assert_eq!(
+            (e.status(), e.code(), e.retry_after()),
+            (503, "busy", Some(1))
+        );
+        assert!(!String::from_utf8(e.body()).unwrap().contains("INSERT"));
+        assert!(e.cause().unwrap().contains("database is locked"));
     }
 
     #[test]

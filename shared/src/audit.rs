@@ -190,7 +190,11 @@ pub fn record_or_log(ctx: &Ctx<'_>, entry: &Entry<'_>) {
 pub fn tried_email(email: &str) -> Value {
     match crate::contact::EmailAddress::parse("email", email) {
         Ok(address) => {
-            let tried: String = address.as_str().chars().take(MAX_TRIED_EMAIL_CHARS).collect();
+            let tried: String = address
+                .as_str()
+                .chars()
+                .take(MAX_TRIED_EMAIL_CHARS)
+                .collect();
             serde_json::json!({ "email": tried })
         }
         Err(_) => serde_json::json!({ "email": null, "malformed": true }),
