@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_webhooks.sql"),
     include_str!("migrations/0011_widget_identity.sql"),
     include_str!("migrations/0012_audit_and_counters.sql"),
+    include_str!("migrations/0013_retention_index.sql"),
 ];
 
 /// The schema version this build expects.

@@ -360,6 +360,13 @@ const ERASE_CONVERSATION_STEPS: &[(&str, &str)] = &[
         "UPDATE csat_responses SET comment = NULL
           WHERE conversation_id IN (SELECT value FROM json_each(?1)) AND comment IS NOT NULL",
     ),
+    // Marks them emptied so retention's selection (an index on `emptied_at IS NULL`) skips
+    // them from now on; new content clears the mark (migration 0013's triggers).
+    (
+        "",
+        "UPDATE conversations SET emptied_at = ?2
+          WHERE id IN (SELECT value FROM json_each(?1)) AND emptied_at IS NULL",
+    ),
     (
         "conversations",
         "UPDATE conversations SET page_url = NULL

@@ -14,8 +14,10 @@
 //! [`ATTACHMENT_BATCH`] files per run, one write transaction each) at most every
 //! [`INTERVAL_MS`], from the router's periodic sweep (operators' heartbeats call it), and on
 //! demand (`POST /api/admin/retention/purge`). Each batch that changed anything writes one audit
-//! line `retention.purged` with its counts. "Still has content" is what selects a conversation,
-//! so a purge needs no cursor and a shortened limit catches up by itself.
+//! line `retention.purged` with its counts. "Not emptied since its last content"
+//! (`conversations.emptied_at IS NULL`, a partial index) is what selects a conversation, so a
+//! purge needs no cursor, a shortened limit catches up by itself, and conversations already
+//! emptied are never looked at again.
 
 use serde::{Deserialize, Serialize};
 
@@ -130,16 +132,32 @@ pub fn update(
     Ok(load(ctx.db)?)
 }
 
-/// Resolved, inactive since before `?1`, and still holding words or files.
-const OLD_CONVERSATIONS: &str = "SELECT c.id FROM conversations c
-     WHERE c.status = 'resolved' AND c.updated_at < ?1
+/// Resolved, inactive since before `?1`, not emptied since its last content (migration 0013's
+/// partial index `conversations_to_purge`), and still holding words or files. `INDEXED BY`:
+/// without statistics the planner prefers `(status, updated_at)`, which walks every emptied
+/// conversation again on each run.
+const OLD_CONVERSATIONS: &str = "SELECT c.id FROM conversations c INDEXED BY conversations_to_purge
+     WHERE c.status = 'resolved' AND c.emptied_at IS NULL AND c.updated_at < ?1
        AND (EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.body != '')
          OR EXISTS (SELECT 1 FROM attachments a WHERE a.conversation_id = c.id)
          OR EXISTS (SELECT 1 FROM notes n WHERE n.conversation_id = c.id))
      ORDER BY c.updated_at LIMIT ?2";
+/// Marks conversations that turned out to hold nothing (customer-erased before emptied_at
+/// existed, or never had content) so the next run does not look at them again.
+const MARK_EMPTY: &str = "UPDATE conversations SET emptied_at = ?2
+     WHERE id IN (SELECT c.id FROM conversations c INDEXED BY conversations_to_purge
+                   WHERE c.status = 'resolved' AND c.emptied_at IS NULL AND c.updated_at < ?1
+                     AND NOT EXISTS (SELECT 1 FROM messages m
+                                      WHERE m.conversation_id = c.id AND m.body != '')
+                     AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.conversation_id = c.id)
+                     AND NOT EXISTS (SELECT 1 FROM notes n WHERE n.conversation_id = c.id)
+                   ORDER BY c.updated_at LIMIT ?3)";
+/// The literal `'removed-by-retention'` (= [`REMOVED_MARK`]) and not a parameter: SQLite uses
+/// the partial index `attachments_to_purge` only when the query's WHERE states its predicate.
 const OLD_ATTACHMENTS: &str = "UPDATE attachments SET data = x'', sha256 = ?3
      WHERE id IN (SELECT id FROM attachments
-                   WHERE created_at < ?1 AND sha256 != ?3 ORDER BY created_at LIMIT ?2)
+                   WHERE sha256 != 'removed-by-retention' AND created_at < ?1
+                   ORDER BY created_at LIMIT ?2)
      RETURNING size";
 
 /// What one purge run did.
@@ -177,6 +195,10 @@ pub fn purge(ctx: &Ctx<'_>) -> Result<Purged, ChatError> {
                 .map(|r| r.i64("id"))
                 .collect::<Result<Vec<_>, _>>()?;
             purged.conversations = privacy::erase_conversations(db, &ids, now)?;
+            db.execute(
+                MARK_EMPTY,
+                &[cutoff.into(), now.into(), CONVERSATION_BATCH.into()],
+            )?;
         }
         if limits.attachment_days > 0 {
             let cutoff = now - limits.attachment_days * DAY_MS;
@@ -431,6 +453,99 @@ mod tests {
             ),
             2
         );
+    }
+
+    fn plan(db: &dyn Database, sql: &str, params: &[SqlValue]) -> String {
+        db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)
+            .unwrap()
+            .iter()
+            .map(|r| r.str("detail").unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn both_selections_read_their_partial_indexes_not_the_tables() {
+        let host = TestHost::new();
+        let db = host.ctx().db;
+        let files = plan(
+            db,
+            OLD_ATTACHMENTS,
+            &[0.into(), 1.into(), REMOVED_MARK.into()],
+        );
+        assert!(
+            files.contains("USING INDEX attachments_to_purge")
+                || files.contains("USING COVERING INDEX attachments_to_purge"),
+            "{files}"
+        );
+        assert!(!files.contains("SCAN attachments"), "{files}");
+        let conversations = plan(db, OLD_CONVERSATIONS, &[0.into(), 1.into()]);
+        assert!(
+            conversations.contains("INDEX conversations_to_purge"),
+            "{conversations}"
+        );
+        assert!(!conversations.contains("SCAN c\n"), "{conversations}");
+    }
+
+    #[test]
+    fn emptied_conversations_leave_the_selection_until_they_get_new_content() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        let old = ctx.clock.now_ms() - 400 * DAY_MS;
+        conversation(ctx.db, 1, "resolved", old);
+        // Already empty (say, erased on request before the mark existed): marked, not erased.
+        conversation(ctx.db, 2, "resolved", old);
+        ctx.db
+            .execute(
+                "UPDATE messages SET body = '' WHERE conversation_id = 2;",
+                &[],
+            )
+            .unwrap();
+        ctx.db
+            .execute("DELETE FROM attachments WHERE conversation_id = 2", &[])
+            .unwrap();
+        update(
+            &ctx,
+            &admin(),
+            &RetentionPatch {
+                conversation_days: Some(1),
+                attachment_days: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(purge(&ctx).unwrap().conversations.conversations, 1);
+        let selected = |db: &dyn Database| {
+            db.execute(OLD_CONVERSATIONS, &[(old + 1).into(), 100.into()])
+                .unwrap()
+                .rows
+                .len()
+        };
+        assert_eq!(
+            one(
+                ctx.db,
+                "SELECT COUNT(*) AS n FROM conversations WHERE emptied_at IS NULL"
+            ),
+            0
+        );
+        assert_eq!(selected(ctx.db), 0);
+        // The customer writes again (reopening it; dated old here) and it is resolved again:
+        // purgeable again.
+        ctx.db
+            .execute(
+                "INSERT INTO messages (conversation_id, author, body, created_at)
+                 VALUES (1, 'visitor', 'back again', ?1)",
+                &[old.into()],
+            )
+            .unwrap();
+        ctx.db
+            .execute(
+                "UPDATE conversations SET status = 'resolved' WHERE id = 1",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(selected(ctx.db), 1);
+        assert_eq!(purge(&ctx).unwrap().conversations.messages, 1);
+        assert_eq!(selected(ctx.db), 0);
     }
 
     #[test]
