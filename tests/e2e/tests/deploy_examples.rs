@@ -142,7 +142,9 @@ async fn the_spinapp_manifest_binds_declared_variables_and_probes_a_route_the_ap
         assert!(declared.contains(name), "spin.toml declares `{name}`");
     }
     assert!(
-        bound.iter().any(|v| v["name"].as_str() == Some("client_ip_header")),
+        bound
+            .iter()
+            .any(|v| v["name"].as_str() == Some("client_ip_header")),
         "behind an Ingress the client address comes from a forwarded header"
     );
 
