@@ -165,10 +165,15 @@ const CONVERSATION_DOC: &str = "SELECT json_object(
                     LEFT JOIN email_details e ON e.message_id = m.id)
       ) AS doc
       FROM conversations c WHERE c.id = ?1";
+/// Attachment metadata only: the bytes are fetched one file at a time ([`ATTACHMENT_DATA`]),
+/// and only for files that fit what is left of [`EXPORT_MAX_ATTACHMENT_BYTES`], so a customer
+/// with many large files never has them all in memory at once.
 const ATTACHMENTS: &str = "SELECT id, message_id, name, content_type, size, sha256, created_at,
-        ?2 >= size AND sha256 != 'removed-by-retention' AS included,
-        CASE WHEN ?2 >= size THEN data ELSE x'' END AS data
+        sha256 != 'removed-by-retention' AS has_data
       FROM attachments WHERE conversation_id = ?1 ORDER BY id";
+const ATTACHMENT_DATA: &str = "SELECT data FROM attachments WHERE id = ?1";
+/// The live contact of `?1`: itself, or the contact it was merged into.
+const LIVE: &str = "SELECT COALESCE(merged_into, id) AS id FROM contacts WHERE id = ?1";
 
 fn doc(
     db: &dyn Database,
@@ -196,15 +201,30 @@ pub fn export(
     let export = read_transaction(ctx.db, || -> Result<Export, ChatError> {
         let db = ctx.db;
         let people = person(db, id)?;
-        let Some(&live) = people.iter().find(|&&p| p == id).or(people.first()) else {
+        // The main `contact` is the live one (the survivor of a merge), whichever id was asked
+        // for; the others are `merged_contacts`.
+        let Some(live) = db
+            .execute(LIVE, &[id.into()])?
+            .first()
+            .map(|r| r.i64("id"))
+            .transpose()?
+        else {
             return Err(ChatError::NotFound("contact"));
         };
+        let mut contact = None;
         let mut contacts = Vec::new();
         for p in &people {
-            contacts.extend(doc(db, CONTACT_ROW, &[(*p).into()])?);
+            for row in doc(db, CONTACT_ROW, &[(*p).into()])? {
+                if *p == live {
+                    contact = Some(row);
+                } else {
+                    contacts.push(row);
+                }
+            }
         }
-        let live_index = people.iter().position(|p| *p == live).unwrap_or(0);
-        let contact = contacts.remove(live_index);
+        let Some(contact) = contact else {
+            return Err(ChatError::NotFound("contact"));
+        };
         let json_ids = ids_json(&people);
         let mut conversations = Vec::new();
         let mut budget = EXPORT_MAX_ATTACHMENT_BYTES;
@@ -214,20 +234,27 @@ pub fn export(
                 continue;
             };
             let mut files = Vec::new();
-            for row in db
-                .execute(ATTACHMENTS, &[conversation.into(), budget.into()])?
-                .iter()
-            {
+            for row in db.execute(ATTACHMENTS, &[conversation.into()])?.iter() {
                 let size = row.i64("size")?;
-                let content = if row.i64("included")? == 1 && budget >= size {
-                    budget -= size;
-                    Some(base64::engine::general_purpose::STANDARD.encode(row.bytes("data")?))
+                let file_id = row.i64("id")?;
+                let content = if row.i64("has_data")? == 1 && budget >= size {
+                    let data = db.execute(ATTACHMENT_DATA, &[file_id.into()])?;
+                    match data.first() {
+                        Some(data) => {
+                            budget -= size;
+                            Some(
+                                base64::engine::general_purpose::STANDARD
+                                    .encode(data.bytes("data")?),
+                            )
+                        }
+                        None => None,
+                    }
                 } else {
-                    omitted = true;
                     None
                 };
+                omitted |= content.is_none();
                 files.push(serde_json::json!({
-                    "id": row.i64("id")?,
+                    "id": file_id,
                     "message_id": row.opt_i64("message_id")?,
                     "name": row.str("name")?,
                     "content_type": row.str("content_type")?,
@@ -668,13 +695,63 @@ mod tests {
         assert_eq!(line.str("action").unwrap(), "contact.exported");
         assert_eq!(line.str("target").unwrap(), "contact:1");
         assert_eq!(line.str("client_addr").unwrap(), "10.0.0.9");
-        // Asking by the merged contact's id exports the same person.
+        // Asking by the merged contact's id exports the same person, the survivor as `contact`.
         let again = super::export(&ctx, &admin(), 2, "x").unwrap();
         assert_eq!(again.conversations.len(), 1);
+        assert_eq!(again.contact["id"], 1);
+        assert_eq!(again.contact["email"], "ada@example.com");
+        assert_eq!(again.merged_contacts.len(), 1);
+        assert_eq!(again.merged_contacts[0]["id"], 2);
         assert!(matches!(
             super::export(&ctx, &admin(), 99, "x"),
             Err(ChatError::NotFound("contact"))
         ));
+    }
+
+    #[test]
+    fn export_embeds_each_file_that_still_fits_the_budget_and_lists_the_rest() {
+        let host = TestHost::new();
+        let ctx = host.ctx();
+        seed(ctx.db);
+        // `size` is what the budget counts; the stored bytes stay tiny here.
+        for (name, size, sha) in [
+            ("big.pdf", EXPORT_MAX_ATTACHMENT_BYTES - 7, "x"),
+            ("too-big.png", 5, "x"),
+            ("old.png", 1, "removed-by-retention"),
+            ("fits.txt", 3, "x"),
+        ] {
+            exec(
+                ctx.db,
+                "INSERT INTO attachments (conversation_id, name, content_type, size, sha256, data,
+                                          created_at)
+                 VALUES (10, ?1, 'application/octet-stream', ?2, ?3, x'414243', 7)",
+                &[
+                    SqlValue::Text(name.into()),
+                    size.into(),
+                    SqlValue::Text(sha.into()),
+                ],
+            );
+        }
+        let export = export(&ctx, &admin(), 1, "x").unwrap();
+        let files = export.conversations[0]["attachments"].as_array().unwrap();
+        let embedded: Vec<(&str, bool)> = files
+            .iter()
+            .map(|f| (f["name"].as_str().unwrap(), f["content_base64"].is_string()))
+            .collect();
+        assert_eq!(
+            embedded,
+            vec![
+                ("passport.png", true),
+                ("big.pdf", true),
+                ("too-big.png", false),
+                ("old.png", false),
+                ("fits.txt", true),
+            ]
+        );
+        assert_eq!(files[4]["content_base64"], "QUJD");
+        assert_eq!(files[2]["omitted"], true);
+        assert_eq!(export.attachment_bytes, EXPORT_MAX_ATTACHMENT_BYTES);
+        assert!(export.attachments_omitted);
     }
 
     #[test]
