@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_widget_identity.sql"),
     include_str!("migrations/0012_audit_and_counters.sql"),
     include_str!("migrations/0013_retention_index.sql"),
+    include_str!("migrations/0014_reopen_within_capacity.sql"),
 ];
 
 /// The schema version this build expects.

@@ -545,3 +545,53 @@ fn an_operator_marked_offline_but_working_keeps_what_they_took() {
     }
     assert_eq!(w.assignee(chat), Some(ann));
 }
+
+#[test]
+fn a_customer_reopening_with_an_operator_at_capacity_waits_in_the_queue_instead() {
+    let w = World::new();
+    let ann = w.operator("Ann", 1, "available");
+    let customer = w.contact("{}");
+    let old = w.chat(customer, "first question");
+    w.route();
+    assert_eq!(w.assignee(old), Some(ann));
+    w.resolve(old);
+    let busy = w.chat(w.contact("{}"), "someone else");
+    w.route();
+    assert_eq!(w.assignee(busy), Some(ann), "Ann is at capacity (1 of 1)");
+
+    // The first customer writes again: Ann has no room, so it queues rather than reopening
+    // with her over capacity, and the timeline says why.
+    w.host.clock.advance(1000);
+    w.visitor_writes(old, "one more thing");
+    assert_eq!(w.assignee(old), None);
+    let (status, waiting) = {
+        let row = w.sql(
+            "SELECT status, waiting_since FROM conversations WHERE id = ?1",
+            &[old.into()],
+        );
+        let row = row.first().unwrap();
+        (
+            row.str("status").unwrap().to_owned(),
+            row.opt_i64("waiting_since").unwrap(),
+        )
+    };
+    assert_eq!((status.as_str(), waiting), ("open", Some(w.now())));
+    let timeline = w.timeline(old);
+    let line = timeline
+        .iter()
+        .find(|l| l.contains("Ann was at capacity"))
+        .unwrap_or_else(|| panic!("{timeline:#?}"));
+    assert!(line.starts_with("conversation.assigned"), "{line}");
+    assert!(line.contains(r#""to":null"#), "{line}");
+    assert!(w.route().assigned.is_empty(), "still no room");
+
+    // Once Ann has room, the router gives it back to her (stickiness).
+    w.resolve(busy);
+    w.route();
+    assert_eq!(w.assignee(old), Some(ann));
+
+    // With room, a reopening stays with its operator as before.
+    w.resolve(old);
+    w.visitor_writes(old, "and another");
+    assert_eq!(w.assignee(old), Some(ann));
+}
