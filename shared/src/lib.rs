@@ -57,7 +57,7 @@
 //!   exporting everything about them, erasing them on request), [`retention`] (how long
 //!   resolved conversations and attachments are kept, and the bounded purge).
 //! - Abuse and observability: [`rate_limit`] (requests per minute per client address, visitor
-//!   and operator session, in the key-value store), [`ops_counter`] (hourly counters of refused
+//!   and operator, in the key-value store), [`ops_counter`] (hourly counters of refused
 //!   webhooks and rate-limit refusals), [`system_report`] (what a supervisor reads of them),
 //!   [`health`] (the stores' health check behind `GET /health`).
 //! - [`secret`]: bearer tokens and their hashes; [`throttle`]: failure limits for guessable

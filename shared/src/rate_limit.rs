@@ -1,10 +1,19 @@
-//! Request-rate limits per client address, per visitor and per operator session, in the
-//! key-value store.
+//! Request-rate limits per client address, per visitor and per operator, in the key-value
+//! store; and [`first_in_window`], which lets a caller count an event once per client address
+//! and minute.
 //!
 //! A fixed one-minute window per subject: the window number (unix minute) and the count live in
 //! one key per subject (`rl:<kind>:<subject>`), overwritten when a new minute starts. One key
 //! per subject rather than one per subject and minute, because Spin's key-value interface has no
 //! expiry: per-minute keys would pile up forever in the embedded store.
+//!
+//! # Which subjects get keys
+//! Keys never expire, so a subject must be something a client cannot mint at will. A
+//! [`Subject`] is a client address (IPv6 bucketed by its /64, which one client usually holds
+//! whole, see [`address_bucket`]), or the id of a visitor or operator whose token has already
+//! authenticated. The address limit is checked before anything else; the visitor and operator
+//! limits only after authentication, so a random token costs one address check and a database
+//! read, and creates no key. Ids are not secrets; tokens never become keys.
 //!
 //! # Accuracy, races and cost
 //! - Counting is read-then-write (the interface has no atomic increment): requests racing on the
@@ -18,11 +27,9 @@
 //!   can count "a client went over its limit" once per client and minute, see [`Decision`]).
 //! - A key-value failure lets the request through (and the caller logs it): the limiter guards
 //!   capacity, it must not take the app down with the store.
-//! - Subjects that are secrets (visitor tokens, session tokens) are hashed before they become
-//!   keys: the store may be a shared Redis.
 
-use crate::channel::signature::sha256_hex;
 use crate::host::KeyValue;
+use std::net::IpAddr;
 
 const WINDOW_MS: i64 = 60_000;
 
@@ -31,9 +38,9 @@ const WINDOW_MS: i64 = 60_000;
 pub enum Kind {
     /// Every public request from one client address.
     Ip,
-    /// A visitor's writes (messages, typing, uploads, read receipts, ...), per visitor token.
+    /// A visitor's writes (messages, typing, uploads, read receipts, ...), per visitor.
     Visitor,
-    /// An operator session's state-changing requests.
+    /// An operator's state-changing requests.
     Operator,
 }
 
@@ -109,14 +116,52 @@ pub enum Decision {
     },
 }
 
-/// The key of `subject` under `kind`; secrets are hashed (see the module doc).
-fn key(kind: Kind, subject: &str) -> String {
-    match kind {
-        Kind::Ip => format!("rl:ip:{subject}"),
-        Kind::Visitor | Kind::Operator => {
-            let digest = sha256_hex(subject.as_bytes());
-            format!("rl:{}:{}", kind.as_str(), &digest[..32])
+/// Whom a limit counts. Visitor and operator ids come only from an authenticated token (see
+/// the module doc): a token that does not authenticate has no subject besides its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A client address as the host saw it.
+    Address(&'a str),
+    /// The contact id an authenticated visitor token belongs to.
+    Visitor(i64),
+    /// An authenticated operator's id.
+    Operator(i64),
+}
+
+impl Subject<'_> {
+    pub fn kind(self) -> Kind {
+        match self {
+            Subject::Address(_) => Kind::Ip,
+            Subject::Visitor(_) => Kind::Visitor,
+            Subject::Operator(_) => Kind::Operator,
         }
+    }
+
+    fn key(self) -> String {
+        match self {
+            Subject::Address(address) => format!("rl:ip:{}", address_bucket(address)),
+            Subject::Visitor(id) => format!("rl:visitor:{id}"),
+            Subject::Operator(id) => format!("rl:operator:{id}"),
+        }
+    }
+}
+
+/// The part of a client address a limit counts: an IPv6 address by its /64 prefix (a single
+/// host is usually given a whole /64, so counting full addresses would let it rotate through
+/// 2^64 budgets), written `<prefix>::/64`; an IPv4 address (also one mapped into IPv6) as is.
+/// Text that is not an IP address is kept as it is.
+pub fn address_bucket(address: &str) -> String {
+    let bare = address.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Err(_) => address.to_owned(),
     }
 }
 
@@ -136,14 +181,13 @@ fn read(kv: &dyn KeyValue, key: &str) -> Result<Option<(i64, u32)>, crate::host:
 pub fn check(
     kv: &dyn KeyValue,
     now_ms: i64,
-    kind: Kind,
-    subject: &str,
+    subject: Subject<'_>,
     limit: PerMinute,
 ) -> Result<Decision, crate::host::KvError> {
     if limit.0 == 0 {
         return Ok(Decision::Allowed);
     }
-    let key = key(kind, subject);
+    let key = subject.key();
     let window = now_ms.div_euclid(WINDOW_MS);
     let count = match read(kv, &key)? {
         Some((w, count)) if w == window => count,
@@ -164,6 +208,26 @@ pub fn check(
     }
     kv.set(&key, format!("{window}:{}", count + 1).as_bytes())?;
     Ok(Decision::Allowed)
+}
+
+/// Whether this is the first time in the current minute that `event` happens for the client
+/// at `address` (bucketed like the address limit), marking it so if it is. For events a caller
+/// wants to count in SQLite without letting a flood turn into SQLite writes: a repeat costs
+/// one `get`, the first in a minute one `get` and one `set`. One key per event and address
+/// (`rl:once:<event>:<address>`), overwritten each minute, as for the limits.
+pub fn first_in_window(
+    kv: &dyn KeyValue,
+    now_ms: i64,
+    event: &str,
+    address: &str,
+) -> Result<bool, crate::host::KvError> {
+    let key = format!("rl:once:{event}:{}", address_bucket(address));
+    let window = now_ms.div_euclid(WINDOW_MS).to_string();
+    if kv.get(&key)?.as_deref() == Some(window.as_bytes()) {
+        return Ok(false);
+    }
+    kv.set(&key, window.as_bytes())?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -201,19 +265,19 @@ mod tests {
         let limit = PerMinute(3);
         for _ in 0..3 {
             assert_eq!(
-                check(&kv, MINUTE + 1_000, Kind::Ip, "10.0.0.1", limit).unwrap(),
+                check(&kv, MINUTE + 1_000, Subject::Address("10.0.0.1"), limit).unwrap(),
                 Decision::Allowed
             );
         }
         assert_eq!(
-            check(&kv, MINUTE + 20_500, Kind::Ip, "10.0.0.1", limit).unwrap(),
+            check(&kv, MINUTE + 20_500, Subject::Address("10.0.0.1"), limit).unwrap(),
             Decision::Refused {
                 retry_after_s: 40,
                 first: true
             }
         );
         assert_eq!(
-            check(&kv, MINUTE + 59_999, Kind::Ip, "10.0.0.1", limit).unwrap(),
+            check(&kv, MINUTE + 59_999, Subject::Address("10.0.0.1"), limit).unwrap(),
             Decision::Refused {
                 retry_after_s: 1,
                 first: false
@@ -221,12 +285,12 @@ mod tests {
             "only the first refusal in a window is marked first"
         );
         assert_eq!(
-            check(&kv, MINUTE + 1_000, Kind::Ip, "10.0.0.2", limit).unwrap(),
+            check(&kv, MINUTE + 1_000, Subject::Address("10.0.0.2"), limit).unwrap(),
             Decision::Allowed,
             "another address has its own budget"
         );
         assert_eq!(
-            check(&kv, MINUTE + 60_000, Kind::Ip, "10.0.0.1", limit).unwrap(),
+            check(&kv, MINUTE + 60_000, Subject::Address("10.0.0.1"), limit).unwrap(),
             Decision::Allowed,
             "a new minute starts from zero"
         );
@@ -238,7 +302,7 @@ mod tests {
         let off = PerMinute::from_setting(Kind::Visitor, "0");
         for _ in 0..1_000 {
             assert_eq!(
-                check(&kv, MINUTE, Kind::Visitor, "t", off).unwrap(),
+                check(&kv, MINUTE, Subject::Visitor(7), off).unwrap(),
                 Decision::Allowed
             );
         }
@@ -249,27 +313,66 @@ mod tests {
     }
 
     #[test]
-    fn secret_subjects_are_hashed_and_kinds_do_not_share_budgets() {
+    fn visitors_and_operators_are_counted_by_id_and_kinds_do_not_share_budgets() {
         let kv = MemoryKv::default();
         let limit = PerMinute(1);
-        let token = "visitor-token-secret";
         assert_eq!(
-            check(&kv, MINUTE, Kind::Visitor, token, limit).unwrap(),
+            check(&kv, MINUTE, Subject::Visitor(7), limit).unwrap(),
             Decision::Allowed
         );
         assert_eq!(
-            check(&kv, MINUTE, Kind::Operator, token, limit).unwrap(),
+            check(&kv, MINUTE, Subject::Operator(7), limit).unwrap(),
             Decision::Allowed
         );
         assert!(matches!(
-            check(&kv, MINUTE, Kind::Visitor, token, limit).unwrap(),
+            check(&kv, MINUTE, Subject::Visitor(7), limit).unwrap(),
             Decision::Refused { .. }
         ));
+        let mut keys = kv.keys();
+        keys.sort();
+        assert_eq!(keys, ["rl:operator:7", "rl:visitor:7"]);
+    }
+
+    #[test]
+    fn ipv6_addresses_share_a_budget_per_64_and_ipv4_is_per_address() {
+        let kv = MemoryKv::default();
+        let limit = PerMinute(2);
+        for address in ["2001:db8:1:2::1", "[2001:db8:1:2:ffff::9]"] {
+            assert_eq!(
+                check(&kv, MINUTE, Subject::Address(address), limit).unwrap(),
+                Decision::Allowed
+            );
+        }
         assert!(
-            !kv.keys().iter().any(|k| k.contains(token)),
-            "a token never becomes a key: {:?}",
-            kv.keys()
+            matches!(
+                check(&kv, MINUTE, Subject::Address("2001:db8:1:2:abcd::"), limit).unwrap(),
+                Decision::Refused { .. }
+            ),
+            "another address in the same /64 shares its budget"
         );
+        assert_eq!(
+            check(&kv, MINUTE, Subject::Address("2001:db8:1:3::1"), limit).unwrap(),
+            Decision::Allowed,
+            "the next /64 has its own"
+        );
+        assert_eq!(address_bucket("2001:DB8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(address_bucket("203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_bucket("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_bucket("unknown"), "unknown");
+        assert_eq!(address_bucket("[::1]"), "0:0:0:0::/64");
+    }
+
+    #[test]
+    fn an_event_is_first_once_per_address_bucket_and_minute() {
+        let kv = MemoryKv::default();
+        assert!(first_in_window(&kv, MINUTE, "e", "10.0.0.1").unwrap());
+        assert!(!first_in_window(&kv, MINUTE + 59_999, "e", "10.0.0.1").unwrap());
+        assert!(first_in_window(&kv, MINUTE, "other", "10.0.0.1").unwrap());
+        assert!(first_in_window(&kv, MINUTE, "e", "10.0.0.2").unwrap());
+        assert!(first_in_window(&kv, MINUTE, "e", "2001:db8::1").unwrap());
+        assert!(!first_in_window(&kv, MINUTE, "e", "2001:db8::2").unwrap());
+        assert!(first_in_window(&kv, MINUTE + 60_000, "e", "10.0.0.1").unwrap());
+        assert_eq!(kv.keys().len(), 4, "{:?}", kv.keys());
     }
 
     #[test]
@@ -277,7 +380,7 @@ mod tests {
         let kv = MemoryKv::default();
         kv.set("rl:ip:a", b"garbage").unwrap();
         assert_eq!(
-            check(&kv, MINUTE, Kind::Ip, "a", PerMinute(1)).unwrap(),
+            check(&kv, MINUTE, Subject::Address("a"), PerMinute(1)).unwrap(),
             Decision::Allowed
         );
     }

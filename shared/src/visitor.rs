@@ -325,6 +325,12 @@ pub fn events(
     chat::events(ctx, Audience::Visitor { conversation_id }, query)
 }
 
+/// The visitor (contact id) `token` belongs to, or `None` when it authenticates no one. What the
+/// per-visitor rate limit counts: only tokens that exist get a key (see `rate_limit`).
+pub fn authenticated(ctx: &Ctx<'_>, token: &Token) -> Result<Option<i64>, ChatError> {
+    Ok(contact::by_visitor_token(ctx.db, &token.hash())?)
+}
+
 /// Parses the bearer token of a widget request; absent or malformed means unauthenticated.
 pub fn bearer_token(authorization: Option<&str>) -> Result<Token, ChatError> {
     authorization

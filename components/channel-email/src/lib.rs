@@ -72,11 +72,12 @@ impl Command {
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     spin_host::begin(COMPONENT, &request);
+    let client = spin_host::client_address(&request);
     let counter = rejects_counter(&request.path_with_query().unwrap_or_default());
     let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (
-            spin_host::webhook_refused(COMPONENT, counter, e),
+            spin_host::webhook_refused(COMPONENT, counter, &client, e),
             Afterwards::default(),
         ),
     };

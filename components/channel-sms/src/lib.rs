@@ -52,10 +52,11 @@ impl Command {
 #[http_component]
 async fn handle(request: IncomingRequest, out: ResponseOutparam) {
     spin_host::begin(COMPONENT, &request);
+    let client = spin_host::client_address(&request);
     let (response, afterwards) = match serve(request).await {
         Ok(done) => done,
         Err(e) => (
-            spin_host::webhook_refused(COMPONENT, Counter::WebhookRejectedTwilio, e),
+            spin_host::webhook_refused(COMPONENT, Counter::WebhookRejectedTwilio, &client, e),
             Afterwards::default(),
         ),
     };

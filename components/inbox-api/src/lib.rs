@@ -13,7 +13,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES, query_param};
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
 use shared::inbox::{self, FirstAdmin, LoginRequest, SetupRequest};
-use shared::rate_limit::Kind;
+use shared::rate_limit::Subject;
 use shared::router::Sweep;
 use shared::{operator::OperatorProfile, workflow};
 use spin_host::{Access, ApiRequest, SpinHost, id};
@@ -325,13 +325,9 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
     };
     let host = SpinHost::open(access)?;
     let ctx = host.ctx();
-    // Every request counts against its address; a session's changes also against the session.
-    spin_host::rate_limit(&ctx, COMPONENT, Kind::Ip, request.client_address())?;
-    if !command.reads_only()
-        && let Some(token) = request.session_token()
-    {
-        spin_host::rate_limit(&ctx, COMPONENT, Kind::Operator, token)?;
-    }
+    // Every request counts against its address; an operator's changes also against the
+    // operator, once the session has authenticated (below).
+    spin_host::rate_limit(&ctx, COMPONENT, Subject::Address(request.client_address()))?;
 
     // Commands that need no session.
     match command {
@@ -385,6 +381,9 @@ async fn serve(request: IncomingRequest) -> Result<(Response, After), ApiError> 
     }
 
     let operator = spin_host::operator(&ctx, &request)?;
+    if !command.reads_only() {
+        spin_host::rate_limit(&ctx, COMPONENT, Subject::Operator(operator.id))?;
+    }
     let me = |profile: OperatorProfile| spin_host::json(200, &Me { operator: &profile });
     let mut after = After::default();
     let response = match command {

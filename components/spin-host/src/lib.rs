@@ -31,7 +31,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use shared::api::{self, ApiError};
 use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
-use shared::rate_limit::{Decision, Kind, PerMinute};
+use shared::rate_limit::{Decision, PerMinute, Subject};
 pub use shared::store::Access;
 use shared::store::{Database, DbError, Rows, SqlValue};
 use spin_sdk::http::{IncomingRequest, Method, OutgoingResponse, Response, ResponseOutparam};
@@ -415,20 +415,17 @@ pub fn id(segment: &str) -> Option<i64> {
     segment.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
-/// Counts this request against `kind`'s per-minute limit (the Spin variable
-/// [`Kind::variable`]) for `subject`: the client address, or the visitor's or operator's
-/// token. Over it: 429 `rate_limited` with `Retry-After`, and the first refusal of a subject in
+/// Counts this request against its subject's per-minute limit (the Spin variable
+/// [`shared::rate_limit::Kind::variable`]): the client address (before anything else), or an
+/// authenticated visitor or operator (only after authentication, so unknown tokens create no
+/// keys). Over it: 429 `rate_limited` with `Retry-After`, and the first refusal of a subject in
 /// a window is counted in `ops_counters`. A key-value failure is logged and lets the request
 /// through (see `shared::rate_limit`).
-pub fn rate_limit(
-    ctx: &Ctx<'_>,
-    component: &str,
-    kind: Kind,
-    subject: &str,
-) -> Result<(), ApiError> {
+pub fn rate_limit(ctx: &Ctx<'_>, component: &str, subject: Subject<'_>) -> Result<(), ApiError> {
+    let kind = subject.kind();
     let limit = PerMinute::from_setting(kind, &variable(kind.variable(), ""));
     let now = ctx.clock.now_ms();
-    match shared::rate_limit::check(ctx.kv, now, kind, subject, limit) {
+    match shared::rate_limit::check(ctx.kv, now, subject, limit) {
         Ok(Decision::Allowed) => Ok(()),
         Ok(Decision::Refused {
             retry_after_s,
@@ -444,6 +441,13 @@ pub fn rate_limit(
             Ok(())
         }
     }
+}
+
+/// The client address of `request` (see [`client_address_of`]), for handlers that need it
+/// before [`ApiRequest::read`] takes the request.
+pub fn client_address(request: &IncomingRequest) -> String {
+    let headers: Vec<(String, Vec<u8>)> = request.headers().entries();
+    client_address_of(&headers, &variable("client_ip_header", ""))
 }
 
 /// Starts serving `request` for `component`: its request id and log context ([`observe`]).
@@ -815,19 +819,35 @@ pub fn webhook_error(component: &str, e: ApiError) -> Response {
     error(component, e)
 }
 
-/// [`webhook_error`] that also counts a refused signature or credentials (401/403) under
-/// `counter` in `ops_counters`, which supervisors read in `GET /api/reports/system`.
+/// [`webhook_error`] that also counts a refused signature or credentials (401/403) from
+/// `client` (its address, [`client_address`]) under `counter` in `ops_counters`, which
+/// supervisors read in `GET /api/reports/system`. At most once per client address (IPv6: per
+/// /64) and minute: a key-value marker ([`shared::rate_limit::first_in_window`]) decides, so a
+/// flood of unsigned requests costs key-value reads, not writes to the one SQLite writer. If
+/// the key-value store fails the refusal is not counted (logged).
 pub fn webhook_refused(
     component: &str,
     counter: shared::ops_counter::Counter,
+    client: &str,
     e: ApiError,
 ) -> Response {
     if matches!(e.status(), 401 | 403) {
-        let counted = SpinHost::open(Access::Write).and_then(|host| {
-            let ctx = host.ctx();
-            shared::ops_counter::bump(ctx.db, counter, ctx.clock.now_ms())
-                .map_err(ApiError::internal)
-        });
+        let counted = SpinKv::open()
+            .map_err(ApiError::internal)
+            .and_then(|kv| {
+                let now = SystemClock.now_ms();
+                shared::rate_limit::first_in_window(&kv, now, counter.name(), client)
+                    .map_err(ApiError::internal)
+            })
+            .and_then(|first| {
+                if !first {
+                    return Ok(());
+                }
+                let host = SpinHost::open(Access::Write)?;
+                let ctx = host.ctx();
+                shared::ops_counter::bump(ctx.db, counter, ctx.clock.now_ms())
+                    .map_err(ApiError::internal)
+            });
         if let Err(e) = counted {
             observe::log("error", component, &format!("reject counter: {}", e.code()));
         }

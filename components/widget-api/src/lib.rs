@@ -8,7 +8,7 @@ use serde::Serialize;
 use shared::api::{ApiError, MAX_JSON_BODY_BYTES};
 use shared::attachment::NewAttachment;
 use shared::chat::{EventsQuery, PostMessageRequest, ReadRequest};
-use shared::rate_limit::Kind;
+use shared::rate_limit::Subject;
 use shared::router::{self, Sweep};
 use shared::visitor::{self, StartRequest};
 use shared::{continuation, identity};
@@ -170,12 +170,14 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
     };
     let ctx = host.ctx();
     let authorization = request.header("authorization");
-    // Every request counts against its address; a visitor's writes also against their token.
-    spin_host::rate_limit(&ctx, COMPONENT, Kind::Ip, request.client_address())?;
+    // Every request counts against its address; a visitor's writes also against the visitor,
+    // but only when their token authenticates: an unknown token gets no key of its own.
+    spin_host::rate_limit(&ctx, COMPONENT, Subject::Address(request.client_address()))?;
     if request.method == Method::Post
-        && let Some(token) = authorization.and_then(shared::secret::bearer)
+        && let Ok(Some(token)) = visitor::optional_bearer_token(authorization)
+        && let Some(visitor_id) = visitor::authenticated(&ctx, &token)?
     {
-        spin_host::rate_limit(&ctx, COMPONENT, Kind::Visitor, token)?;
+        spin_host::rate_limit(&ctx, COMPONENT, Subject::Visitor(visitor_id))?;
     }
     let mut assistant_turn = None;
     let response = match command {

@@ -1,5 +1,5 @@
 //! Abuse limits over HTTP: request-rate limits per client address, visitor and operator
-//! session (429 `rate_limited` with `Retry-After`, counted for supervisors), the sign-in
+//! (429 `rate_limited` with `Retry-After`, counted for supervisors), the sign-in
 //! throttle per address, the CSRF origin check on cookie-authenticated changes, the headers
 //! every API response carries, and refused provider webhooks in the system report.
 
@@ -137,7 +137,7 @@ async fn a_spoofed_client_address_header_does_not_escape_the_limit() {
 }
 
 #[tokio::test]
-async fn an_operator_session_is_limited_on_changes_only() {
+async fn an_operator_is_limited_on_changes_only_in_all_their_sessions() {
     let app = app_with(&[("rate_limit_operator_per_minute", "3")]).await;
     start_of_a_minute().await;
     let admin = app.operator().await;
@@ -149,12 +149,50 @@ async fn an_operator_session_is_limited_on_changes_only() {
     }
     assert_rate_limited(&admin.post("/presence", json!({ "presence": "away" })).await);
     assert_eq!(admin.get("/me").await.status, 200, "reads are not limited");
-    // Another session of the same person has its own budget.
+    // The budget is the person's: another session of theirs does not get a fresh one.
     let second = app.operator().await;
-    let reply = second
-        .post("/presence", json!({ "presence": "available" }))
-        .await;
-    assert!(reply.status < 300, "{} {}", reply.status, reply.text);
+    assert_rate_limited(
+        &second
+            .post("/presence", json!({ "presence": "available" }))
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_authenticates_no_one_is_never_rate_limited_as_a_visitor() {
+    let app = app_with(&[("rate_limit_visitor_per_minute", "1")]).await;
+    start_of_a_minute().await;
+    // Made-up tokens own no conversation (404, as for any conversation not the visitor's) every
+    // time, never 429: only the address limit counts them, so they create no per-visitor state
+    // (limit keys never expire).
+    for n in 0..3 {
+        let token = format!("{n:0>43}");
+        let reply = app
+            .post_raw(
+                "/api/widget/conversations/1/typing",
+                "application/json",
+                b"{}".to_vec(),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(reply.status, 404, "{}", reply.text);
+    }
+    let made_up = format!("{:z>43}", "");
+    for _ in 0..3 {
+        let reply = app
+            .post_raw(
+                "/api/widget/conversations/1/typing",
+                "application/json",
+                b"{}".to_vec(),
+                Some(&made_up),
+            )
+            .await;
+        assert_eq!(
+            reply.status, 404,
+            "the same made-up token again: {}",
+            reply.text
+        );
+    }
 }
 
 #[tokio::test]
@@ -355,18 +393,22 @@ async fn a_badly_signed_twilio_webhook_is_counted_for_supervisors() {
     let app = app_with(&[("twilio_auth_token", "test-twilio-auth-token")]).await;
     let before = system(&app).await;
     assert_eq!(before["inbound_rejected_24h"]["twilio"], 0, "{before}");
-    let forged = Reply::from(
-        app.http
-            .post(app.url("/hooks/twilio/sms"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-twilio-signature", "bm90IGEgc2lnbmF0dXJl")
-            .body("From=%2B15550001111&Body=hi&MessageSid=SM1")
-            .send()
-            .await
-            .expect("the app answers"),
-    )
-    .await;
-    assert_eq!(forged.status, 403, "{}", forged.text);
+    start_of_a_minute().await;
+    // A flood from one address is counted once a minute: refusals must not become SQLite writes.
+    for _ in 0..3 {
+        let forged = Reply::from(
+            app.http
+                .post(app.url("/hooks/twilio/sms"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", "bm90IGEgc2lnbmF0dXJl")
+                .body("From=%2B15550001111&Body=hi&MessageSid=SM1")
+                .send()
+                .await
+                .expect("the app answers"),
+        )
+        .await;
+        assert_eq!(forged.status, 403, "{}", forged.text);
+    }
     let unsigned_meta = app
         .post_raw("/hooks/meta", "application/json", b"{}".to_vec(), None)
         .await;
