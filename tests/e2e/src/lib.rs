@@ -80,6 +80,15 @@ pub struct AppSettings {
     pub variables: HashMap<String, String>,
 }
 
+/// Request-rate limits out of the way: every test and measuring tool talks from 127.0.0.1, and
+/// some start hundreds of visitors or thousands of requests a minute. Tests that check the
+/// limits set their own (tests/limits.rs).
+pub const UNLIMITED_RATES: [(&str, &str); 3] = [
+    ("rate_limit_ip_per_minute", "1000000"),
+    ("rate_limit_visitor_per_minute", "1000000"),
+    ("rate_limit_operator_per_minute", "1000000"),
+];
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppSettings::default()).await
 }
@@ -113,13 +122,9 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
         ("admin_email", ADMIN_EMAIL),
         ("admin_password", ADMIN_PASSWORD),
         ("setup_token", SETUP_TOKEN),
-        // Every test talks from 127.0.0.1, and some start hundreds of visitors: the request-rate
-        // limits are out of the way unless a test sets them (tests/limits.rs does).
-        ("rate_limit_ip_per_minute", "1000000"),
-        ("rate_limit_visitor_per_minute", "1000000"),
-        ("rate_limit_operator_per_minute", "1000000"),
     ]
     .into_iter()
+    .chain(UNLIMITED_RATES)
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     variables.extend(settings.variables);

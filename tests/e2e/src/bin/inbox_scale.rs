@@ -180,6 +180,11 @@ async fn main() -> Result<()> {
         .insert("admin_email".into(), e2e::ADMIN_EMAIL.into());
     host.variables
         .insert("admin_password".into(), e2e::ADMIN_PASSWORD.into());
+    host.variables.extend(
+        e2e::UNLIMITED_RATES
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
     let app = spin_test_host::App::load(host)
         .await
         .context("build the components first (see README)")?;
