@@ -24,12 +24,14 @@ use crate::host::Ctx;
 use crate::input::InvalidInput;
 use crate::operator::PRESENCE_GRACE_MS;
 use crate::routing::{self, Candidate, Need, Overflow, Policy, Rule, Strategy};
-use crate::store::{Database, DbError, Row, transaction};
+use crate::store::{Database, DbError, Row, read_transaction, transaction};
 use crate::topic::{self, Clues, PRIORITY_HIGH};
 
 /// Re-routing checks (answer timeouts, operators gone) run at most this often; routing passes
 /// in between only assign.
 pub const SWEEP_INTERVAL_MS: i64 = 2_000;
+/// How many times a pass plans its assignments again after some of them were refused.
+const ASSIGN_ROUNDS: usize = 3;
 /// A pass considers at most this many waiting conversations, in queue order.
 pub const MAX_WAITING_PER_PASS: usize = 10_000;
 /// Topic detection reads this many of the customer's first messages.
@@ -434,6 +436,9 @@ struct ClassifiedEvent<'a> {
 
 /// Runs one routing pass: re-routing checks as `sweep` says, topic detection for new waiting
 /// conversations, then assignments in queue order until nobody eligible is left.
+///
+/// Each step is planned on a read snapshot, with no lock held, and applied in a short
+/// `BEGIN IMMEDIATE` transaction of guarded writes only (see the module doc for why).
 pub fn run(ctx: &Ctx<'_>, sweep: Sweep) -> Result<Outcome, ChatError> {
     let now = ctx.clock.now_ms();
     let sweep = match sweep {
@@ -451,24 +456,50 @@ pub fn run(ctx: &Ctx<'_>, sweep: Sweep) -> Result<Outcome, ChatError> {
             ..Outcome::default()
         });
     }
+    let db = ctx.db;
+    let mut outcome = Outcome::default();
     let mut appended = Vec::new();
-    let outcome = transaction(ctx.db, || -> Result<Outcome, ChatError> {
-        let teams = team_settings(ctx.db)?;
-        let default = default_settings(ctx.db)?;
-        let settings_of = |team_id: Option<i64>| {
-            team_id
-                .and_then(|id| teams.get(&id))
-                .map_or(&default, |(_, s)| s)
+    let (teams, default, requeues, classifications) = read_transaction(db, || {
+        let teams = team_settings(db)?;
+        let default = default_settings(db)?;
+        let requeues = if sweep {
+            plan_requeues(db, now, &teams, &default)?
+        } else {
+            Vec::new()
         };
-        let mut outcome = Outcome::default();
-        if sweep {
-            requeue(ctx.db, now, &settings_of, &mut outcome, &mut appended)?;
-        }
-        classify(ctx.db, now, &teams, &mut outcome, &mut appended)?;
-        assign(ctx.db, now, &teams, &default, &mut outcome, &mut appended)?;
-        outcome.still_waiting = conversation::waiting_stats(ctx.db)?.0;
-        Ok(outcome)
+        let classifications = plan_classifications(db)?;
+        Ok::<_, ChatError>((teams, default, requeues, classifications))
     })?;
+    if !requeues.is_empty() || !classifications.is_empty() {
+        transaction(db, || -> Result<(), ChatError> {
+            for requeue in requeues {
+                apply_requeue(db, now, requeue, &mut outcome, &mut appended)?;
+            }
+            for classification in classifications {
+                apply_classification(db, now, &teams, classification, &mut outcome, &mut appended)?;
+            }
+            Ok(())
+        })?;
+    }
+    for _ in 0..ASSIGN_ROUNDS {
+        let planned = read_transaction(db, || plan_assignments(db, now, &teams, &default))?;
+        if planned.is_empty() {
+            break;
+        }
+        let refused = transaction(db, || -> Result<usize, ChatError> {
+            let mut refused = 0;
+            for assignment in planned {
+                if !apply_assignment(db, now, assignment, &mut outcome, &mut appended)? {
+                    refused += 1;
+                }
+            }
+            Ok(refused)
+        })?;
+        if refused == 0 {
+            break;
+        }
+    }
+    outcome.still_waiting = conversation::waiting_stats(db)?.0;
     event::announce_each(ctx, &appended);
     Ok(outcome)
 }
@@ -503,84 +534,124 @@ const RETURN: &str = "UPDATE conversations
                 ?4)
       WHERE id = ?1 AND version = ?2 RETURNING id";
 
-fn requeue<'s>(
+/// A conversation a sweep will hand back to the queue.
+struct PlannedRequeue {
+    conversation_id: i64,
+    version: i64,
+    operator: Named,
+    /// Not answered in time: the operator is not offered it again right away.
+    declined: bool,
+    reason: String,
+}
+
+/// The re-routing checks: conversations whose operator went offline, or did not answer within
+/// their team's timeout.
+fn plan_requeues(
     db: &dyn Database,
     now: i64,
-    settings_of: &dyn Fn(Option<i64>) -> &'s RoutingSettings,
-    outcome: &mut Outcome,
-    appended: &mut Vec<(i64, i64)>,
-) -> Result<(), ChatError> {
-    let mut back = |id: i64, version: i64, operator: Named, declined: bool, reason: String| {
-        let declined_by = declined.then_some(operator.id);
-        if db
-            .execute(
-                RETURN,
-                &[id.into(), version.into(), declined_by.into(), now.into()],
-            )?
-            .is_empty()
-        {
-            return Ok::<(), ChatError>(());
-        }
-        Routed {
-            from: Some(operator.clone()),
-            to: None,
-            by: None,
-            reason: &reason,
-            rule: None,
-            overflow: false,
-            topic_match: None,
-        }
-        .record(db, id, now, appended)?;
-        outcome.requeued.push(Requeued {
-            conversation_id: id,
-            from_operator_id: operator.id,
-            reason,
-        });
-        Ok(())
+    teams: &HashMap<i64, (String, RoutingSettings)>,
+    default: &RoutingSettings,
+) -> Result<Vec<PlannedRequeue>, ChatError> {
+    let settings_of = |team_id: Option<i64>| {
+        team_id
+            .and_then(|id| teams.get(&id))
+            .map_or(default, |(_, s)| s)
     };
+    let mut planned = Vec::new();
     let rows = db.execute(ASSIGNEE_GONE, &[now.into(), PRESENCE_GRACE_MS.into()])?;
     for row in rows.iter() {
         let operator = Named {
             id: row.i64("assignee_id")?,
             name: row.str("operator_name")?.to_owned(),
         };
-        let reason = format!("{} went offline; back to the queue", operator.name);
-        back(row.i64("id")?, row.i64("version")?, operator, false, reason)?;
+        planned.push(PlannedRequeue {
+            conversation_id: row.i64("id")?,
+            version: row.i64("version")?,
+            reason: format!("{} went offline; back to the queue", operator.name),
+            operator,
+            declined: false,
+        });
     }
     // The shortest timeout bounds the scan; each conversation is then held to its own team's.
     let shortest = std::iter::once(settings_of(None).answer_timeout_s)
         .chain(
-            db.execute("SELECT id FROM teams", &[])?
-                .iter()
-                .map(|row| {
-                    row.i64("id")
-                        .map(|id| settings_of(Some(id)).answer_timeout_s)
-                })
-                .collect::<Result<Vec<_>, _>>()?,
+            teams
+                .keys()
+                .map(|&id| settings_of(Some(id)).answer_timeout_s),
         )
         .flatten()
         .min();
     let Some(shortest) = shortest else {
-        return Ok(());
+        return Ok(planned);
     };
     let rows = db.execute(UNANSWERED, &[(now - shortest * 1000).into()])?;
     for row in rows.iter() {
+        let id = row.i64("id")?;
         let Some(timeout) = settings_of(row.opt_i64("team_id")?).answer_timeout_s else {
             continue;
         };
-        if now - row.i64("assigned_at")? < timeout * 1000 {
+        if now - row.i64("assigned_at")? < timeout * 1000
+            || planned.iter().any(|p| p.conversation_id == id)
+        {
             continue;
         }
         let operator = Named {
             id: row.i64("assignee_id")?,
             name: row.str("operator_name")?.to_owned(),
         };
-        let reason = format!(
-            "no answer from {} within {timeout} s; back to the queue",
-            operator.name
-        );
-        back(row.i64("id")?, row.i64("version")?, operator, true, reason)?;
+        planned.push(PlannedRequeue {
+            conversation_id: id,
+            version: row.i64("version")?,
+            reason: format!(
+                "no answer from {} within {timeout} s; back to the queue",
+                operator.name
+            ),
+            operator,
+            declined: true,
+        });
     }
+    Ok(planned)
+}
+
+/// Hands one conversation back, unless it changed since the plan was read.
+fn apply_requeue(
+    db: &dyn Database,
+    now: i64,
+    planned: PlannedRequeue,
+    outcome: &mut Outcome,
+    appended: &mut Vec<(i64, i64)>,
+) -> Result<(), ChatError> {
+    let id = planned.conversation_id;
+    let declined_by = planned.declined.then_some(planned.operator.id);
+    if db
+        .execute(
+            RETURN,
+            &[
+                id.into(),
+                planned.version.into(),
+                declined_by.into(),
+                now.into(),
+            ],
+        )?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    Routed {
+        from: Some(planned.operator.clone()),
+        to: None,
+        by: None,
+        reason: &planned.reason,
+        rule: None,
+        overflow: false,
+        topic_match: None,
+    }
+    .record(db, id, now, appended)?;
+    outcome.requeued.push(Requeued {
+        conversation_id: id,
+        from_operator_id: planned.operator.id,
+        reason: planned.reason,
+    });
     Ok(())
 }
 
@@ -592,25 +663,31 @@ const UNCLASSIFIED: &str = "SELECT c.id, c.channel, c.page_url, c.topic, c.team_
       ORDER BY c.waiting_since LIMIT ?1";
 const FIRST_TEXTS: &str = "SELECT body FROM messages
       WHERE conversation_id = ?1 AND author = 'visitor' ORDER BY id LIMIT ?2";
+/// Guarded by `classified_at IS NULL`: of two passes that detected the same conversation's
+/// topic, only the first records it.
 const SET_CLASSIFICATION: &str = "UPDATE conversations
         SET topic = ?2, team_id = COALESCE(team_id, ?3), priority = MAX(priority, ?4),
             classified_at = ?5, version = version + (team_id IS NULL AND ?3 IS NOT NULL)
-      WHERE id = ?1 RETURNING team_id, priority";
+      WHERE id = ?1 AND classified_at IS NULL RETURNING team_id, priority";
+
+/// A detected topic, with the team and priority it brings.
+struct PlannedClassification {
+    conversation_id: i64,
+    topic: Option<String>,
+    team_id: Option<i64>,
+    priority: i64,
+    because: Option<String>,
+}
 
 /// Detects the topic (and from it the team and priority) of conversations that started waiting
 /// since the last pass. VIP customers (contact attribute `tier` = `vip`) are high priority.
-fn classify(
-    db: &dyn Database,
-    now: i64,
-    teams: &HashMap<i64, (String, RoutingSettings)>,
-    outcome: &mut Outcome,
-    appended: &mut Vec<(i64, i64)>,
-) -> Result<(), ChatError> {
+fn plan_classifications(db: &dyn Database) -> Result<Vec<PlannedClassification>, ChatError> {
     let rows = db.execute(UNCLASSIFIED, &[CLASSIFY_PER_PASS.into()])?;
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let topics = topic::list(db)?;
+    let mut planned = Vec::new();
     for row in rows.iter() {
         let id = row.i64("id")?;
         let texts: Vec<String> = db
@@ -633,55 +710,75 @@ fn classify(
                 .as_ref()
                 .map_or(0, |(t, _)| t.priority)
                 .max(if vip { PRIORITY_HIGH } else { 0 });
-        // A picked topic that no longer exists is kept as the customer's words, without rules.
-        let name = found
-            .as_ref()
-            .map(|(t, _)| t.name.clone())
-            .or_else(|| clues.picked.map(str::to_owned));
-        let result = db.execute(
-            SET_CLASSIFICATION,
-            &[
-                id.into(),
-                name.clone().into(),
-                found.as_ref().and_then(|(t, _)| t.team_id).into(),
-                priority.into(),
-                now.into(),
-            ],
-        )?;
-        let team_id = match result.first() {
-            Some(r) => r.opt_i64("team_id")?,
-            None => continue,
-        };
         let mut because = found.as_ref().map(|(_, b)| b.describe());
         if vip {
             let vip_note = "VIP customer".to_owned();
             because = Some(because.map_or(vip_note.clone(), |b| format!("{b}; {vip_note}")));
         }
-        let event_id = event::append(
-            db,
-            id,
-            EventKind::ConversationClassified,
-            Visibility::Internal,
-            &ClassifiedEvent {
-                topic: name.as_deref(),
-                because,
-                team: team_id.and_then(|t| {
-                    teams.get(&t).map(|(name, _)| Named {
-                        id: t,
-                        name: name.clone(),
-                    })
-                }),
-                priority,
-            },
-            now,
-        )?;
-        appended.push((id, event_id));
-        outcome.classified.push(Classified {
+        planned.push(PlannedClassification {
             conversation_id: id,
-            topic: name,
+            // A picked topic that no longer exists is kept as the customer's words, without
+            // rules.
+            topic: found
+                .as_ref()
+                .map(|(t, _)| t.name.clone())
+                .or_else(|| clues.picked.map(str::to_owned)),
+            team_id: found.as_ref().and_then(|(t, _)| t.team_id),
             priority,
+            because,
         });
     }
+    Ok(planned)
+}
+
+/// Records a detected topic, unless another pass already did.
+fn apply_classification(
+    db: &dyn Database,
+    now: i64,
+    teams: &HashMap<i64, (String, RoutingSettings)>,
+    planned: PlannedClassification,
+    outcome: &mut Outcome,
+    appended: &mut Vec<(i64, i64)>,
+) -> Result<(), ChatError> {
+    let id = planned.conversation_id;
+    let result = db.execute(
+        SET_CLASSIFICATION,
+        &[
+            id.into(),
+            planned.topic.clone().into(),
+            planned.team_id.into(),
+            planned.priority.into(),
+            now.into(),
+        ],
+    )?;
+    let team_id = match result.first() {
+        Some(r) => r.opt_i64("team_id")?,
+        None => return Ok(()),
+    };
+    let event_id = event::append(
+        db,
+        id,
+        EventKind::ConversationClassified,
+        Visibility::Internal,
+        &ClassifiedEvent {
+            topic: planned.topic.as_deref(),
+            because: planned.because,
+            team: team_id.and_then(|t| {
+                teams.get(&t).map(|(name, _)| Named {
+                    id: t,
+                    name: name.clone(),
+                })
+            }),
+            priority: planned.priority,
+        },
+        now,
+    )?;
+    appended.push((id, event_id));
+    outcome.classified.push(Classified {
+        conversation_id: id,
+        topic: planned.topic,
+        priority: planned.priority,
+    });
     Ok(())
 }
 
@@ -801,14 +898,25 @@ fn took_one(candidates: &mut [Candidate], operator_id: i64, now: i64) {
     }
 }
 
-fn assign(
+/// An assignment a pass decided on its snapshot.
+struct PlannedAssignment {
+    conversation_id: i64,
+    /// The conversation's version when read: the assignment is refused if it moved since.
+    version: i64,
+    to: Named,
+    decision: routing::Decision,
+    topic_match: Option<bool>,
+}
+
+/// Decides the assignments for the queue as it stands, in queue order until nobody eligible is
+/// left. Each decision counts against its operator in the plan (the roster's copies), so one
+/// plan never gives anyone more than their room.
+fn plan_assignments(
     db: &dyn Database,
     now: i64,
     teams: &HashMap<i64, (String, RoutingSettings)>,
     default: &RoutingSettings,
-    outcome: &mut Outcome,
-    appended: &mut Vec<(i64, i64)>,
-) -> Result<(), ChatError> {
+) -> Result<Vec<PlannedAssignment>, ChatError> {
     // The common busy case (nobody has room) answered by one query, before loading everyone.
     let anyone_free = db
         .execute(
@@ -818,12 +926,13 @@ fn assign(
         .first()
         .map_or(Ok(0), |row| row.i64("free"))?;
     if anyone_free == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut roster = roster(db, now)?;
     if !roster.any_eligible() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut planned = Vec::new();
     let mut pools: HashMap<Option<i64>, Vec<Candidate>> = HashMap::new();
     // Keyset paging in queue order: after (priority, waiting_since, id) of the last row seen.
     let mut after = (i64::MAX, i64::MIN, i64::MIN);
@@ -851,24 +960,17 @@ fn assign(
                 row.i64("waiting_since")?,
                 row.i64("id")?,
             );
-            decide(
-                db,
-                now,
-                &row,
-                teams,
-                default,
-                &mut roster,
-                &mut pools,
-                outcome,
-                appended,
-            )?;
+            if let Some(assignment) =
+                decide(db, now, &row, teams, default, &mut roster, &mut pools)?
+            {
+                planned.push(assignment);
+            }
         }
     }
-    Ok(())
+    Ok(planned)
 }
 
 /// Routes one waiting conversation (a row of [`QUEUE`]), if the rules find someone.
-#[allow(clippy::too_many_arguments)]
 fn decide(
     db: &dyn Database,
     now: i64,
@@ -877,9 +979,7 @@ fn decide(
     default: &RoutingSettings,
     roster: &mut Roster,
     pools: &mut HashMap<Option<i64>, Vec<Candidate>>,
-    outcome: &mut Outcome,
-    appended: &mut Vec<(i64, i64)>,
-) -> Result<(), ChatError> {
+) -> Result<Option<PlannedAssignment>, ChatError> {
     let id = row.i64("id")?;
     let team_id = row.opt_i64("team_id")?;
     let settings = team_id
@@ -924,42 +1024,59 @@ fn decide(
         _ => None,
     };
     let Some(decision) = routing::route(&policy, &need, own, overflow.as_ref(), now) else {
-        return Ok(());
+        return Ok(None);
     };
-    let version = row.i64("version")?;
+    took_one(&mut roster.all, decision.operator_id, now);
+    for pool in pools.values_mut() {
+        took_one(pool, decision.operator_id, now);
+    }
+    Ok(Some(PlannedAssignment {
+        conversation_id: id,
+        version: row.i64("version")?,
+        to: Named {
+            id: decision.operator_id,
+            name: roster
+                .names
+                .get(&decision.operator_id)
+                .cloned()
+                .unwrap_or_default(),
+        },
+        topic_match: need.topic.as_ref().map(|_| decision.topic_match),
+        decision,
+    }))
+}
+
+/// Makes one planned assignment through the capacity- and version-guarded UPDATE. Returns
+/// false when it was refused: the conversation or the operator's load moved since the plan was
+/// read (another pass, a claim, a transfer), and the pass plans again.
+fn apply_assignment(
+    db: &dyn Database,
+    now: i64,
+    planned: PlannedAssignment,
+    outcome: &mut Outcome,
+    appended: &mut Vec<(i64, i64)>,
+) -> Result<bool, ChatError> {
+    let id = planned.conversation_id;
+    let decision = planned.decision;
     if !conversation::reassign(
         db,
         id,
-        version,
+        planned.version,
         Assignee::Operator(decision.operator_id),
         None,
         false,
         now,
     )? {
-        // The guarded UPDATE refused (the state moved under us, which the write lock
-        // should prevent): leave it for the next pass rather than guess.
-        return Ok(());
+        return Ok(false);
     }
-    took_one(&mut roster.all, decision.operator_id, now);
-    for pool in pools.values_mut() {
-        took_one(pool, decision.operator_id, now);
-    }
-    let to = Named {
-        id: decision.operator_id,
-        name: roster
-            .names
-            .get(&decision.operator_id)
-            .cloned()
-            .unwrap_or_default(),
-    };
     Routed {
         from: None,
-        to: Some(to),
+        to: Some(planned.to),
         by: None,
         reason: &decision.reason,
         rule: Some(decision.rule),
         overflow: decision.overflow,
-        topic_match: need.topic.as_ref().map(|_| decision.topic_match),
+        topic_match: planned.topic_match,
     }
     .record(db, id, now, appended)?;
     outcome.assigned.push(Assignment {
@@ -969,7 +1086,7 @@ fn decide(
         overflow: decision.overflow,
         reason: decision.reason,
     });
-    Ok(())
+    Ok(true)
 }
 
 /// Where a waiting conversation stands, for the visitor (and the assistant).

@@ -112,28 +112,42 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
         request.method(),
         Method::Get | Method::Head | Method::Options
     );
-    let (response, assistant_turn) = match serve(request).await {
-        Ok(done) => done,
-        Err(e) => (spin_host::error(COMPONENT, e), None),
+    let served = match serve(request).await {
+        Ok(served) => served,
+        Err(e) => Served::answer(spin_host::error(COMPONENT, e)),
     };
     // The visitor's message is acknowledged at once; the assistant's answer follows as an
     // event on their stream (its turn sends the webhooks it and the message caused).
-    spin_host::respond(out, response).await;
-    if let Some(conversation_id) = assistant_turn {
+    spin_host::respond(out, served.response).await;
+    if let Some(conversation_id) = served.assistant_turn {
         spin_host::assistant_turn(COMPONENT, conversation_id).await;
-    } else if changes {
-        // A new conversation, message or survey answer may have queued webhook deliveries.
-        match SpinHost::open(Access::Read) {
-            Ok(host) => {
-                // A continue confirmation or a transcript waits in the outbox.
-                if spin_host::dispatch_due(&host.ctx()) {
-                    spin_host::dispatch(COMPONENT).await;
-                }
-                spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await
-            }
-            Err(e) => {
-                spin_host::observe::log("warn", COMPONENT, &format!("webhook check: {}", e.code()))
-            }
+    } else if changes && let Some(host) = served.host {
+        // A new conversation, message or survey answer may have queued webhook deliveries; a
+        // continue confirmation or a transcript waits in the outbox. Checked on the request's
+        // own connection: every `open` costs the host a fresh SQLite connection, which parses
+        // the whole schema before its first statement. (A failed request changed nothing.)
+        if spin_host::dispatch_due(&host.ctx()) {
+            spin_host::dispatch(COMPONENT).await;
+        }
+        spin_host::webhooks_if_due(COMPONENT, &host.ctx()).await
+    }
+}
+
+/// What [`serve`] leaves for after the response has gone out.
+struct Served {
+    response: Response,
+    /// The conversation the assistant should take a turn in.
+    assistant_turn: Option<i64>,
+    /// The request's connections, for the checks after the response.
+    host: Option<SpinHost>,
+}
+
+impl Served {
+    fn answer(response: Response) -> Served {
+        Served {
+            response,
+            assistant_turn: None,
+            host: None,
         }
     }
 }
@@ -150,8 +164,7 @@ fn body_limit(request: &IncomingRequest) -> usize {
     }
 }
 
-/// The response, and the conversation the assistant should take a turn in afterwards.
-async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiError> {
+async fn serve(request: IncomingRequest) -> Result<Served, ApiError> {
     let limit = body_limit(&request);
     let request = ApiRequest::read(request, limit).await?;
     let command = Command::route(&request.method, &request.segments());
@@ -321,7 +334,11 @@ async fn serve(request: IncomingRequest) -> Result<(Response, Option<i64>), ApiE
             return Err(ApiError::not_found_route());
         }
     };
-    Ok((response, assistant_turn))
+    Ok(Served {
+        response,
+        assistant_turn,
+        host: Some(host),
+    })
 }
 
 #[cfg(test)]

@@ -595,3 +595,47 @@ fn a_customer_reopening_with_an_operator_at_capacity_waits_in_the_queue_instead(
     w.visitor_writes(old, "and another");
     assert_eq!(w.assignee(old), Some(ann));
 }
+
+#[test]
+fn a_plan_made_on_a_stale_snapshot_is_refused_by_the_guards_and_made_again() {
+    let w = World::new();
+    let ann = w.operator("Ann", 1, "available");
+    let bob = w.operator("Bob", 1, "available");
+    let first = w.chat(w.contact("{}"), "first");
+    w.host.clock.advance(1000);
+    let second = w.chat(w.contact("{}"), "second");
+    let (teams, default) = (
+        team_settings(w.db()).unwrap(),
+        default_settings(w.db()).unwrap(),
+    );
+    let planned = plan_assignments(w.db(), w.now(), &teams, &default).unwrap();
+    assert_eq!(planned.len(), 2, "one each");
+    assert_eq!(planned[0].conversation_id, first);
+    let bob_planned_second = planned[1].to.id == bob;
+    // Between the plan and its writes, Bob answered the first conversation himself (a reply
+    // to an unassigned conversation claims it), which fills him up.
+    w.operator_writes(first, bob);
+    assert_eq!(w.assignee(first), Some(bob));
+    let mut outcome = Outcome::default();
+    let mut appended = Vec::new();
+    let applied: Vec<bool> = planned
+        .into_iter()
+        .map(|p| apply_assignment(w.db(), w.now(), p, &mut outcome, &mut appended).unwrap())
+        .collect();
+    // The first conversation moved (version guard), and if the plan gave Bob the second one he
+    // has no room for it now (capacity guard): refused, and nothing recorded for them.
+    assert!(!applied[0]);
+    assert_eq!(applied[1], !bob_planned_second);
+    assert_eq!(w.assignee(first), Some(bob));
+    assert_eq!(
+        outcome.assigned.len(),
+        applied.iter().filter(|a| **a).count()
+    );
+    // A full pass plans again and leaves nobody over capacity.
+    w.route();
+    assert_eq!(w.assignee(first), Some(bob));
+    assert_eq!(w.assignee(second), Some(ann));
+    for operator in [ann, bob] {
+        assert_eq!(conversation::load(w.db(), operator).unwrap(), 1);
+    }
+}

@@ -651,9 +651,10 @@ async fn every_connection_waits_on_locks_writers_sync_safely_and_the_file_stays_
     let mut connections: std::collections::BTreeMap<u64, Vec<(bool, String)>> =
         std::collections::BTreeMap::new();
     for line in text.lines() {
-        let mut fields = line.splitn(3, '\t');
+        // <serial> <ok|err> <start µs> <duration µs> <statement>
+        let mut fields = line.splitn(5, '\t');
         let (Some(serial), Some(outcome), Some(statement)) =
-            (fields.next(), fields.next(), fields.next())
+            (fields.next(), fields.next(), fields.nth(2))
         else {
             panic!("malformed trace line {line:?}");
         };

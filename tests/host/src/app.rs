@@ -102,6 +102,7 @@ impl AppInner {
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
         }
+        crate::interfaces::sqlite::configure_library();
         let key_value = KeyValueBackend::open(&key_value_path)?;
 
         let engine = engine::engine()?;

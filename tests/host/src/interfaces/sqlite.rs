@@ -19,8 +19,11 @@
 //!
 //! For tests of what the app does on its connections (which PRAGMAs, before which writes):
 //! with `SPIN_TEST_HOST_SQL_TRACE=<file>` in the host's environment, every statement is
-//! appended to that file as `<connection serial>\t<ok|err>\t<statement on one line>`. Off
-//! unless set; meant for a child process started by a test, not for load runs.
+//! appended to that file as `<connection serial>\t<ok|err>\t<start>\t<duration>\t<statement on
+//! one line>`, the start in microseconds since the first traced statement and the duration (waiting for
+//! the connection's lock and running the statement, not the hop to a blocking thread) in
+//! microseconds: enough to see which transactions hold SQLite's write lock and for how long.
+//! Off unless set; it costs a locked file write per statement.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -33,6 +36,32 @@ use wasmtime::component::Resource;
 
 use super::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::instance::InstanceState;
+
+/// Process-wide SQLite settings, applied once before the library opens its first connection.
+///
+/// Memory-usage statistics are switched off (`SQLITE_CONFIG_MEMSTATUS`, on by default in the
+/// bundled library). With them on, every allocation SQLite makes takes one process-wide mutex,
+/// and every `open` allocates heavily: a new connection parses the whole schema (tables,
+/// indexes, triggers) before its first statement, and frees it all on close. With hundreds of
+/// requests a second on many blocking threads that mutex was the host's hottest lock (profiled
+/// under `load`: a quarter of all CPU time in futex waits and wakes from `sqlite3Malloc` and
+/// `sqlite3_free`). Nothing observable to a guest depends on the statistics; real Spin keeps the
+/// library's default.
+pub fn configure_library() {
+    static CONFIGURED: OnceLock<()> = OnceLock::new();
+    CONFIGURED.get_or_init(|| {
+        // SAFETY: `sqlite3_config` must run before `sqlite3_initialize`, which rusqlite calls
+        // on the first connection; this runs before the host opens any database, and the
+        // `OnceLock` makes it run once. If the library was already initialised (a test opened
+        // a connection first) the call returns SQLITE_MISUSE and changes nothing.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            );
+        }
+    });
+}
 
 /// A guest's connection: opened lazily, closed when the guest drops it or the instance ends.
 pub struct ConnectionHandle {
@@ -63,15 +92,26 @@ fn trace_file() -> Option<&'static Mutex<std::fs::File>> {
         .as_ref()
 }
 
-fn trace(serial: u64, ok: bool, statement: &str) {
+/// The clock trace lines are stamped with (started by the first traced statement).
+fn trace_epoch() -> std::time::Instant {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+fn trace(serial: u64, ok: bool, started: std::time::Instant, statement: &str) {
     let Some(file) = trace_file() else {
         return;
     };
+    let start_us = started.saturating_duration_since(trace_epoch()).as_micros();
+    let duration_us = started.elapsed().as_micros();
     let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
     let outcome = if ok { "ok" } else { "err" };
     if let Ok(mut file) = file.lock() {
         // A trace line lost to a full disk fails the test that reads it; nothing else depends on it.
-        let _ = writeln!(file, "{serial}\t{outcome}\t{statement}");
+        let _ = writeln!(
+            file,
+            "{serial}\t{outcome}\t{start_us}\t{duration_us}\t{statement}"
+        );
     }
 }
 
@@ -94,6 +134,7 @@ impl ConnectionHandle {
         let path = self.path.clone();
         let serial = self.serial;
         let result = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut guard = connection
                 .lock()
                 .map_err(|_| Error::Io("connection lock poisoned".into()))?;
@@ -102,7 +143,7 @@ impl ConnectionHandle {
                 empty => empty.insert(open(&path)?),
             };
             let result = execute(connection, &statement, parameters);
-            trace(serial, result.is_ok(), &statement);
+            trace(serial, result.is_ok(), started, &statement);
             result
         })
         .await;
