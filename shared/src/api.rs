@@ -9,8 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::chat::ChatError;
 use crate::input::InvalidInput;
 
-/// SQLite's text for `SQLITE_BUSY` (the busy timeout ran out), as Spin's hosts report it.
-const SQLITE_BUSY_MESSAGE: &str = "database is locked";
+use crate::store::SQLITE_BUSY_MESSAGE;
 
 /// The largest request body any JSON endpoint accepts. A 4000-character message in the worst
 /// UTF-8 and JSON escaping fits with room to spare.

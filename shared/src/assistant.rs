@@ -135,19 +135,22 @@ pub fn owns(db: &dyn Database, conversation_id: i64) -> Result<bool, DbError> {
 
 const ADOPT: &str = "UPDATE conversations SET bot_active = 1 WHERE id = ?1";
 
-/// Gives a new conversation to the assistant when the settings say so; `open` says whether
-/// the team is within business hours now. Call in the transaction that creates it, before
-/// its first message.
-pub fn adopt(db: &dyn Database, conversation_id: i64, open: bool) -> Result<bool, DbError> {
-    let takes = match settings(db)?.mode {
+/// Whether the assistant takes a conversation that starts now: its settings' mode, and for
+/// "after hours" whether the default team is open. Reads only, so callers ask before the
+/// transaction that creates the conversation and do not hold the write lock for it.
+pub fn takes_new(db: &dyn Database, now: i64) -> Result<bool, DbError> {
+    Ok(match settings(db)?.mode {
         Mode::Always => true,
-        Mode::AfterHours => !open,
+        Mode::AfterHours => !crate::hours::expected_reply(db, None, now)?.open,
         Mode::Never => false,
-    };
-    if takes {
-        db.execute(ADOPT, &[conversation_id.into()])?;
-    }
-    Ok(takes)
+    })
+}
+
+/// Gives a new conversation to the assistant (when [`takes_new`] said so). Call in the
+/// transaction that creates it, before its first message.
+pub fn adopt(db: &dyn Database, conversation_id: i64) -> Result<(), DbError> {
+    db.execute(ADOPT, &[conversation_id.into()])?;
+    Ok(())
 }
 
 /// Words the assistant says, in the languages it speaks (English otherwise).

@@ -228,8 +228,9 @@ fn thread(db: &dyn Database, contact_id: i64, channel: Channel, now: i64) -> Res
     }
     let id = conversation::insert(db, contact_id, contact_id, channel, None, now)?;
     // The assistant takes new conversations from every channel alike (its settings' mode).
-    let open = crate::hours::expected_reply(db, None, now)?.open;
-    crate::assistant::adopt(db, id, open)?;
+    if crate::assistant::takes_new(db, now)? {
+        crate::assistant::adopt(db, id)?;
+    }
     // Announced with the message that started it (`receive`).
     let summary = conversation::summary(db, id)?
         .ok_or_else(|| DbError::Decode("the new conversation vanished".into()))?;

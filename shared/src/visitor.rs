@@ -110,6 +110,20 @@ pub fn start(
         .transpose()?;
     let now = ctx.clock.now_ms();
     let new_token = token.is_none().then(|| Token::generate(ctx.entropy));
+    // Reads that do not depend on the new rows come before the write transaction, which then
+    // holds SQLite's one write lock for as few statements as possible (visitors arrive in
+    // bursts, and every statement in a transaction is a round trip to the host).
+    if let Some(name) = &picked
+        && !crate::topic::picker(ctx.db)?
+            .iter()
+            .any(|t| &t.name == name)
+    {
+        return Err(ChatError::Invalid(crate::input::InvalidInput::new(
+            "topic",
+            "is not one of the topics the widget offers",
+        )));
+    }
+    let assistant_takes = crate::assistant::takes_new(ctx.db, now)?;
 
     let (conversation, event_id) = transaction(ctx.db, || -> Result<_, ChatError> {
         // The token's own contact owns the conversation on the widget side; operators file it
@@ -132,7 +146,12 @@ pub fn start(
         if let Some(phone) = &phone {
             contact::set_phone_if_unset(ctx.db, visitor_contact_id, phone)?;
         }
-        let contact_id = contact::survivor(ctx.db, visitor_contact_id)?;
+        // A contact made just now cannot have been merged into another.
+        let contact_id = if new_token.is_some() {
+            visitor_contact_id
+        } else {
+            contact::survivor(ctx.db, visitor_contact_id)?
+        };
         let id = conversation::insert(
             ctx.db,
             contact_id,
@@ -141,22 +160,13 @@ pub fn start(
             page_url.as_deref(),
             now,
         )?;
-        if let Some(name) = &picked
-            && !crate::topic::picker(ctx.db)?
-                .iter()
-                .any(|t| &t.name == name)
-        {
-            return Err(ChatError::Invalid(crate::input::InvalidInput::new(
-                "topic",
-                "is not one of the topics the widget offers",
-            )));
-        }
         if picked.is_some() || language.is_some() {
             conversation::set_routing_hints(ctx.db, id, picked.as_deref(), language.as_deref())?;
         }
         // The assistant takes it first when the settings say so (always, or while closed).
-        let open = crate::hours::expected_reply(ctx.db, None, now)?.open;
-        crate::assistant::adopt(ctx.db, id, open)?;
+        if assistant_takes {
+            crate::assistant::adopt(ctx.db, id)?;
+        }
         let summary =
             conversation::summary(ctx.db, id)?.ok_or(ChatError::NotFound("conversation"))?;
         let event_id = event::append(

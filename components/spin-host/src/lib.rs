@@ -33,7 +33,7 @@ use shared::api::{self, ApiError};
 use shared::host::{Clock, Ctx, Entropy, KeyValue, KvError};
 use shared::rate_limit::{Decision, PerMinute, Subject};
 pub use shared::store::Access;
-use shared::store::{Database, DbError, Rows, SqlValue};
+use shared::store::{Database, DbError, Queued, Rows, SqlValue};
 use spin_sdk::http::{IncomingRequest, Method, OutgoingResponse, Response, ResponseOutparam};
 use spin_sdk::{key_value, sqlite, variables};
 
@@ -143,7 +143,7 @@ impl Entropy for SystemEntropy {
 
 /// Everything a use case may touch, opened for one request.
 pub struct SpinHost {
-    db: SpinDb,
+    db: Queued<SpinDb>,
     kv: SpinKv,
 }
 
@@ -153,7 +153,7 @@ impl SpinHost {
     pub fn open(access: Access) -> Result<SpinHost, ApiError> {
         let connection = sqlite::Connection::open_default()
             .map_err(|e| ApiError::internal(format!("sqlite open: {e:?}")))?;
-        let db = SpinDb(connection);
+        let db = Queued::new(SpinDb(connection));
         shared::store::configure_connection(&db, access).map_err(ApiError::internal)?;
         shared::migrations::migrate(&db).map_err(ApiError::internal)?;
         let kv = key_value::Store::open_default()

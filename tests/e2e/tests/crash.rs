@@ -667,7 +667,7 @@ async fn every_connection_waits_on_locks_writers_sync_safely_and_the_file_stays_
     let mut writers = 0;
     for (serial, statements) in &connections {
         let first = &statements[0];
-        if first != &(true, "PRAGMA busy_timeout = 10000".to_owned()) {
+        if first != &(true, "PRAGMA busy_timeout = 100".to_owned()) {
             problems.push(format!(
                 "connection {serial} starts with {first:?}, not a busy timeout"
             ));

@@ -38,6 +38,7 @@ use crate::files;
 use crate::headers;
 use crate::instance::InstanceState;
 use crate::interfaces::key_value::KeyValueBackend;
+use crate::interfaces::sqlite::SqlitePool;
 use crate::manifest::{ComponentConfig, DEFAULT_LABEL, Manifest};
 use crate::routes::{RouteMatch, Router};
 use crate::variables::AppVariables;
@@ -56,8 +57,9 @@ pub struct AppInner {
     components: HashMap<String, Arc<LoadedComponent>>,
     pub(crate) variables: AppVariables,
     pub(crate) key_value: KeyValueBackend,
-    /// The default SQLite database's file (in the data directory unless a runtime config moved it).
-    sqlite_path: PathBuf,
+    /// The default SQLite database (its file is in the data directory unless a runtime config
+    /// moved it), with the connections no request holds.
+    sqlite: Arc<SqlitePool>,
     request_timeout: Duration,
     self_origin: OnceLock<SocketAddr>,
     /// Keeps the staged `files` alive (deleted when the app is dropped).
@@ -155,7 +157,7 @@ impl AppInner {
             components,
             variables,
             key_value,
-            sqlite_path,
+            sqlite: SqlitePool::new(sqlite_path),
             request_timeout: options.request_timeout,
             self_origin: OnceLock::new(),
             _files: files_root,
@@ -167,9 +169,9 @@ impl AppInner {
         self.components.get(id).cloned()
     }
 
-    /// The file behind the SQLite database `label`, if it exists.
-    pub fn sqlite_path(&self, label: &str) -> Option<PathBuf> {
-        (label == DEFAULT_LABEL).then(|| self.sqlite_path.clone())
+    /// The SQLite database `label`, if it exists.
+    pub fn sqlite_pool(&self, label: &str) -> Option<Arc<SqlitePool>> {
+        (label == DEFAULT_LABEL).then(|| self.sqlite.clone())
     }
 
     /// The address the app first listened on (the origin of "self" requests).
