@@ -405,9 +405,9 @@ mod tests {
     #[tokio::test]
     async fn a_connection_keeps_its_transaction_and_others_do_not_see_it() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("sqlite_db.db");
-        let a = ConnectionHandle::new(path.clone());
-        let b = ConnectionHandle::new(path);
+        let pool = SqlitePool::new(dir.path().join("sqlite_db.db"));
+        let a = ConnectionHandle::new(pool.clone());
+        let b = ConnectionHandle::new(pool);
         let ok = |r: Result<QueryResult, Error>| r.map_err(|e| anyhow::anyhow!("{e:?}"));
         ok(run(&a, "PRAGMA journal_mode=WAL", vec![]).await)?;
         ok(run(&a, "CREATE TABLE t (x)", vec![]).await)?;
@@ -418,6 +418,44 @@ mod tests {
         ok(run(&a, "COMMIT", vec![]).await)?;
         let seen_by_b = ok(run(&b, "SELECT count(*) FROM t", vec![]).await)?;
         assert_eq!(seen_by_b.rows[0].values, vec![Value::Integer(1)]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_looks_new_and_one_left_in_a_transaction_is_not_reused()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let pool = SqlitePool::new(dir.path().join("sqlite_db.db"));
+        let ok = |r: Result<QueryResult, Error>| r.map_err(|e| anyhow::anyhow!("{e:?}"));
+        let first = ConnectionHandle::new(pool.clone());
+        ok(run(&first, "PRAGMA journal_mode=WAL", vec![]).await)?;
+        ok(run(&first, "CREATE TABLE t (x)", vec![]).await)?;
+        let defaults = (
+            ok(run(&first, "PRAGMA busy_timeout", vec![]).await)?.rows,
+            ok(run(&first, "PRAGMA synchronous", vec![]).await)?.rows,
+        );
+        ok(run(&first, "PRAGMA busy_timeout = 100", vec![]).await)?;
+        ok(run(&first, "PRAGMA synchronous = NORMAL", vec![]).await)?;
+        drop(first);
+        assert_eq!(pool.idle.lock().unwrap().len(), 1, "handed back");
+
+        let second = ConnectionHandle::new(pool.clone());
+        let settings = (
+            ok(run(&second, "PRAGMA busy_timeout", vec![]).await)?.rows,
+            ok(run(&second, "PRAGMA synchronous", vec![]).await)?.rows,
+        );
+        assert_eq!(settings, defaults, "the settings of a fresh connection");
+        assert!(pool.idle.lock().unwrap().is_empty(), "taken");
+        // A guest that goes away inside a transaction: its connection is closed (SQLite rolls
+        // the transaction back), never handed to the next guest with the lock still held.
+        ok(run(&second, "BEGIN IMMEDIATE", vec![]).await)?;
+        ok(run(&second, "INSERT INTO t VALUES (1)", vec![]).await)?;
+        drop(second);
+        assert!(pool.idle.lock().unwrap().is_empty(), "not reused");
+        let third = ConnectionHandle::new(pool);
+        ok(run(&third, "BEGIN IMMEDIATE", vec![]).await)?;
+        let rows = ok(run(&third, "SELECT count(*) FROM t", vec![]).await)?;
+        assert_eq!(rows.rows[0].values, vec![Value::Integer(0)], "rolled back");
         Ok(())
     }
 
