@@ -421,6 +421,14 @@ mod tests {
         Ok(())
     }
 
+    fn idle(pool: &SqlitePool) -> anyhow::Result<usize> {
+        Ok(pool
+            .idle
+            .lock()
+            .map_err(|_| anyhow::anyhow!("pool lock poisoned"))?
+            .len())
+    }
+
     #[tokio::test]
     async fn a_reused_connection_looks_new_and_one_left_in_a_transaction_is_not_reused()
     -> anyhow::Result<()> {
@@ -437,7 +445,7 @@ mod tests {
         ok(run(&first, "PRAGMA busy_timeout = 100", vec![]).await)?;
         ok(run(&first, "PRAGMA synchronous = NORMAL", vec![]).await)?;
         drop(first);
-        assert_eq!(pool.idle.lock().unwrap().len(), 1, "handed back");
+        assert_eq!(idle(&pool)?, 1, "handed back");
 
         let second = ConnectionHandle::new(pool.clone());
         let settings = (
@@ -445,13 +453,13 @@ mod tests {
             ok(run(&second, "PRAGMA synchronous", vec![]).await)?.rows,
         );
         assert_eq!(settings, defaults, "the settings of a fresh connection");
-        assert!(pool.idle.lock().unwrap().is_empty(), "taken");
+        assert_eq!(idle(&pool)?, 0, "taken");
         // A guest that goes away inside a transaction: its connection is closed (SQLite rolls
         // the transaction back), never handed to the next guest with the lock still held.
         ok(run(&second, "BEGIN IMMEDIATE", vec![]).await)?;
         ok(run(&second, "INSERT INTO t VALUES (1)", vec![]).await)?;
         drop(second);
-        assert!(pool.idle.lock().unwrap().is_empty(), "not reused");
+        assert_eq!(idle(&pool)?, 0, "not reused");
         let third = ConnectionHandle::new(pool);
         ok(run(&third, "BEGIN IMMEDIATE", vec![]).await)?;
         let rows = ok(run(&third, "SELECT count(*) FROM t", vec![]).await)?;
