@@ -295,7 +295,9 @@ mod tests {
             .map(|_| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    let db = TestDb::open(&path);
+                    // Composed as the app composes its connections: short busy attempts,
+                    // queued again while the first migration holds the write lock.
+                    let db = crate::store::Queued::new(TestDb::open(&path));
                     crate::store::configure_connection(&db, crate::store::Access::Write).unwrap();
                     migrate(&db)
                 })

@@ -212,6 +212,10 @@ pub fn is_busy(error: &DbError) -> bool {
 /// `BEGIN IMMEDIATE` that could not take the write lock began nothing. Inside a transaction a
 /// busy statement is not retried (the transaction's view may be stale; the caller rolls back).
 /// The decorator follows `BEGIN`/`COMMIT`/`ROLLBACK`/`END` to know which case it is in.
+///
+/// On a libSQL server, which refuses the busy timeout ([`apply_setting`]), the attempts follow
+/// each other without a wait; the server serializes writes itself, so a busy answer there is
+/// rare and 100 quick attempts are a bounded cost.
 pub struct Queued<D> {
     inner: D,
     in_transaction: std::cell::Cell<bool>,

@@ -669,21 +669,5 @@ mod tests {
         assert_eq!(Command::route(&Get, &["tags", "x"]), Command::Unknown);
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
-
-        /// Any method and path maps to a command (an unknown one at worst) without panicking:
-        /// the route table is the first parser every request meets.
-        #[test]
-        fn any_method_and_path_routes_without_panicking(
-            segments in proptest::collection::vec("[^/]{0,12}|-?[0-9]{1,25}", 0..7),
-            method in proptest::sample::select(vec![
-                Method::Get, Method::Post, Method::Put, Method::Patch,
-                Method::Delete, Method::Head, Method::Options,
-            ]),
-        ) {
-            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-            let _ = Command::route(&method, &segments);
-        }
-    }
+    spin_host::route_table_property!(Command::route);
 }

@@ -21,10 +21,44 @@
 //! - [`rate_limit`]: the request-rate limits of `shared::rate_limit`, as 429 `rate_limited`.
 //! - [`csrf`]: the origin check for cookie-authenticated changes
 //!   ([`ApiRequest::guard_state_change`]).
+//! - [`route_table_property!`]: the property test every component's route table gets.
 
 pub mod csrf;
 #[cfg(test)]
 mod fuzz;
+
+/// Generates, inside a component's test module, the property test of its route table: any
+/// method and path maps to a command (an unknown one at worst) without panicking, because the
+/// route table is the first parser every request meets. Give it the component's
+/// `fn(&Method, &[&str]) -> Command`; the component needs `proptest` as a dev-dependency.
+/// 512 cases per run (the CI budget of README > Fuzzing), or `PROPTEST_CASES` when set.
+#[macro_export]
+macro_rules! route_table_property {
+    ($route:path) => {
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES")
+                    .ok()
+                    .and_then(|cases| cases.parse().ok())
+                    .unwrap_or(512),
+            ))]
+
+            #[test]
+            fn any_method_and_path_routes_without_panicking(
+                segments in proptest::collection::vec("[^/]{0,12}|-?[0-9]{1,25}", 0..7),
+                method in proptest::sample::select(vec![
+                    spin_sdk::http::Method::Get, spin_sdk::http::Method::Post,
+                    spin_sdk::http::Method::Put, spin_sdk::http::Method::Patch,
+                    spin_sdk::http::Method::Delete, spin_sdk::http::Method::Head,
+                    spin_sdk::http::Method::Options,
+                ]),
+            ) {
+                let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+                let _ = $route(&method, &segments);
+            }
+        }
+    };
+}
 pub mod observe;
 
 use futures::StreamExt;
@@ -41,12 +75,13 @@ use spin_sdk::{key_value, sqlite, variables};
 pub struct SpinDb(sqlite::Connection);
 
 impl SpinDb {
-    /// Opens the default database with the settings `access` needs, without migrating it (the
-    /// health check must not change the schema; [`SpinHost::open`] migrates).
-    pub fn open(access: Access) -> Result<SpinDb, String> {
+    /// Opens the default database with the settings `access` needs, queueing for locks in
+    /// short attempts ([`Queued`]), without migrating it (the health check must not change the
+    /// schema; [`SpinHost::open`] migrates).
+    pub fn open(access: Access) -> Result<Queued<SpinDb>, String> {
         let connection =
             sqlite::Connection::open_default().map_err(|e| format!("sqlite open: {e:?}"))?;
-        let db = SpinDb(connection);
+        let db = Queued::new(SpinDb(connection));
         shared::store::configure_connection(&db, access).map_err(|e| e.to_string())?;
         Ok(db)
     }
