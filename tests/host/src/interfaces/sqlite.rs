@@ -25,10 +25,10 @@
 //! For tests of what the app does on its connections (which PRAGMAs, before which writes):
 //! with `SPIN_TEST_HOST_SQL_TRACE=<file>` in the host's environment, every statement is
 //! appended to that file as `<connection serial>\t<ok|err>\t<start>\t<duration>\t<statement on
-//! one line>`, the start in microseconds since the first traced statement and the duration (waiting for
-//! the connection's lock and running the statement, not the hop to a blocking thread) in
-//! microseconds: enough to see which transactions hold SQLite's write lock and for how long.
-//! Off unless set; it costs a locked file write per statement.
+//! one line>`: the start in microseconds since the first traced statement, the duration in
+//! microseconds (waiting for the connection's lock and running the statement, not the hop to a
+//! blocking thread). Enough to see which transactions hold SQLite's write lock and for how
+//! long. Off unless set; it costs a locked file write per statement.
 
 use std::io::Write as _;
 use std::path::PathBuf;
