@@ -5,12 +5,21 @@
 //! The rules themselves are pure functions in [`crate::routing`]; this module loads their
 //! inputs, applies their decisions, and records each one in the conversation's timeline.
 //!
-//! A pass runs in one `BEGIN IMMEDIATE` transaction: it sees one consistent state and no other
-//! writer can change it meanwhile, so concurrent passes (the router is called after every
-//! change that may let a conversation be assigned) queue on SQLite's write lock and each starts
-//! from what the previous one committed. Every assignment is still the capacity- and
-//! version-guarded UPDATE of [`conversation::reassign`], so the invariants (one assignee, no one
-//! over capacity, only active operators) never depend on this module's arithmetic.
+//! A pass plans on a read snapshot and applies its plan in a short write transaction. The plan
+//! (settings, roster, queue, topic detection: most of a pass's statements) is read inside a
+//! plain `BEGIN` with no lock held, so other writers go on meanwhile; the write transaction then
+//! holds SQLite's single write lock only for the guarded writes and their timeline events. An
+//! earlier version held the write lock for the whole pass, and under a burst of arrivals
+//! (hundreds of new conversations a minute, each calling the router) passes queued for the lock
+//! behind each other until writers ran out of busy timeout.
+//!
+//! Planning without the lock is safe because no invariant rests on the plan: every write is
+//! guarded in SQL. An assignment is the capacity- and version-guarded UPDATE of
+//! [`conversation::reassign`] (one assignee, no one over capacity, only active operators), a
+//! re-route is version-guarded, and a topic is recorded only while none is. A write refused
+//! because the state moved (a concurrent pass, a claim, a transfer) is skipped and the pass
+//! plans its assignments again, up to [`ASSIGN_ROUNDS`] times; what is left waits for the next
+//! pass, which every change that may free a place triggers.
 
 use std::collections::HashMap;
 
