@@ -265,6 +265,19 @@ mod tests {
         }
     }
 
+    /// An admin sets conversations to be kept `days` days (attachments unchanged).
+    fn keep_conversations_for_days(ctx: &Ctx<'_>, days: i64) {
+        update(
+            ctx,
+            &admin(),
+            &RetentionPatch {
+                conversation_days: Some(days),
+                attachment_days: None,
+            },
+        )
+        .unwrap();
+    }
+
     fn one(db: &dyn Database, sql: &str) -> i64 {
         db.execute(sql, &[])
             .unwrap()
@@ -360,15 +373,7 @@ mod tests {
         conversation(ctx.db, 1, "resolved", days(40));
         conversation(ctx.db, 2, "open", days(40));
         conversation(ctx.db, 3, "resolved", days(10));
-        update(
-            &ctx,
-            &admin(),
-            &RetentionPatch {
-                conversation_days: Some(30),
-                attachment_days: None,
-            },
-        )
-        .unwrap();
+        keep_conversations_for_days(&ctx, 30);
         let purged = purge(&ctx).unwrap();
         assert_eq!(purged.conversations.conversations, 1);
         assert_eq!(purged.conversations.messages, 1);
@@ -504,15 +509,7 @@ mod tests {
         ctx.db
             .execute("DELETE FROM attachments WHERE conversation_id = 2", &[])
             .unwrap();
-        update(
-            &ctx,
-            &admin(),
-            &RetentionPatch {
-                conversation_days: Some(1),
-                attachment_days: None,
-            },
-        )
-        .unwrap();
+        keep_conversations_for_days(&ctx, 1);
         assert_eq!(purge(&ctx).unwrap().conversations.conversations, 1);
         let selected = |db: &dyn Database| {
             db.execute(OLD_CONVERSATIONS, &[(old + 1).into(), 100.into()])
@@ -556,15 +553,7 @@ mod tests {
         for id in 1..=CONVERSATION_BATCH + 5 {
             conversation(ctx.db, id, "resolved", old);
         }
-        update(
-            &ctx,
-            &admin(),
-            &RetentionPatch {
-                conversation_days: Some(365),
-                attachment_days: None,
-            },
-        )
-        .unwrap();
+        keep_conversations_for_days(&ctx, 365);
         assert_eq!(
             purge(&ctx).unwrap().conversations.conversations,
             CONVERSATION_BATCH
@@ -577,15 +566,7 @@ mod tests {
         let host = TestHost::new();
         let ctx = host.ctx();
         let old = ctx.clock.now_ms() - 400 * DAY_MS;
-        update(
-            &ctx,
-            &admin(),
-            &RetentionPatch {
-                conversation_days: Some(1),
-                attachment_days: None,
-            },
-        )
-        .unwrap();
+        keep_conversations_for_days(&ctx, 1);
         conversation(ctx.db, 1, "resolved", old);
         purge_if_due(&ctx);
         conversation(ctx.db, 2, "resolved", old);
